@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Make a fresh Debian machine ready to run the collection, its test bed and its tests:
+# Debian packages, a running Docker engine, and the pinned Python packages in .venv.
+# Safe to run again: each part is skipped when already in place.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+# docker.io: the engine of the test bed; mmdebstrap: base images without a registry;
+# mariadb-client: mysqldump/mysql, which the backup module drives on the OMS host;
+# mydumper: the benchmark's fastest peer; zstd: optional dump compression;
+# shellcheck: ansible-test sanity; python3-venv: the virtual environment.
+packages=(docker.io mmdebstrap mariadb-client mydumper zstd shellcheck python3-venv ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The engine: the test bed knows how to start and wait for it.
+"$repo/tests/testbed/testbed" engine
+
+# Python packages, pinned in requirements.txt; reinstalled only when that file changes.
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: creating .venv from requirements.txt"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+  echo "$want" > .venv/.requirements.sha256
+fi
+
+# ansible-test fetches pip's bootstrap script from a host outside PyPI; give it ours, under the
+# name of the pip version this ansible-test asks for.
+pip_for_test=$(.venv/bin/python -c 'from ansible_test._internal.python_requirements import get_venv_packages; from ansible_test._internal.host_configs import NativePythonConfig as C; print(get_venv_packages(C(version="3.11", path="/usr/bin/python3"))["pip"])' 2>/dev/null || echo 24.2)
+mkdir -p ~/.ansible/test/cache
+cp scripts/get_pip_from_pypi.py ~/.ansible/test/cache/get_pip_${pip_for_test//./_}.py
+echo "bootstrap: ready"
