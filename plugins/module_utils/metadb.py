@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one way into the MetaDB: options, settings, PyMySQL connections, client defaults files.
+
+Every module that talks to the MetaDB takes metadb_argument_spec() (documented once in the
+obtools.oms.metadb doc fragment), turns its params into MetaDBSettings with settings_from_params()
+and connects with connect(). The mysql/mysqldump clients get the password only through
+client_defaults_file(), a 0600 file removed afterwards, never through argv or the environment.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import contextlib
+import os
+import tempfile
+import traceback
+
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import oms_config
+
+try:
+    import pymysql
+    HAS_PYMYSQL = True
+    PYMYSQL_IMPORT_ERROR = None
+except ImportError:
+    pymysql = None
+    HAS_PYMYSQL = False
+    PYMYSQL_IMPORT_ERROR = traceback.format_exc()
+
+# MySQL/MariaDB client error codes we explain
+ER_ACCESS_DENIED = 1045
+ER_DBACCESS_DENIED = 1044
+ER_BAD_DB = 1049
+CR_CONNECTION_ERROR = 2002
+CR_CONN_HOST_ERROR = 2003
+CR_UNKNOWN_HOST = 2005
+CR_SERVER_LOST = 2013
+
+
+def metadb_argument_spec():
+    """Options of the obtools.oms.metadb doc fragment."""
+    return dict(
+        config_file=dict(type="path"),
+        login_host=dict(type="str"),
+        login_port=dict(type="int"),
+        login_user=dict(type="str"),
+        login_password=dict(type="str", no_log=True),
+        rm_db=dict(type="str"),
+        cm_db=dict(type="str"),
+        cm_hb_db=dict(type="str"),
+        connect_timeout=dict(type="int", default=10),
+    )
+
+
+def check_libraries(module, need_yaml=None):
+    """fail_json with missing_required_lib when PyMySQL (or PyYAML for config_file) is absent."""
+    from ansible.module_utils.basic import missing_required_lib
+    if not HAS_PYMYSQL:
+        module.fail_json(msg=missing_required_lib("PyMySQL"), exception=PYMYSQL_IMPORT_ERROR)
+    if need_yaml is None:
+        need_yaml = bool(module.params.get("config_file"))
+    if need_yaml and not oms_config.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=oms_config.YAML_IMPORT_ERROR)
+
+
+def settings_from_params(params):
+    """MetaDBSettings from module params: config.yaml first (if config_file), options override."""
+    config_values = {}
+    if params.get("config_file"):
+        config_values = oms_config.load_oms_config(params["config_file"])
+    overrides = {
+        "host": params.get("login_host"),
+        "port": params.get("login_port"),
+        "user": params.get("login_user"),
+        "password": params.get("login_password"),
+        "rm_db": params.get("rm_db"),
+        "cm_db": params.get("cm_db"),
+        "cm_hb_db": params.get("cm_hb_db"),
+    }
+    settings = oms_config.settings_from(config_values, overrides,
+                                        connect_timeout=params.get("connect_timeout") or 10,
+                                        config_file=params.get("config_file"))
+    return settings.require("host", "port", "user")
+
+
+def where(settings):
+    return "%s@%s:%s" % (settings.user, settings.host, settings.port)
+
+
+def connect(settings, database=None):
+    """A PyMySQL connection (autocommit off, utf8mb4) or OmsError saying what to fix."""
+    if not HAS_PYMYSQL:
+        raise OmsError("PyMySQL is not installed", "Install PyMySQL (python3-pymysql) on the OMS host")
+    try:
+        return pymysql.connect(host=settings.host, port=int(settings.port), user=settings.user,
+                               password=settings.password or "", database=database,
+                               connect_timeout=settings.connect_timeout, charset="utf8mb4",
+                               autocommit=False)
+    except pymysql.err.MySQLError as e:
+        raise translate_error(e, settings, database)
+
+
+def translate_error(exc, settings, database=None, doing="connect to the MetaDB"):
+    """An OmsError for a PyMySQL error: what failed and what to do."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    text = exc.args[1] if len(exc.args) > 1 else str(exc)
+    password_hint = ("login_password" if settings.sources.get("password") == "option"
+                     else "oms_meta_password in %s" % settings.config_file if settings.config_file
+                     else "login_password")
+    if code in (ER_ACCESS_DENIED,):
+        return OmsError("The MetaDB refused the login of %s (error %s: %s)" % (where(settings), code, text),
+                        "Check the user and password (%s)" % password_hint, code=code)
+    if code == ER_DBACCESS_DENIED:
+        return OmsError("The MetaDB user %s may not use database %s (error %s)" % (where(settings), database, code),
+                        "Grant the user ALL on the OMS databases, as OMS itself needs", code=code)
+    if code == ER_BAD_DB:
+        return OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, database),
+                        "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in "
+                        "config.yaml)", code=code)
+    if code in (CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_LOST):
+        return OmsError("Cannot reach the MetaDB at %s:%s to %s (error %s: %s)"
+                        % (settings.host, settings.port, doing, code, text),
+                        "Check that the MetaDB runs and that login_host/login_port (oms_meta_host/"
+                        "oms_meta_port) are right and reachable from this host", code=code)
+    return OmsError("MetaDB error while trying to %s at %s:%s (error %s: %s)"
+                    % (doing, settings.host, settings.port, code, text),
+                    "Check the MetaDB's state and the user's privileges", code=code)
+
+
+def quote_identifier(name):
+    """`name` quoted for MySQL (database and table names are not bind parameters)."""
+    return "`%s`" % name.replace("`", "``")
+
+
+def _option_value(value):
+    # MySQL option files: a double-quoted value understands \\ \" \n \t \r \b \s escapes
+    escaped = (str(value).replace("\\", "\\\\").replace('"', '\\"')
+               .replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t"))
+    return '"%s"' % escaped
+
+
+def defaults_file_text(settings):
+    """The [client] section the mysql and mysqldump clients read with --defaults-extra-file."""
+    lines = ["[client]",
+             "host=%s" % _option_value(settings.host),
+             "port=%d" % int(settings.port),
+             "user=%s" % _option_value(settings.user),
+             "password=%s" % _option_value(settings.password or ""),
+             "connect-timeout=%d" % int(settings.connect_timeout or 10)]
+    if str(settings.host) in ("localhost",):
+        # 'localhost' makes the clients use a socket; the MetaDB is reached over TCP as configured
+        lines.append("protocol=TCP")
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def client_defaults_file(settings, directory=None):
+    """Yield the path of a 0600 defaults file holding the credentials; remove it afterwards."""
+    fd, path = tempfile.mkstemp(prefix=".obtools-oms-client-", suffix=".cnf", dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(defaults_file_text(settings))
+        yield path
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""OMS's config.yaml (the file the container mounts at /home/admin/conf/config.yaml).
+
+Only the MetaDB keys matter here; OMS documents them in its single-node deployment guide.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import traceback
+
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+
+try:
+    import yaml
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError:
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
+
+# config.yaml key -> MetaDBSettings attribute
+CONFIG_KEYS = (
+    ("oms_meta_host", "host"),
+    ("oms_meta_port", "port"),
+    ("oms_meta_user", "user"),
+    ("oms_meta_password", "password"),
+    ("drc_rm_db", "rm_db"),
+    ("drc_cm_db", "cm_db"),
+    ("drc_cm_heartbeat_db", "cm_hb_db"),
+)
+
+# role name used in manifests and results -> attribute
+DATABASE_ROLES = (("rm", "rm_db"), ("cm", "cm_db"), ("cm_hb", "cm_hb_db"))
+
+
+class MetaDBSettings(object):
+    """Where the MetaDB is, who logs in, and the three OMS database names.
+
+    `sources` says, per attribute, whether it came from config.yaml or an explicit option, so an
+    error can point at the right place.
+    """
+
+    FIELDS = ("host", "port", "user", "password", "rm_db", "cm_db", "cm_hb_db")
+
+    def __init__(self, host=None, port=None, user=None, password=None, rm_db=None, cm_db=None,
+                 cm_hb_db=None, connect_timeout=10, config_file=None):
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.rm_db = rm_db
+        self.cm_db = cm_db
+        self.cm_hb_db = cm_hb_db
+        self.connect_timeout = connect_timeout
+        self.config_file = config_file
+        self.sources = {}
+
+    def require(self, *fields):
+        """Raise OmsError naming every field in `fields` that has no value."""
+        missing = [f for f in fields if getattr(self, f) in (None, "")]
+        if missing:
+            names = ", ".join(_option_name(f) for f in missing)
+            where = ("neither given as options nor found in %s" % self.config_file
+                     if self.config_file else "not given")
+            raise OmsError("MetaDB setting(s) %s %s" % (names, where),
+                           "Set config_file to the config.yaml the OMS container mounts, or give "
+                           "the missing options explicitly")
+        return self
+
+    def databases(self):
+        """[(role, database name)] for the three OMS databases, in rm, cm, cm_hb order."""
+        self.require("rm_db", "cm_db", "cm_hb_db")
+        return [(role, getattr(self, attr)) for role, attr in DATABASE_ROLES]
+
+    def public(self):
+        """Everything but the password, for results and manifests."""
+        return {"host": self.host, "port": self.port, "user": self.user}
+
+    def __repr__(self):
+        return "MetaDBSettings(%s)" % ", ".join(
+            "%s=%r" % (f, "********" if f == "password" else getattr(self, f)) for f in self.FIELDS)
+
+
+def _option_name(field):
+    return {"host": "login_host", "port": "login_port", "user": "login_user",
+            "password": "login_password"}.get(field, field)
+
+
+def parse_oms_config(text, path="config.yaml"):
+    """The MetaDB keys of config.yaml text, as a dict keyed by MetaDBSettings attribute."""
+    if not HAS_YAML:
+        raise OmsError("PyYAML is needed to read %s" % path,
+                       "Install PyYAML (python3-yaml) on the OMS host, or give the login and "
+                       "database options explicitly")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise OmsError("%s is not valid YAML: %s" % (path, e),
+                       "Fix the file (it is the config.yaml the OMS container mounts) or point "
+                       "config_file at the right one")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise OmsError("%s does not hold a YAML mapping of OMS settings" % path,
+                       "Point config_file at the config.yaml the OMS container mounts at "
+                       "/home/admin/conf/config.yaml")
+    values = {}
+    for key, attr in CONFIG_KEYS:
+        value = data.get(key)
+        if value is None or value == "":
+            continue
+        if attr == "port":
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise OmsError("%s: oms_meta_port %r is not a port number" % (path, value),
+                               "Fix oms_meta_port in the file or give login_port explicitly")
+        else:
+            # YAML turns an unquoted all-digit password or a name like 1234 into a number
+            value = str(value)
+        values[attr] = value
+    return values
+
+
+def load_oms_config(path):
+    """Read config.yaml at `path` (host path) and return its MetaDB keys (see parse_oms_config)."""
+    try:
+        with open(path, "r") as f:
+            text = f.read()
+    except (IOError, OSError) as e:
+        raise OmsError("Cannot read the OMS config file %s: %s" % (path, e.strerror or e),
+                       "Give config_file as the host path of the config.yaml the old OMS "
+                       "container mounts (docker inspect shows it), readable by this user")
+    return parse_oms_config(text, path)
+
+
+def settings_from(config_values=None, overrides=None, connect_timeout=10, config_file=None):
+    """Combine config.yaml values with explicit overrides (explicit wins when not None)."""
+    settings = MetaDBSettings(connect_timeout=connect_timeout, config_file=config_file)
+    for attr, value in (config_values or {}).items():
+        setattr(settings, attr, value)
+        settings.sources[attr] = "config_file"
+    for attr, value in (overrides or {}).items():
+        if value is not None:
+            setattr(settings, attr, value)
+            settings.sources[attr] = "option"
+    if settings.port is None:
+        settings.port = 3306
+    return settings
