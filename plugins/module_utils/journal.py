@@ -1,0 +1,259 @@
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The run's journal: one JSON file on the OMS host that says which steps are done.
+
+The roles ask it "which steps are done" before each step and tell it "started", "done" or
+"failed" around it, so that a re-run after a crash resumes at the first step not done, a re-run
+after success changes nothing, and the rollback finds T1, names, tags, the previous ha.config and
+the dump manifest without asking the operator again.
+
+Layout (format 1):
+    {"format": 1, "created_at": ..., "updated_at": ...,
+     "facts": {...every step's data merged, latest wins...},
+     "steps": {"<name>": {"status": "started|done|failed", "started_at": ..., "finished_at": ...,
+                          "duration": 12.3, "attempts": 1, "data": {...}, "error": ...}}}
+Steps keep the order in which they were first started. Times are UTC ISO 8601 with a Z,
+durations seconds with one decimal. Every write is atomic (temporary file in the same directory,
+fsync, rename, fsync of the directory) with mode 0600: the file may hold names of secrets' files
+and the previous ha.config, and a half-written journal would make a resume guess.
+
+The functions below are pure (they take and return dicts) except load, write and move_aside.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import datetime
+import json
+import os
+import tempfile
+
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+
+FORMAT = 1
+STATUSES = ("started", "done", "failed")
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(moment):
+    """UTC ISO 8601 with milliseconds and a Z: 2024-05-01T10:00:00.123Z."""
+    moment = moment.astimezone(datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
+
+
+def parse_iso(text):
+    """Read back what iso() wrote, or ISO 8601 with an offset; None when it is not a time."""
+    if not text:
+        return None
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+0000"
+    elif len(value) > 6 and value[-6] in "+-" and value[-3] == ":":
+        value = value[:-3] + value[-2:]  # Python 3.8's %z wants +0000
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def seconds(start, end):
+    """Duration in seconds with one decimal, or None when either end is unknown."""
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 1)
+
+
+def normalize(data):
+    """The data as it will look after a JSON round trip (tuples become lists, keys strings)."""
+    return json.loads(json.dumps(data if data is not None else {}, sort_keys=False, default=str))
+
+
+def empty(now):
+    stamp = iso(now)
+    return {"format": FORMAT, "created_at": stamp, "updated_at": stamp, "facts": {}, "steps": {}}
+
+
+def done_steps(journal):
+    return [name for name, step in (journal.get("steps") or {}).items()
+            if step.get("status") == "done"]
+
+
+def pending_steps(journal, order):
+    """The steps of `order` not done yet, in that order; the first is where a re-run resumes."""
+    done = set(done_steps(journal))
+    return [name for name in order if name not in done]
+
+
+def _merged(target, data):
+    result = dict(target or {})
+    result.update(data)
+    return result
+
+
+def apply_step(journal, step, status, data=None, error=None, now=None, force=False):
+    """Return (new_journal, changed, note) for telling the journal that `step` is `status`.
+
+    - started: a new attempt (attempts + 1, started_at = now, end cleared). On a step already
+      done it changes nothing (note 'already done') unless force: a role that resumes must not
+      lose a done step's data (T1, the dump manifest) by starting it again.
+    - done: finished_at = now, duration from started_at, data merged into the step's data and the
+      journal's facts. A step already done whose data already holds `data` is unchanged.
+    - failed: like done but with status failed and `error`.
+    """
+    if status not in STATUSES:
+        raise OmsError("Unknown journal status %r" % status, "Use one of %s" % ", ".join(STATUSES))
+    if not step:
+        raise OmsError("No step name given", "Name the step, e.g. step: stop_old_container")
+    now = now or utc_now()
+    data = normalize(data)
+    if not isinstance(data, dict):
+        raise OmsError("Journal data for step %s is not a dictionary" % step,
+                       "Pass data as a dictionary of facts, e.g. data: {t1: ...}")
+    new = copy.deepcopy(journal) if journal else empty(now)
+    new.setdefault("facts", {})
+    new.setdefault("steps", {})
+    current = new["steps"].get(step)
+    record = dict(current) if current else {"status": None, "started_at": None,
+                                             "finished_at": None, "duration": None,
+                                             "attempts": 0, "data": {}}
+    note = None
+
+    if status == "started":
+        if current and current.get("status") == "done" and not force:
+            return journal, False, "already done"
+        record.update(status="started", started_at=iso(now), finished_at=None, duration=None,
+                      attempts=int(record.get("attempts") or 0) + 1)
+        record.pop("error", None)
+        if data:
+            record["data"] = _merged(record.get("data"), data)
+            new["facts"] = _merged(new["facts"], data)
+    else:
+        merged_data = _merged(record.get("data"), data)
+        if current and current.get("status") == status and merged_data == current.get("data") \
+                and (status == "done" or error == current.get("error")):
+            # Facts are not compared: a later step may have set the same key since.
+            return journal, False, "already %s" % status
+        if current and current.get("status") == status:
+            # Same status again with new data: keep the step's times, add the data.
+            note = "data added"
+        else:
+            if not record.get("started_at"):
+                # Told "done" without "started": a step that took no time worth recording.
+                record["started_at"] = iso(now)
+                record["attempts"] = max(int(record.get("attempts") or 0), 1)
+            record["finished_at"] = iso(now)
+            record["duration"] = seconds(parse_iso(record["started_at"]), now)
+        record["status"] = status
+        record["data"] = merged_data
+        new["facts"] = _merged(new["facts"], data)
+        if status == "failed":
+            record["error"] = error
+        else:
+            record.pop("error", None)
+
+    new["steps"][step] = record
+    new["updated_at"] = iso(now)
+    return new, True, note
+
+
+def validate(journal, path):
+    if not isinstance(journal, dict) or not isinstance(journal.get("steps", {}), dict):
+        raise OmsError("The journal %s is not an obtools.oms journal" % path,
+                       "Move it aside (state: reset) or point path at the run's journal")
+    if journal.get("format", FORMAT) > FORMAT:
+        raise OmsError("The journal %s has format %s, newer than this collection's %s"
+                       % (path, journal.get("format"), FORMAT),
+                       "Use the collection version that wrote it")
+    return journal
+
+
+def load(path):
+    """The journal at `path`, or None when there is none."""
+    try:
+        with open(path, "r") as handle:
+            text = handle.read()
+    except IOError as exc:
+        if not os.path.exists(path):
+            return None
+        raise OmsError("Cannot read the journal %s: %s" % (path, exc),
+                       "Run as a user that may read it (it is mode 0600)")
+    try:
+        journal = json.loads(text)
+    except ValueError as exc:
+        raise OmsError("The journal %s is not valid JSON (%s)" % (path, exc),
+                       "Writes are atomic, so someone edited it: fix it by hand, or move it aside "
+                       "with state: reset and start the run again")
+    return validate(journal, path)
+
+
+def write(path, journal):
+    """Write atomically: temporary file beside it, fsync, rename, fsync the directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        try:
+            os.makedirs(directory, DIR_MODE)
+        except OSError as exc:
+            raise OmsError("Cannot create the journal's directory %s: %s" % (directory, exc),
+                           "Create it, or choose a path in a writable directory")
+    text = json.dumps(journal, indent=2, sort_keys=False) + "\n"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
+                                   dir=directory)
+    except OSError as exc:
+        raise OmsError("Cannot write in the journal's directory %s: %s" % (directory, exc),
+                       "Run as a user that may write there, or choose another path")
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def aside_path(path, now=None):
+    """`<path>.<UTC timestamp>`, with a counter if that name is taken."""
+    stamp = (now or utc_now()).strftime("%Y%m%dT%H%M%SZ")
+    candidate = "%s.%s" % (path, stamp)
+    counter = 1
+    while os.path.lexists(candidate):
+        candidate = "%s.%s.%d" % (path, stamp, counter)
+        counter += 1
+    return candidate
+
+
+def move_aside(path, now=None):
+    """Rename the journal to `<path>.<timestamp>`; returns the new name (None when absent)."""
+    if not os.path.exists(path):
+        return None
+    target = aside_path(path, now)
+    os.rename(path, target)
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    return target
