@@ -1,0 +1,613 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: oms_container_upgrade
+short_description: Inspect, stop, load, replace, initialise and restart OMS containers
+version_added: 0.1.0
+description:
+  - The Docker side of upgrading an OceanBase Migration Service (OMS) Community Edition
+    single-node deployment from 4.1.1-CE to 4.2.0-CE, and of its rollback.
+  - One O(state) per step of the procedure. C(inspected) reads a container (settings, mounts,
+    version). C(stopped) stops it and returns the stop time (T1, T3). C(image_loaded) loads an
+    image tarball after checking that it holds the wanted tag. C(upgraded) runs the new container
+    from the old container's inspect data with C(IS_UPGRADE=true). C(initialized) runs
+    C(/root/docker_init.sh) inside it. C(started) starts a stopped container (rollback).
+  - The new container copies the old one's bind mounts, network mode, privileged flag, added
+    capabilities, pids limit, ulimits, restart policy and environment (minus what the old image
+    set itself), so a host where the old container runs differently from the docs keeps working.
+    Where it differs from the docs' C(--net host --privileged --pids-limit -1
+    --ulimit nproc=65535:65535) the module warns.
+  - No container is ever removed.
+author:
+  - obtools developers
+extends_documentation_fragment:
+  - obtools.oms.docker
+options:
+  name:
+    description:
+      - Name of the container acted on. For O(state=upgraded) the name of the NEW container.
+    type: str
+    required: true
+  state:
+    description:
+      - V(inspected) reads the container and changes nothing; a missing container is reported
+        with RV(container.exists=false), not as a failure.
+      - V(stopped) stops the container; an already stopped one is left as it is.
+      - V(image_loaded) loads O(image_archive) unless O(image) is already present with the image
+        id the tarball records. The tarball's tags are read first, without loading it.
+      - V(upgraded) creates and starts O(name) from O(source_container)'s settings with image
+        O(image). If O(name) exists and was created by this module from O(source_container) with
+        O(image), it is only started when stopped; any other container of that name fails the
+        task (name clash).
+      - V(initialized) runs C(bash /root/docker_init.sh) inside the running container O(name) and
+        leaves a marker file there (C(/root/.obtools_docker_init_done)) on success; with the
+        marker present nothing is run unless O(force=true).
+      - V(started) starts a stopped container (rollback to the old container).
+    type: str
+    required: true
+    choices: [inspected, stopped, image_loaded, upgraded, initialized, started]
+  stop_timeout:
+    description:
+      - Seconds the container gets to stop before it is killed (O(state=stopped)).
+    type: int
+    default: 60
+  image:
+    description:
+      - Image reference C(repository:tag), for example C(oms:feature_4.2.0-ce).
+      - Required for O(state=image_loaded) and O(state=upgraded).
+    type: str
+  image_archive:
+    description:
+      - Path on the managed host of the image tarball (C(docker save) format, optionally gzip,
+        bzip2 or xz compressed; OCI layouts are read too).
+      - Required for O(state=image_loaded).
+    type: path
+  load_timeout:
+    description:
+      - Seconds to wait for the engine to load O(image_archive).
+    type: int
+    default: 1800
+  source_container:
+    description:
+      - The old container whose settings the new one copies (O(state=upgraded)).
+      - It must be stopped before the new container is created; both use the same data
+        directories and host ports.
+    type: str
+  mounts:
+    description:
+      - Host paths you expect the old container to mount, to compare with its inspect data
+        (O(state=upgraded)). Any difference fails the task before anything is created.
+      - Keys C(config) (mounted at C(/home/admin/conf/config.yaml)), C(logs)
+        (C(/home/admin/logs)), C(store) (C(/home/ds/store)) and C(run) (C(/home/ds/run)); leave
+        out those you do not want compared.
+    type: dict
+  ssl_certificate:
+    description:
+      - Host path of the SSL certificate to mount at C(/etc/pki/nginx/oms_server.crt) in the new
+        container (O(state=upgraded)); the console then serves HTTPS only.
+      - If not set, the old container's certificate mount, if any, is kept.
+    type: path
+  ssl_key:
+    description:
+      - Host path of the SSL private key to mount at C(/etc/pki/nginx/oms_server.key).
+      - Required together with O(ssl_certificate).
+    type: path
+  oms_host_ip:
+    description:
+      - C(OMS_HOST_IP) for the new container (O(state=upgraded)). Default the old container's.
+    type: str
+  init_timeout:
+    description:
+      - Seconds C(docker_init.sh) may run (O(state=initialized)); after that it is killed and
+        the task fails.
+    type: int
+    default: 1800
+  force:
+    description:
+      - Run C(docker_init.sh) again even though the marker of a successful run is present
+        (O(state=initialized)). The OMS docs allow re-running the script.
+    type: bool
+    default: false
+notes:
+  - Supports check mode (states report what they would do and change nothing) and diff mode
+    (C(stopped), C(started), C(image_loaded) and C(upgraded)).
+  - When the engine is local (C(unix://) socket), the host paths of the mounts and of the SSL files
+    are checked before the new container is created, because the engine would otherwise create
+    empty directories in their place.
+  - The version is read from the image tag (C(feature_4.1.1-ce) gives C(4.1.1-CE)), else from the
+    image's tags or a version label.
+seealso:
+  - name: Upgrade OMS in single-node deployment mode
+    description: The procedure these states automate (steps 2.1, 3, 4, 5, 6 and 9.2, 9.5).
+    link: https://github.com/oceanbase/oms-doc
+'''
+
+EXAMPLES = r'''
+- name: Preflight | Inspect the old container
+  obtools.oms.oms_container_upgrade:
+    name: oms_411
+    state: inspected
+  register: old
+
+- name: Step 3 | Load the 4.2.0 image tarball (skipped when the tag is already there)
+  obtools.oms.oms_container_upgrade:
+    name: oms_411
+    state: image_loaded
+    image: oms:feature_4.2.0-ce
+    image_archive: /data/oms/oms_feature_4.2.0-ce.tar.gz
+
+- name: Step 2.1 | Stop the old container and record T1
+  obtools.oms.oms_container_upgrade:
+    name: oms_411
+    state: stopped
+  register: stop_old
+
+- name: Step 4 | Run the new container like the old one, with IS_UPGRADE=true
+  obtools.oms.oms_container_upgrade:
+    name: oms_420
+    state: upgraded
+    source_container: oms_411
+    image: oms:feature_4.2.0-ce
+    mounts:
+      config: /data/config.yaml
+      logs: /data/oms/oms_logs
+      store: /data/oms/oms_store
+      run: /data/oms/oms_run
+    ssl_certificate: /data/oms/https_crt
+    ssl_key: /data/oms/https_key
+
+- name: Step 5-6 | Run docker_init.sh in the new container
+  obtools.oms.oms_container_upgrade:
+    name: oms_420
+    state: initialized
+    init_timeout: 3600
+
+- name: Step 9.2 | Stop the new container and record T3
+  obtools.oms.oms_container_upgrade:
+    name: oms_420
+    state: stopped
+
+- name: Step 9.5 | Start the old container again
+  obtools.oms.oms_container_upgrade:
+    name: oms_411
+    state: started
+'''
+
+RETURN = r'''
+container:
+  description:
+    - The container O(name) after the task (for O(state=upgraded) in check mode, before it).
+    - Values of environment variables whose name looks secret (PASSWORD, SECRET, TOKEN, KEY, ...)
+      are replaced by C(********).
+  returned: always, except when the task fails
+  type: dict
+  sample:
+    exists: true
+    name: oms_411
+    id: 4f0c0d6a3e2b
+    status: running
+    running: true
+    exit_code: 0
+    image: oms:feature_4.1.1-ce
+    image_id: sha256:0f3a1c
+    version: 4.1.1-CE
+    version_source: tag
+    mounts:
+      config: /data/config.yaml
+      logs: /data/oms/oms_logs
+      store: /data/oms/oms_store
+      run: /data/oms/oms_run
+      ssl_certificate: null
+      ssl_key: null
+    binds: ["/data/config.yaml:/home/admin/conf/config.yaml", "/data/oms/oms_logs:/home/admin/logs"]
+    env: {OMS_HOST_IP: 10.0.0.5, OMS_API_TOKEN: "********"}
+    network_mode: host
+    privileged: true
+    cap_add: []
+    pids_limit: -1
+    ulimits: [{name: nproc, soft: 65535, hard: 65535}]
+    oms_host_ip: 10.0.0.5
+    is_upgrade: false
+    upgraded_from: null
+    labels: {}
+    tty: true
+    stdin_open: true
+    started_at: "2024-05-06T08:00:00Z"
+    finished_at: null
+deviations:
+  description:
+    - Where the container's settings differ from the docs' C(docker run) flags, one sentence
+      each. For O(state=upgraded) the same sentences are also issued as warnings.
+  returned: when the container exists and O(state) is C(inspected) or C(upgraded)
+  type: list
+  elements: str
+  sample: ["not privileged, the docs run OMS with --privileged=true"]
+stopped_at:
+  description:
+    - When the container stopped (the engine's FinishedAt), UTC ISO 8601. This is T1 (old
+      container) or T3 (new container) of the procedure. V(null) in check mode when it would stop.
+  returned: when O(state=stopped)
+  type: str
+  sample: "2024-05-06T08:15:02Z"
+started_at:
+  description:
+    - When the container started (the engine's StartedAt), UTC ISO 8601. V(null) in check mode
+      when it would start.
+  returned: when O(state=started)
+  type: str
+  sample: "2024-05-06T09:40:11Z"
+image_id:
+  description: Id of O(image) in the engine after the task (in check mode, the id the tarball
+    records, or V(null) when it records none).
+  returned: when O(state=image_loaded)
+  type: str
+  sample: sha256:6b2c1d
+archive_tags:
+  description: Every image tag the tarball holds, read from its manifest without loading it.
+  returned: when O(state=image_loaded)
+  type: list
+  elements: str
+  sample: ["oms:feature_4.2.0-ce"]
+loaded:
+  description: Whether the tarball was loaded by this task.
+  returned: when O(state=image_loaded)
+  type: bool
+  sample: true
+planned:
+  description: The settings the new container is (or in check mode would be) created with,
+    secrets masked. The same as the diff's C(after).
+  returned: when O(state=upgraded) creates the container
+  type: dict
+  sample:
+    name: oms_420
+    image: oms:feature_4.2.0-ce
+    environment: {OMS_HOST_IP: 10.0.0.5, IS_UPGRADE: "true"}
+    binds: ["/data/config.yaml:/home/admin/conf/config.yaml"]
+    network_mode: host
+    privileged: true
+    cap_add: []
+    pids_limit: -1
+    ulimits: [{name: nproc, soft: 65535, hard: 65535}]
+    labels: {obtools.oms.upgraded_from: oms_411}
+    restart_policy: null
+    tty: true
+    stdin_open: true
+rc:
+  description: Exit code of C(docker_init.sh); V(null) when it was not run.
+  returned: when O(state=initialized)
+  type: int
+  sample: 0
+stdout_tail:
+  description: The last 50 lines of the script's output (stdout and stderr together).
+  returned: when O(state=initialized)
+  type: list
+  elements: str
+  sample: ["migrating cm_411 ... done", "docker_init finished"]
+duration:
+  description: Seconds the script ran, one decimal.
+  returned: when O(state=initialized)
+  type: float
+  sample: 42.3
+marker:
+  description: Contents of the marker of a previous successful run (finished_at, duration,
+    image), or V(null).
+  returned: when O(state=initialized)
+  type: dict
+  sample: {finished_at: "2024-05-06T09:01:00Z", duration: 42.3, image: "oms:feature_4.2.0-ce"}
+'''
+
+import datetime
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import docker_client
+from ansible_collections.obtools.oms.plugins.module_utils.container_facts import (
+    CONTAINER_PATHS,
+    DATA_MOUNTS,
+    UPGRADED_FROM_LABEL,
+    absent,
+    describe,
+    deviations,
+)
+from ansible_collections.obtools.oms.plugins.module_utils.container_spec import (
+    build_run_spec,
+    check_data_mounts,
+    check_mounts,
+    planned,
+    spec_deviations,
+)
+from ansible_collections.obtools.oms.plugins.module_utils.image_archive import (
+    normalize_reference,
+    read_archive,
+    require_tag,
+)
+
+INIT_SCRIPT = "/root/docker_init.sh"
+INIT_MARKER = "/root/.obtools_docker_init_done"
+
+
+def utc_now():
+    return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z"
+
+
+class ContainerUpgrade(object):
+    def __init__(self, module, client):
+        self.module = module
+        self.client = client
+        self.params = module.params
+        self.check = module.check_mode
+        self.name = module.params["name"]
+
+    def _describe(self, inspect):
+        image = self.client.inspect_image(inspect["Image"]) if inspect.get("Image") else None
+        return describe(inspect, image)
+
+    def _require(self, name, what="container"):
+        inspect = self.client.inspect_container(name)
+        if inspect is None:
+            raise OmsError("No %s named %s exists" % (what, name),
+                           "Check the name (docker ps -a lists the containers on this host)")
+        return inspect
+
+    # states ------------------------------------------------------------------------------------
+    def inspected(self):
+        inspect = self.client.inspect_container(self.name)
+        if inspect is None:
+            return dict(changed=False, container=absent(self.name), deviations=[])
+        container = self._describe(inspect)
+        return dict(changed=False, container=container, deviations=deviations(container))
+
+    def stopped(self):
+        inspect = self._require(self.name)
+        if not inspect["State"].get("Running"):
+            container = self._describe(inspect)
+            return dict(changed=False, container=container, stopped_at=container["finished_at"])
+        diff = dict(before={"running": True}, after={"running": False})
+        if self.check:
+            return dict(changed=True, container=self._describe(inspect), stopped_at=None,
+                        diff=diff)
+        after = self.client.stop_container(self.name, self.params["stop_timeout"])
+        container = self._describe(after)
+        return dict(changed=True, container=container,
+                    stopped_at=container["finished_at"] or utc_now(), diff=diff)
+
+    def started(self):
+        inspect = self._require(self.name)
+        if inspect["State"].get("Running"):
+            container = self._describe(inspect)
+            return dict(changed=False, container=container, started_at=container["started_at"])
+        # The new container copies this one's data directories: never run both at once.
+        others = self.client.running_containers_with_label(UPGRADED_FROM_LABEL, self.name)
+        if others:
+            raise OmsError("%s runs, created from %s with the same data directories"
+                           % (", ".join(others), self.name),
+                           "Stop it first (state=stopped), then start %s" % self.name)
+        diff = dict(before={"running": False}, after={"running": True})
+        if self.check:
+            return dict(changed=True, container=self._describe(inspect), started_at=None,
+                        diff=diff)
+        after = self.client.start_container(self.name)
+        container = self._describe(after)
+        return dict(changed=True, container=container, started_at=container["started_at"],
+                    diff=diff)
+
+    def image_loaded(self):
+        image, path = self.params["image"], self.params["image_archive"]
+        archive = read_archive(path)
+        archive_id = require_tag(archive, image)
+        present = self.client.inspect_image(image)
+        result = dict(archive_tags=archive["tags"], changed=False, loaded=False)
+        if present is not None and archive_id in (None, present["Id"]):
+            if archive_id is None:
+                self.module.warn("The tarball records no image id for %s; the image already "
+                                 "present was kept as it is" % image)
+            result.update(image_id=present["Id"])
+            return result
+        result["changed"] = True
+        result["diff"] = dict(before={"image": image, "image_id": present and present["Id"]},
+                              after={"image": image, "image_id": archive_id})
+        if self.check:
+            result["image_id"] = archive_id
+            return result
+        self.client.load_image(path, self.params["load_timeout"])
+        loaded = self.client.inspect_image(image)
+        if loaded is None:
+            raise OmsError("The image archive %s was loaded but %s is not present afterwards"
+                           % (path, image),
+                           "Run docker images to see what the tarball brought in")
+        result.update(image_id=loaded["Id"], loaded=True)
+        return result
+
+    def _check_host_paths(self, container, spec):
+        """Refuse sources the engine would silently create as empty directories."""
+        if not self.client.is_local:
+            return
+        for key in DATA_MOUNTS:
+            path = container["mounts"].get(key)
+            if path and not os.path.exists(path):
+                raise OmsError("The host path %s (mounted at %s) does not exist"
+                               % (path, CONTAINER_PATHS[key]),
+                               "Restore it from the old deployment before running the new "
+                               "container")
+        config = container["mounts"].get("config")
+        if config and not os.path.isfile(config):
+            raise OmsError("The config mount %s is not a file" % config,
+                           "Point it at the config.yaml of the deployment")
+        for key in ("ssl_certificate", "ssl_key"):
+            path = self.params[key]
+            if path and not os.path.isfile(path):
+                raise OmsError("The %s %s is not a file" % (key.replace("_", " "), path),
+                               "Copy the certificate and key to the host or fix the path")
+        return spec
+
+    def _ensure_ours_running(self, existing, source, target):
+        labels = (existing.get("Config") or {}).get("Labels") or {}
+        same_image = (target is not None and existing.get("Image") == target["Id"]) or \
+            normalize_reference((existing.get("Config") or {}).get("Image")) == \
+            normalize_reference(self.params["image"])
+        if labels.get(UPGRADED_FROM_LABEL) != source or not same_image:
+            raise OmsError("A container named %s already exists (image %s, label %s=%s)"
+                           % (self.name, (existing.get("Config") or {}).get("Image"),
+                              UPGRADED_FROM_LABEL, labels.get(UPGRADED_FROM_LABEL)),
+                           "It was not created by this module from %s with %s: choose another "
+                           "name for the new container, or rename or remove that one after "
+                           "checking it is not needed" % (source, self.params["image"]))
+        if existing["State"].get("Running"):
+            return dict(changed=False, container=self._describe(existing))
+        if self.check:
+            return dict(changed=True, container=self._describe(existing))
+        return dict(changed=True, container=self._describe(self.client.start_container(self.name)))
+
+    def upgraded(self):
+        source, image = self.params["source_container"], self.params["image"]
+        if source == self.name:
+            raise OmsError("name and source_container are both %s" % source,
+                           "Give the new container its own name; the old one is kept for "
+                           "rollback")
+        target = self.client.inspect_image(image)
+        existing = self.client.inspect_container(self.name)
+        if existing is not None:
+            return self._ensure_ours_running(existing, source, target)
+        old = self._require(source, "source container")
+        old_container = self._describe(old)
+        if self.params["mounts"]:
+            check_mounts(source, old_container["mounts"], self.params["mounts"])
+        check_data_mounts(source, old_container["mounts"])
+        old_image = self.client.inspect_image(old["Image"])
+        spec = build_run_spec(old, self.name, image, old_image_inspect=old_image,
+                              oms_host_ip=self.params["oms_host_ip"],
+                              ssl_certificate=self.params["ssl_certificate"],
+                              ssl_key=self.params["ssl_key"])
+        self._check_host_paths(old_container, spec)
+        if old["State"].get("Running"):
+            if not self.check:
+                raise OmsError("The source container %s is still running" % source,
+                               "Stop it first (state=stopped): both containers use the same data "
+                               "directories and host ports")
+            self.module.warn("%s is still running; it must be stopped before %s is created"
+                             % (source, self.name))
+        if target is None:
+            if not self.check:
+                raise OmsError("The image %s is not present in the engine" % image,
+                               "Load it first (state=image_loaded with the tarball)")
+            self.module.warn("The image %s is not loaded yet; it must be before %s is created"
+                             % (image, self.name))
+        found = spec_deviations(spec)
+        for sentence in found:
+            self.module.warn("%s: %s (copied from %s)" % (self.name, sentence, source))
+        shown = planned(spec)
+        result = dict(changed=True, deviations=found, planned=shown,
+                      diff=dict(before={}, after=shown))
+        if self.check:
+            result["container"] = absent(self.name)
+            return result
+        self.client.create_container(spec)
+        try:
+            started = self.client.start_container(self.name)
+        except OmsError as exc:
+            raise OmsError("%s was created but did not start: %s" % (self.name, exc.msg),
+                           "Look at docker logs %s, fix the cause and run this task again; it "
+                           "will start the container it created" % self.name)
+        result["container"] = self._describe(started)
+        return result
+
+    def initialized(self):
+        inspect = self.client.inspect_container(self.name)
+        result = dict(changed=False, rc=None, stdout_tail=[], duration=0.0, marker=None)
+        if inspect is None or not inspect["State"].get("Running"):
+            if self.check:
+                self.module.warn("%s is not running yet; docker_init.sh would run once it is"
+                                 % self.name)
+                result["changed"] = True
+                return result
+            if inspect is None:
+                self._require(self.name)
+            raise OmsError("The container %s is not running" % self.name,
+                           "Start it (state=upgraded or state=started) before running "
+                           "docker_init.sh")
+        marker = self.client.read_file(self.name, INIT_MARKER)
+        if marker is not None:
+            try:
+                result["marker"] = json.loads(marker)
+            except ValueError:
+                result["marker"] = {"raw": marker}
+            if not self.params["force"]:
+                result["rc"] = result["marker"].get("rc", 0)
+                return result
+        result["changed"] = True
+        if self.check:
+            return result
+        timeout = self.params["init_timeout"]
+        run = self.client.exec_command(self.name, ["bash", INIT_SCRIPT], timeout)
+        result.update(rc=run["rc"], stdout_tail=run["stdout_tail"], duration=run["duration"])
+        tail = "\n".join(run["stdout_tail"][-20:])
+        if run["timed_out"]:
+            raise OmsError("%s did not finish within %d s in %s (rc=%s). Last output:\n%s"
+                           % (INIT_SCRIPT, timeout, self.name, run["rc"], tail),
+                           "Read /home/admin/logs/docker_init*.log in the container, then run "
+                           "again with a larger init_timeout (the script may be re-run)",
+                           rc=run["rc"], stdout_tail=run["stdout_tail"],
+                           duration=run["duration"])
+        if run["rc"] != 0:
+            raise OmsError("%s failed in %s with exit code %s. Last output:\n%s"
+                           % (INIT_SCRIPT, self.name, run["rc"], tail),
+                           "Read /home/admin/logs/docker_init*.log in the container, fix the "
+                           "cause and run this task again (the script may be re-run)",
+                           rc=run["rc"], stdout_tail=run["stdout_tail"],
+                           duration=run["duration"])
+        marker = {"finished_at": utc_now(), "duration": run["duration"], "rc": 0,
+                  "image": (inspect.get("Config") or {}).get("Image")}
+        self.client.write_file(self.name, INIT_MARKER, json.dumps(marker, sort_keys=True))
+        result["marker"] = marker
+        return result
+
+
+def main():
+    argument_spec = docker_client.docker_argument_spec()
+    argument_spec.update(
+        name=dict(type="str", required=True),
+        state=dict(type="str", required=True,
+                   choices=["inspected", "stopped", "image_loaded", "upgraded", "initialized",
+                            "started"]),
+        stop_timeout=dict(type="int", default=60),
+        image=dict(type="str"),
+        image_archive=dict(type="path"),
+        load_timeout=dict(type="int", default=1800),
+        source_container=dict(type="str"),
+        mounts=dict(type="dict"),
+        ssl_certificate=dict(type="path"),
+        ssl_key=dict(type="path"),
+        oms_host_ip=dict(type="str"),
+        init_timeout=dict(type="int", default=1800),
+        force=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[
+            ("state", "image_loaded", ["image", "image_archive"]),
+            ("state", "upgraded", ["image", "source_container"]),
+        ],
+        required_together=[["ssl_certificate", "ssl_key"]],
+    )
+    docker_client.fail_without_sdk(module)
+    try:
+        client = docker_client.DockerClient(module.params["docker_host"],
+                                            module.params["docker_timeout"])
+        result = getattr(ContainerUpgrade(module, client), module.params["state"])()
+    except OmsError as exc:
+        exc.fail(module)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
