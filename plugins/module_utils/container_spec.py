@@ -28,7 +28,8 @@ from ansible_collections.obtools.oms.plugins.module_utils.container_facts import
     normalize_ulimits,
 )
 
-# Environment an image sets for itself; never carried from the old image into the new one.
+# Environment the image or the engine sets (the engine adds a default PATH when the image has
+# none); carried over it would pin the old image's values on the new one.
 IMAGE_OWNED_ENV = ("PATH", "HOSTNAME", "HOME", "TERM")
 
 
@@ -78,13 +79,21 @@ def check_data_mounts(source_name, actual):
 
 
 def _carried_env(old_inspect, old_image_inspect):
-    """The old container's environment minus what its image set by itself."""
+    """The old container's environment minus what its image (or the engine) set by itself."""
     env = env_to_dict((old_inspect.get("Config") or {}).get("Env"))
-    if old_image_inspect is not None:
-        image_env = env_to_dict((old_image_inspect.get("Config") or {}).get("Env"))
-        return dict((k, v) for k, v in env.items()
-                    if not (k in image_env and image_env[k] == v))
-    return dict((k, v) for k, v in env.items() if k not in IMAGE_OWNED_ENV)
+    image_env = env_to_dict(((old_image_inspect or {}).get("Config") or {}).get("Env"))
+    return dict((k, v) for k, v in env.items()
+                if k not in IMAGE_OWNED_ENV and not (k in image_env and image_env[k] == v))
+
+
+def _overridden(old_inspect, old_image_inspect, key):
+    """Config[key] (Cmd, Entrypoint) when the old container overrode its image's, else None."""
+    value = (old_inspect.get("Config") or {}).get(key)
+    if old_image_inspect is None:
+        return None  # cannot tell: let the new image decide, as `docker run IMAGE` does
+    if value and value != (old_image_inspect.get("Config") or {}).get(key):
+        return list(value)
+    return None
 
 
 def build_run_spec(old_inspect, name, image, old_image_inspect=None, oms_host_ip=None,
@@ -93,7 +102,8 @@ def build_run_spec(old_inspect, name, image, old_image_inspect=None, oms_host_ip
 
     Keys: name, image, tty, stdin_open, environment (dict), binds (list of "src:dst[:mode]"),
     network_mode, privileged, cap_add, pids_limit (-1 = unlimited), ulimits [{name, soft, hard}],
-    labels, restart_policy ({Name, MaximumRetryCount} or None).
+    labels, restart_policy ({Name, MaximumRetryCount} or None), command and entrypoint (lists,
+    or None to use the new image's: the docs run the image without a command).
     """
     source_name = (old_inspect.get("Name") or "").lstrip("/")
     host = old_inspect.get("HostConfig") or {}
@@ -142,6 +152,8 @@ def build_run_spec(old_inspect, name, image, old_image_inspect=None, oms_host_ip
         "ulimits": normalize_ulimits(host.get("Ulimits")),
         "labels": {UPGRADED_FROM_LABEL: source_name},
         "restart_policy": restart_policy,
+        "command": _overridden(old_inspect, old_image_inspect, "Cmd"),
+        "entrypoint": _overridden(old_inspect, old_image_inspect, "Entrypoint"),
     }
 
 

@@ -190,6 +190,8 @@ class DockerClient(object):
             created = self.api.create_container(
                 spec["image"],
                 name=spec["name"],
+                command=spec.get("command"),
+                entrypoint=spec.get("entrypoint"),
                 detach=True,
                 tty=spec["tty"],
                 stdin_open=spec["stdin_open"],
@@ -277,6 +279,14 @@ class DockerClient(object):
             timeout=max(self.timeout, 10))
         if result["rc"] != 0:
             raise OmsError("Writing %s in container %s failed (rc=%s): %s"
+                           % (path, name, result["rc"], " ".join(result["stdout_tail"])),
+                           "Check that the container runs and its filesystem is writable")
+
+    def remove_file(self, name, path):
+        """Remove a file inside the running container (absent is fine)."""
+        result = self.exec_command(name, ["rm", "-f", path], timeout=max(self.timeout, 10))
+        if result["rc"] != 0:
+            raise OmsError("Removing %s in container %s failed (rc=%s): %s"
                            % (path, name, result["rc"], " ".join(result["stdout_tail"])),
                            "Check that the container runs and its filesystem is writable")
 

@@ -279,8 +279,11 @@ planned:
     tty: true
     stdin_open: true
 rc:
-  description: Exit code of C(docker_init.sh); V(null) when it was not run.
-  returned: when O(state=initialized)
+  description:
+    - Exit code of C(docker_init.sh), or of its previous successful run when the marker says it
+      ran already.
+    - Absent in check mode, because Ansible fails a result whose C(rc) is not 0.
+  returned: when O(state=initialized) and the script ran now or before
   type: int
   sample: 0
 stdout_tail:
@@ -478,6 +481,13 @@ class ContainerUpgrade(object):
         if existing is not None:
             return self._ensure_ours_running(existing, source, target)
         old = self._require(source, "source container")
+        others = [n for n in self.client.running_containers_with_label(UPGRADED_FROM_LABEL, source)
+                  if n != self.name]
+        if others:
+            raise OmsError("%s already runs, created from %s with the same data directories"
+                           % (", ".join(others), source),
+                           "Use that container's name, or stop it before creating %s"
+                           % self.name)
         old_container = self._describe(old)
         if self.params["mounts"]:
             check_mounts(source, old_container["mounts"], self.params["mounts"])
@@ -522,7 +532,8 @@ class ContainerUpgrade(object):
 
     def initialized(self):
         inspect = self.client.inspect_container(self.name)
-        result = dict(changed=False, rc=None, stdout_tail=[], duration=0.0, marker=None)
+        # No `rc` unless the script ran (or ran before): Ansible fails any result whose rc is not 0.
+        result = dict(changed=False, stdout_tail=[], duration=0.0, marker=None)
         if inspect is None or not inspect["State"].get("Running"):
             if self.check:
                 self.module.warn("%s is not running yet; docker_init.sh would run once it is"
@@ -547,6 +558,8 @@ class ContainerUpgrade(object):
         if self.check:
             return result
         timeout = self.params["init_timeout"]
+        if marker is not None:  # forced: a failure now must not leave an old success behind
+            self.client.remove_file(self.name, INIT_MARKER)
         run = self.client.exec_command(self.name, ["bash", INIT_SCRIPT], timeout)
         result.update(rc=run["rc"], stdout_tail=run["stdout_tail"], duration=run["duration"])
         tail = "\n".join(run["stdout_tail"][-20:])
