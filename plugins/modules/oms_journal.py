@@ -75,9 +75,11 @@ options:
     elements: str
 attributes:
   check_mode:
+    description: Can run in check mode and return what it would change without changing it.
     support: full
     details: Reports what it would write, and the journal as it would be, without writing.
   diff_mode:
+    description: Returns details on what has changed (or would change) in diff mode.
     support: full
     details: Shows the step's record (or the whole journal for O(state=reset)) before and after.
 notes:
