@@ -1,0 +1,218 @@
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Dump files and their manifest on disk: naming, verification, sha256, atomic writes.
+
+Pure file work, no database: a dump is trusted only when it is non-empty, ends with mysqldump's
+`-- Dump completed` line, holds as many CREATE TABLE statements as the database had tables, and
+its sha256 matches the manifest. Everything is read in fixed-size chunks, so memory stays flat
+whatever the size of the dump.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = 1
+SUFFIXES = {"none": ".sql", "gzip": ".sql.gz", "zstd": ".sql.zst"}
+CHUNK = 1024 * 1024
+COMPLETION_PREFIX = b"-- Dump completed"
+# mysqldump writes each table's definition at the start of a line; views' stand-in tables are
+# inside /*!50001 ... */ comments and so do not start a line with this
+CREATE_TABLE = b"\nCREATE TABLE "
+TAIL_BYTES = 4096
+
+
+def dump_file_name(database, compress="none"):
+    if compress not in SUFFIXES:
+        raise OmsError("Unknown compression %r" % compress, "Use one of none, gzip, zstd")
+    return database + SUFFIXES[compress]
+
+
+def compression_of(file_name):
+    for compress in ("gzip", "zstd", "none"):
+        if file_name.endswith(SUFFIXES[compress]):
+            return compress
+    raise OmsError("Cannot tell the compression of %s" % file_name,
+                   "Dump files end in .sql, .sql.gz or .sql.zst")
+
+
+def scan_dump(stream):
+    """Read a decompressed dump stream; return CREATE TABLE count, last line, completion flag."""
+    count = 0
+    carry = b"\n"  # so that a CREATE TABLE on the very first line counts too
+    tail = b""
+    size = 0
+    keep = len(CREATE_TABLE) - 1
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        window = carry + chunk
+        count += window.count(CREATE_TABLE)
+        # a match needs len(CREATE_TABLE) bytes, so the carried bytes cannot match again on their own
+        carry = window[-keep:]
+        tail = (tail + chunk)[-TAIL_BYTES:]
+    lines = [line for line in tail.splitlines() if line.strip()]
+    last = lines[-1].decode("utf-8", "replace") if lines else ""
+    return {"create_tables": count, "last_line": last,
+            "completed": last.encode("utf-8").startswith(COMPLETION_PREFIX), "content_bytes": size}
+
+
+@contextlib.contextmanager
+def open_decompressed(path, compress="none", zstd_path="zstd"):
+    """A binary stream of the dump's SQL text, decompressing on the fly."""
+    if compress == "none":
+        with open(path, "rb") as f:
+            yield f
+    elif compress == "gzip":
+        with gzip.open(path, "rb") as f:
+            yield f
+    elif compress == "zstd":
+        with open(path, "rb") as raw:
+            proc = subprocess.Popen([zstd_path, "-d", "-c", "-q"], stdin=raw,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                yield proc.stdout
+                while proc.stdout.read(CHUNK):  # drain, so zstd ends and its exit code means something
+                    pass
+            finally:
+                proc.stdout.close()
+                err = proc.stderr.read()
+                proc.stderr.close()
+                rc = proc.wait()
+            if rc != 0:
+                raise IOError("zstd -d failed (rc %s): %s" % (rc, err.decode("utf-8", "replace").strip()))
+    else:
+        raise OmsError("Unknown compression %r" % compress, "Use one of none, gzip, zstd")
+
+
+def sha256_file(path):
+    """(hex sha256, size in bytes) of the file as stored."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(CHUNK)
+            if not chunk:
+                break
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def check_dump_content(path, compress="none", expected_tables=None, zstd_path="zstd"):
+    """Problems (list of strings, empty when fine) with the dump's content."""
+    problems = []
+    try:
+        if os.path.getsize(path) == 0:
+            return ["%s is empty" % path]
+        with open_decompressed(path, compress, zstd_path) as stream:
+            scan = scan_dump(stream)
+    except (IOError, OSError, EOFError, ValueError) as e:
+        return ["%s cannot be read as a %s dump: %s" % (path, compress, e)]
+    if scan["content_bytes"] == 0:
+        problems.append("%s holds no SQL" % path)
+    if not scan["completed"]:
+        problems.append("%s does not end with mysqldump's '-- Dump completed' line (last line: %r): "
+                        "the dump is truncated" % (path, scan["last_line"][:80]))
+    if expected_tables is not None and scan["create_tables"] != expected_tables:
+        problems.append("%s has %d CREATE TABLE statements, the database has %d tables"
+                        % (path, scan["create_tables"], expected_tables))
+    return problems
+
+
+def verify_against_manifest(backup_dir, entry, content=True, zstd_path="zstd"):
+    """Problems of one manifest entry's file: missing, size, sha256 and (optionally) content."""
+    path = os.path.join(backup_dir, entry["file"])
+    if not os.path.isfile(path):
+        return ["%s is missing" % path]
+    digest, size = sha256_file(path)
+    problems = []
+    if size != entry.get("size"):
+        problems.append("%s is %d bytes, the manifest says %s" % (path, size, entry.get("size")))
+    if digest != entry.get("sha256"):
+        problems.append("%s has sha256 %s, the manifest says %s" % (path, digest, entry.get("sha256")))
+    if content and not problems:
+        problems.extend(check_dump_content(path, compression_of(entry["file"]), entry.get("tables"),
+                                           zstd_path))
+    return problems
+
+
+def fsync_dir(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path, data, mode=0o600):
+    """Write JSON to a temporary file beside `path`, fsync, rename over `path`, fsync the dir."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except Exception:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(directory)
+
+
+def read_manifest(backup_dir):
+    """The manifest dict, or None when there is none; OmsError when it is unreadable."""
+    path = os.path.join(backup_dir, MANIFEST_NAME)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+    except (IOError, OSError, ValueError) as e:
+        raise OmsError("Cannot read the backup manifest %s: %s" % (path, e),
+                       "Check the backup directory; a dump writes the manifest last, so a missing "
+                       "or broken one means the dump did not finish")
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT \
+            or not isinstance(manifest.get("databases"), list):
+        raise OmsError("%s is not a backup manifest of format %d" % (path, MANIFEST_FORMAT),
+                       "Point backup_dir at a directory written by oms_metadb_backup state=dumped")
+    return manifest
+
+
+def remove_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

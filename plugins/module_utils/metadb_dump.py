@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Dump OMS's three databases (the procedure's step 2.3), proven before trusted.
+
+The three run side by side (the dump is downtime), each `mysqldump --single-transaction --quick`
+into a temporary file in the backup directory, optionally through gzip or zstd. A file is kept
+only when it verifies (non-empty, completion line, CREATE TABLE count == information_schema's)
+and its database did not change while it was dumped (CHECKSUM TABLE before == after). Then the
+old manifest goes, the files are renamed into place, and the new manifest is written last,
+atomically: a manifest on disk always describes complete files.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import threading
+import time
+
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import dump_files, metadb, metadb_inventory
+from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients
+
+
+def utc_iso(ts=None):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts if ts is not None else time.time()))
+
+
+def run_jobs(jobs, parallel=True):
+    """Run callables, in threads when parallel; return [(result, exception)] in order."""
+    outcomes = [None] * len(jobs)
+
+    def runner(i, job):
+        try:
+            outcomes[i] = (job(), None)
+        except Exception as e:  # pylint: disable=broad-except
+            outcomes[i] = (None, e)
+
+    if not parallel or len(jobs) < 2:
+        for i, job in enumerate(jobs):
+            runner(i, job)
+        return outcomes
+    threads = [threading.Thread(target=runner, args=(i, job)) for i, job in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def raise_first(outcomes, describe):
+    errors = [e for _, e in outcomes if e is not None]
+    if not errors:
+        return
+    if len(errors) == 1 and isinstance(errors[0], OmsError):
+        raise errors[0]
+    msgs = [e.msg if isinstance(e, OmsError) else "%s: %s" % (type(e).__name__, e) for e in errors]
+    hints = [e.hint for e in errors if isinstance(e, OmsError) and e.hint]
+    raise OmsError("%s: %s" % (describe, "; ".join(msgs)),
+                   hints[0] if hints else "Fix the causes above and run again")
+
+
+def estimate(settings, backup_dir=None):
+    """Space the dumps need (information_schema) and, with backup_dir, whether it is there."""
+    databases = settings.databases()
+    conn = metadb.connect(settings)
+    try:
+        result = metadb_inventory.size_estimate(conn, databases)
+        missing = [db for _, db in databases if metadb_inventory.database_charset(conn, db)[0] is None]
+    except metadb.pymysql.err.MySQLError as e:
+        raise metadb.translate_error(e, settings, doing="read information_schema")
+    finally:
+        conn.close()
+    result["missing_databases"] = missing
+    if backup_dir:
+        probe = backup_dir
+        while probe and not os.path.exists(probe):
+            probe = os.path.dirname(probe.rstrip("/")) or "/"
+        st = os.statvfs(probe)
+        result["free_bytes"] = st.f_bavail * st.f_frsize
+        result["enough_space"] = result["free_bytes"] >= result["estimate_bytes"]
+    return result
+
+
+def manifest_matches(manifest, databases):
+    """True when the manifest holds exactly these (role, database) pairs."""
+    have = sorted((d.get("role"), d.get("database")) for d in manifest.get("databases", []))
+    return have == sorted(databases)
+
+
+def manifest_problems(backup_dir, manifest, content=False, zstd_path="zstd"):
+    problems = []
+    for entry in manifest["databases"]:
+        problems.extend(dump_files.verify_against_manifest(backup_dir, entry, content=content,
+                                                           zstd_path=zstd_path))
+    return problems
+
+
+class DumpJob(object):
+    """One database's dump: runs in its own thread with its own connection."""
+
+    def __init__(self, settings, role, database, backup_dir, compress, triggers, mysqldump,
+                 defaults_file, extra_args, paths):
+        self.settings = settings
+        self.role = role
+        self.database = database
+        self.file = dump_files.dump_file_name(database, compress)
+        self.path = os.path.join(backup_dir, self.file)
+        self.tmp = os.path.join(backup_dir, ".%s.tmp-%d" % (self.file, os.getpid()))
+        self.compress = compress
+        self.argv = mysql_clients.dump_command(mysqldump, defaults_file, database, triggers, extra_args)
+        self.paths = paths
+
+    def __call__(self):
+        conn = metadb.connect(self.settings, self.database)
+        try:
+            try:
+                charset, collation = metadb_inventory.database_charset(conn, self.database)
+                tables = metadb_inventory.base_tables(conn, self.database)
+                before = metadb_inventory.table_checksums(conn, self.database, tables)
+                conn.rollback()
+                duration = mysql_clients.run_dump_to_file(self.argv, self.tmp, self.compress, self.paths)
+                tables_after = metadb_inventory.base_tables(conn, self.database)
+                after = metadb_inventory.table_checksums(conn, self.database, tables_after)
+                conn.rollback()
+            except metadb.pymysql.err.MySQLError as e:
+                raise metadb.translate_error(e, self.settings, self.database,
+                                             doing="dump %s" % self.database)
+        finally:
+            conn.close()
+        if after != before:
+            changed = sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
+            raise OmsError("%s changed while it was dumped (tables: %s)" % (self.database, ", ".join(changed[:10])),
+                           "Stop the OMS container first (the procedure's step 2.1) so nothing writes "
+                           "to the MetaDB, then dump again")
+        problems = dump_files.check_dump_content(self.tmp, self.compress, len(tables),
+                                                 zstd_path=(self.paths or {}).get("zstd") or "zstd")
+        if problems:
+            raise OmsError("The dump of %s did not verify: %s" % (self.database, "; ".join(problems)),
+                           "Check the MetaDB and the space in the backup directory, then dump again")
+        digest, size = dump_files.sha256_file(self.tmp)
+        return {"role": self.role, "database": self.database, "file": self.file, "size": size,
+                "sha256": digest, "tables": len(tables), "duration": round(duration, 1),
+                "charset": charset, "collation": collation, "checksums": before}
+
+
+def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, force=False,
+         check_mode=False, mysqldump="mysqldump", paths=None, extra_args=None):
+    """Dump the three databases into backup_dir; the module's result dict."""
+    databases = settings.databases()
+    manifest_path = os.path.join(backup_dir, dump_files.MANIFEST_NAME)
+    zstd_path = (paths or {}).get("zstd") or "zstd"
+    existing = dump_files.read_manifest(backup_dir) if os.path.isdir(backup_dir) else None
+    if existing is not None and not force:
+        if manifest_matches(existing, databases) and not manifest_problems(backup_dir, existing,
+                                                                             zstd_path=zstd_path):
+            return {"changed": False, "manifest": existing, "manifest_path": manifest_path,
+                    "msg": "%s already holds verified dumps of %s; force=true dumps again"
+                           % (backup_dir, ", ".join(db for _, db in databases))}
+    files = [os.path.join(backup_dir, dump_files.dump_file_name(db, compress)) for _, db in databases]
+    if check_mode:
+        result = {"changed": True, "manifest_path": manifest_path, "files": files,
+                  "msg": "would dump %s into %s" % (", ".join(db for _, db in databases), backup_dir)}
+        result["estimate"] = estimate(settings, backup_dir)
+        return result
+
+    if not os.path.isdir(backup_dir):
+        try:
+            os.makedirs(backup_dir, 0o700)
+        except OSError as e:
+            raise OmsError("Cannot create the backup directory %s: %s" % (backup_dir, e.strerror or e),
+                           "Create it (mode 0700) or give a backup_dir this user can write")
+    started = time.time()
+    jobs = []
+    with metadb.client_defaults_file(settings) as defaults_file:
+        jobs = [DumpJob(settings, role, db, backup_dir, compress, triggers, mysqldump, defaults_file,
+                        extra_args, paths) for role, db in databases]
+        try:
+            outcomes = run_jobs(jobs, parallel)
+            raise_first(outcomes, "Dumping the OMS databases failed")
+        except Exception:
+            for job in jobs:
+                dump_files.remove_quietly(job.tmp)
+            raise
+    finished = time.time()
+    entries = [entry for entry, _ in outcomes]
+    # the old manifest must not describe the new files while they are being renamed
+    dump_files.remove_quietly(manifest_path)
+    for job in jobs:
+        os.rename(job.tmp, job.path)
+    dump_files.fsync_dir(backup_dir)
+    manifest = {
+        "format": dump_files.MANIFEST_FORMAT,
+        "created_at": utc_iso(started),
+        "finished_at": utc_iso(finished),
+        "duration": round(finished - started, 1),
+        "metadb": settings.public(),
+        "compress": compress,
+        "triggers": bool(triggers),
+        "parallel": bool(parallel),
+        "databases": entries,
+    }
+    dump_files.write_json_atomic(manifest_path, manifest)
+    return {"changed": True, "manifest": manifest, "manifest_path": manifest_path, "files": files,
+            "msg": "dumped %s in %.1f s" % (", ".join(db for _, db in databases), finished - started)}
+
+
+def verify(backup_dir, zstd_path="zstd"):
+    """Every file of the manifest: sha256, size and content. OmsError listing every problem."""
+    manifest = dump_files.read_manifest(backup_dir)
+    if manifest is None:
+        raise OmsError("No backup manifest in %s" % backup_dir,
+                       "Point backup_dir at the directory of a finished dump (state=dumped)")
+    problems = manifest_problems(backup_dir, manifest, content=True, zstd_path=zstd_path)
+    if problems:
+        raise OmsError("The backup in %s does not verify: %s" % (backup_dir, "; ".join(problems)),
+                       "Do not restore from it; dump again if the databases are still as before "
+                       "the upgrade, or find an intact copy", problems=problems)
+    return manifest

@@ -1,0 +1,362 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: oms_metadb_backup
+short_description: Prune, dump, verify and restore the three OMS MetaDB databases
+version_added: 0.1.0
+description:
+  - Works on OMS's rm, cm and cm_hb databases in the MetaDB, as steps 2.2, 2.3, 9.3 and 9.4 of the
+    OMS 4.2.0-CE single-node upgrade procedure do by hand, and more safely.
+  - O(state=estimated) reports the space a dump needs, from C(information_schema). Read only.
+  - O(state=pruned) deletes the heartbeat rows of C(heatbeat_sequence) below its highest C(id), in
+    batches. It reads the highest C(id) first, because the procedure's one-statement form is refused by
+    MySQL (error 1093).
+  - O(state=dumped) dumps the three databases side by side with C(mysqldump --single-transaction
+    --quick), each into a temporary file in O(backup_dir) that is verified (non-empty, ends with
+    mysqldump's completion line, as many C(CREATE TABLE) as C(information_schema) lists, unchanged
+    C(CHECKSUM TABLE) before and after), then renamed to C(<database>.sql[.gz|.zst]) with mode
+    0600. A C(manifest.json) records each file's size, sha256, table count, duration and every
+    table's C(CHECKSUM TABLE) value.
+  - O(state=verified) checks every file against the manifest (size, sha256, content). Read only;
+    fails when anything does not match.
+  - O(state=restored) first verifies every file, and only then drops, creates and reloads each
+    database whose tables differ from the manifest's checksums, then compares the checksums again.
+extends_documentation_fragment:
+  - obtools.oms.metadb
+options:
+  state:
+    description:
+      - What to do; see the description.
+    type: str
+    required: true
+    choices: [estimated, pruned, dumped, verified, restored]
+  backup_dir:
+    description:
+      - Directory on the host for the dump files and C(manifest.json).
+      - Required for O(state=dumped), O(state=verified) and O(state=restored). Created with mode
+        0700 by O(state=dumped) when missing.
+      - With O(state=estimated), the free space there is compared with the estimate.
+    type: path
+  batch_size:
+    description:
+      - Rows deleted per transaction by O(state=pruned).
+    type: int
+    default: 10000
+  triggers:
+    description:
+      - Dump triggers too. The procedure dumps with C(--triggers=false); OMS's databases need none.
+    type: bool
+    default: false
+  compress:
+    description:
+      - Compress the dumps while they are written, by piping C(mysqldump) into C(gzip) or C(zstd).
+    type: str
+    choices: [none, gzip, zstd]
+    default: none
+  parallel:
+    description:
+      - Dump (and restore) the three databases at the same time. The dump is downtime.
+    type: bool
+    default: true
+  force:
+    description:
+      - With O(state=dumped), dump again even when O(backup_dir) already holds verified dumps of
+        these databases (by default they are kept, because after an upgrade started they are the only copy
+        of the old state).
+      - With O(state=restored), drop and reload every database even when its tables already equal
+        the backup.
+    type: bool
+    default: false
+  mysqldump_path:
+    description:
+      - Path of C(mysqldump). Searched in E(PATH) by default.
+    type: path
+  mysql_path:
+    description:
+      - Path of the C(mysql) client. Searched in E(PATH) by default.
+    type: path
+  dump_extra_args:
+    description:
+      - More C(mysqldump) options, for example C(--column-statistics=0) for a MySQL 8 client
+        against OceanBase. Never put a password here.
+    type: list
+    elements: str
+    default: []
+notes:
+  - Stop the OMS container before O(state=pruned), O(state=dumped) and O(state=restored), as the
+    procedure does. A database that changes while it is dumped fails the dump.
+  - The password reaches C(mysqldump) and C(mysql) only through a mode 0600
+    C(--defaults-extra-file) that is removed afterwards; it is never on a command line or in the
+    environment, so C(ps) does not show it.
+  - Check mode says what would be deleted, written, dropped or restored, and changes nothing.
+    Diff mode is not supported (nothing here is a value to compare).
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+seealso:
+  - module: obtools.oms.oms_ha_config
+author:
+  - obtools developers
+'''
+
+EXAMPLES = r'''
+- name: Preflight | Does the backup directory have room for the dumps?
+  obtools.oms.oms_metadb_backup:
+    state: estimated
+    config_file: /data/config.yaml
+    backup_dir: /data/oms_backup
+  register: oms_estimate
+
+- name: Step 2.2 | Delete the useless heartbeat rows
+  obtools.oms.oms_metadb_backup:
+    state: pruned
+    config_file: /data/config.yaml
+
+- name: Step 2.3 | Dump rm, cm and cm_hb in parallel, compressed
+  obtools.oms.oms_metadb_backup:
+    state: dumped
+    config_file: /data/config.yaml
+    backup_dir: /data/oms_backup
+    compress: zstd
+  register: oms_dump
+
+- name: Rollback | Prove the dumps before anything is dropped
+  obtools.oms.oms_metadb_backup:
+    state: verified
+    backup_dir: /data/oms_backup
+
+- name: Step 9.3 and 9.4 | Drop, create and restore the three databases
+  obtools.oms.oms_metadb_backup:
+    state: restored
+    config_file: /data/config.yaml
+    backup_dir: /data/oms_backup
+    login_password: "{{ vault_oms_meta_password }}"
+'''
+
+RETURN = r'''
+estimate_bytes:
+  description: Bytes the dumps may need (data + index length of the three databases, with a margin).
+  returned: when O(state=estimated) or O(state=dumped) in check mode
+  type: int
+  sample: 12582912
+databases:
+  description: Per database, from information_schema (O(state=estimated)).
+  returned: when O(state=estimated)
+  type: list
+  elements: dict
+  sample: [{"role": "rm", "database": "rm_411", "tables": 130, "bytes": 4194304,
+            "data_bytes": 3145728, "index_bytes": 1048576}]
+free_bytes:
+  description: Free bytes in (the nearest existing parent of) O(backup_dir).
+  returned: when O(state=estimated) and O(backup_dir) is given
+  type: int
+  sample: 53687091200
+enough_space:
+  description: Whether O(free_bytes) covers O(estimate_bytes).
+  returned: when O(state=estimated) and O(backup_dir) is given
+  type: bool
+  sample: true
+missing_databases:
+  description: Which of the three databases do not exist.
+  returned: when O(state=estimated)
+  type: list
+  elements: str
+  sample: []
+max_id:
+  description: The highest C(id) of C(heatbeat_sequence) when the prune started (null when empty).
+  returned: when O(state=pruned)
+  type: int
+  sample: 1234567
+rows_deleted:
+  description: Rows deleted by the prune (0 in check mode).
+  returned: when O(state=pruned)
+  type: int
+  sample: 99999
+rows_to_delete:
+  description: Rows below the highest C(id) before the prune (what check mode would delete).
+  returned: when O(state=pruned)
+  type: int
+  sample: 99999
+rows_before:
+  description: Rows in the table before the prune.
+  returned: when O(state=pruned)
+  type: int
+  sample: 100000
+rows_after:
+  description: Rows in the table after the prune.
+  returned: when O(state=pruned)
+  type: int
+  sample: 1
+manifest:
+  description:
+    - The backup's manifest (also in C(<backup_dir>/manifest.json)).
+    - C(databases[].checksums) maps every table to its C(CHECKSUM TABLE) value at dump time.
+  returned: when O(state=dumped) (not in check mode), O(state=verified) or O(state=restored)
+  type: dict
+  sample: {"format": 1, "created_at": "2024-05-01T10:00:00Z", "finished_at": "2024-05-01T10:00:12Z",
+           "duration": 12.3, "metadb": {"host": "10.0.0.1", "port": 3306, "user": "oms_meta"},
+           "compress": "none", "triggers": false, "parallel": true,
+           "databases": [{"role": "rm", "database": "rm_411", "file": "rm_411.sql", "size": 1048576,
+                          "sha256": "e3b0c442...", "tables": 130, "duration": 11.9,
+                          "charset": "utf8mb4", "collation": "utf8mb4_general_ci",
+                          "checksums": {"oms_normal_config": 1234567}}]}
+manifest_path:
+  description: Path of C(manifest.json).
+  returned: when O(state=dumped)
+  type: str
+  sample: /data/oms_backup/manifest.json
+files:
+  description: The dump files written (or that check mode would write).
+  returned: when O(state=dumped) and something was or would be dumped
+  type: list
+  elements: str
+  sample: ["/data/oms_backup/rm_411.sql", "/data/oms_backup/cm_411.sql", "/data/oms_backup/cm_hb_411.sql"]
+restored:
+  description: Databases restored (in check mode, that would be restored).
+  returned: when O(state=restored)
+  type: list
+  elements: str
+  sample: ["rm_411", "cm_411"]
+dropped:
+  description: Databases dropped before being restored (in check mode, that would be dropped).
+  returned: when O(state=restored)
+  type: list
+  elements: str
+  sample: ["rm_411", "cm_411"]
+unchanged:
+  description: Databases left alone because every table already equals the backup.
+  returned: when O(state=restored)
+  type: list
+  elements: str
+  sample: ["cm_hb_411"]
+plan:
+  description: Per database, C(state) (missing, identical, different) and the differing tables.
+  returned: when O(state=restored)
+  type: dict
+  sample: {"rm_411": {"state": "different", "differing_tables": ["oms_meta_version"]}}
+durations:
+  description: Seconds each database took to load.
+  returned: when O(state=restored) restored something
+  type: dict
+  sample: {"rm_411": 3.2}
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import heartbeat, metadb, metadb_dump
+from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
+
+
+def client_paths(module, compress):
+    """Binaries this run needs, found now so that a missing one fails before anything changes."""
+    state = module.params["state"]
+    paths = {}
+    if state == "dumped":
+        paths["mysqldump"] = module.params["mysqldump_path"] or module.get_bin_path("mysqldump", required=True)
+    if state == "restored":
+        paths["mysql"] = module.params["mysql_path"] or module.get_bin_path("mysql", required=True)
+    if compress in ("gzip", "zstd"):
+        paths[compress] = module.get_bin_path(compress, required=True)
+    for name in ("mysqldump", "mysql"):
+        if name in paths and not os.access(paths[name], os.X_OK):
+            module.fail_json(msg="%s is not an executable file. Install the MySQL/MariaDB client or "
+                                 "give %s_path" % (paths[name], name))
+    return paths
+
+
+def manifest_compressions(backup_dir):
+    from ansible_collections.obtools.oms.plugins.module_utils import dump_files
+    try:
+        manifest = dump_files.read_manifest(backup_dir)
+    except OmsError:
+        return set()
+    if not manifest:
+        return set()
+    return set(dump_files.compression_of(e.get("file", "")) for e in manifest["databases"]
+               if e.get("file", "").endswith((".sql", ".gz", ".zst")))
+
+
+def main():
+    argument_spec = metadb.metadb_argument_spec()
+    argument_spec.update(
+        state=dict(type="str", required=True, choices=["estimated", "pruned", "dumped", "verified", "restored"]),
+        backup_dir=dict(type="path"),
+        batch_size=dict(type="int", default=10000),
+        triggers=dict(type="bool", default=False),
+        compress=dict(type="str", default="none", choices=["none", "gzip", "zstd"]),
+        parallel=dict(type="bool", default=True),
+        force=dict(type="bool", default=False),
+        mysqldump_path=dict(type="path"),
+        mysql_path=dict(type="path"),
+        dump_extra_args=dict(type="list", elements="str", default=[]),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("state", "dumped", ["backup_dir"]), ("state", "verified", ["backup_dir"]),
+                     ("state", "restored", ["backup_dir"])],
+    )
+    p = module.params
+    state = p["state"]
+    if state != "verified":
+        metadb.check_libraries(module)
+    if p["batch_size"] < 1:
+        module.fail_json(msg="batch_size must be at least 1. Give a positive number of rows per batch")
+    for arg in p["dump_extra_args"]:
+        if "password" in arg.lower() or arg.startswith("-p"):
+            module.fail_json(msg="dump_extra_args must not carry a password (%s...). Give it as "
+                                 "login_password; it reaches mysqldump through a 0600 defaults file"
+                             % arg[:12])
+
+    try:
+        if state == "verified":
+            compressions = manifest_compressions(p["backup_dir"])
+            zstd = module.get_bin_path("zstd", required=True) if "zstd" in compressions else "zstd"
+            manifest = metadb_dump.verify(p["backup_dir"], zstd_path=zstd)
+            module.exit_json(changed=False, manifest=manifest,
+                             msg="every file in %s matches its manifest" % p["backup_dir"])
+
+        settings = metadb.settings_from_params(p)
+        if state == "estimated":
+            result = metadb_dump.estimate(settings, p["backup_dir"])
+            module.exit_json(changed=False, **result)
+
+        if state == "pruned":
+            result = heartbeat.prune(settings, p["batch_size"], check_mode=module.check_mode)
+            module.exit_json(**result)
+
+        if state == "dumped":
+            paths = client_paths(module, p["compress"])
+            result = metadb_dump.dump(settings, p["backup_dir"], compress=p["compress"],
+                                      triggers=p["triggers"], parallel=p["parallel"], force=p["force"],
+                                      check_mode=module.check_mode, mysqldump=paths["mysqldump"],
+                                      paths=paths, extra_args=p["dump_extra_args"])
+            module.exit_json(**result)
+
+        if state == "restored":
+            compressions = manifest_compressions(p["backup_dir"])
+            paths = client_paths(module, "none")
+            for c in compressions - set(["none"]):
+                paths[c] = module.get_bin_path(c, required=True)
+            result = metadb_restore.restore(settings, p["backup_dir"], parallel=p["parallel"],
+                                            force=p["force"], check_mode=module.check_mode,
+                                            mysql=paths["mysql"], paths=paths)
+            module.exit_json(**result)
+    except OmsError as e:
+        e.fail(module)
+
+
+if __name__ == "__main__":
+    main()
