@@ -9,7 +9,7 @@ cd "$repo"
 # docker.io: the engine of the test bed; mmdebstrap: base images without a registry;
 # mariadb-client: mysqldump/mysql, which the backup module drives on the OMS host;
 # mydumper: the benchmark's fastest peer; zstd: optional dump compression;
-# shellcheck: ansible-test sanity; python3-venv: the virtual environment.
+# ShellCheck for ansible-test sanity; python3-venv for the virtual environment.
 packages=(docker.io mmdebstrap mariadb-client mydumper zstd shellcheck python3-venv ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
@@ -39,5 +39,5 @@ fi
 # name of the pip version this ansible-test asks for.
 pip_for_test=$(.venv/bin/python -c 'from ansible_test._internal.python_requirements import get_venv_packages; from ansible_test._internal.host_configs import NativePythonConfig as C; print(get_venv_packages(C(version="3.11", path="/usr/bin/python3"))["pip"])' 2>/dev/null || echo 24.2)
 mkdir -p ~/.ansible/test/cache
-cp scripts/get_pip_from_pypi.py ~/.ansible/test/cache/get_pip_${pip_for_test//./_}.py
+cp scripts/get_pip_from_pypi.py "$HOME/.ansible/test/cache/get_pip_${pip_for_test//./_}.py"
 echo "bootstrap: ready"
