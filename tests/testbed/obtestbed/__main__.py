@@ -1,0 +1,5 @@
+import sys
+
+from obtestbed.cli import main
+
+sys.exit(main())

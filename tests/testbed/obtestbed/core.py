@@ -1,0 +1,244 @@
+"""The Testbed: what the CLI wraps and what pytest imports (`from obtestbed import Testbed`)."""
+
+import os
+import shutil
+import sys
+import time
+
+import docker
+import pymysql
+
+from obtestbed import deployment, engine, images, metadb, naming
+from obtestbed.errors import TestbedError
+from obtestbed.locks import locked
+from obtestbed.naming import Instance
+
+
+def _say(message):
+    sys.stderr.write("testbed: %s\n" % message)
+    sys.stderr.flush()
+
+
+class Testbed(object):
+    def __init__(self, root=None, image_repo=None, say=_say):
+        self.root = root or naming.root_dir()
+        self.image_repo = image_repo or naming.image_repo()
+        self.say = say
+        self._client = None
+
+    # -- pieces ---------------------------------------------------------------------------------
+    @property
+    def client(self):
+        if self._client is None:
+            engine.ensure(say=self.say)
+            self._client = engine.client()
+        return self._client
+
+    def instance(self, name):
+        return Instance(name, self.root)
+
+    def engine(self):
+        engine.ensure(say=self.say)
+
+    def images(self):
+        return images.ensure_all(self.client, self.root, self.image_repo, self.say)
+
+    @property
+    def source_image(self):
+        return "%s:%s" % (self.image_repo, naming.SOURCE_TAG)
+
+    @property
+    def target_image(self):
+        return "%s:%s" % (self.image_repo, naming.TARGET_TAG)
+
+    def metadb(self):
+        return metadb.ensure(self.client, self.root, self.say)
+
+    def root_connect(self, database=None):
+        _, root_pw = metadb.passwords(self.root)
+        return metadb.root_connect(root_pw, database)
+
+    # -- the interface of contract.md ----------------------------------------------------------
+    def up(self, names=None, wait_timeout=90):
+        names = list(names or ["a"])
+        for name in names:
+            naming.check_name(name)
+        self.images()
+        self.metadb()
+        self._check_ports(names)
+        for name in names:
+            inst = self.instance(name)
+            with locked(self.root, "instance-" + name):
+                if self._serving(inst):
+                    continue
+                self._reset(inst, wait_timeout=wait_timeout)
+
+    def reset(self, name, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90):
+        """A fresh 4.1.1 deployment of `name`: containers (incl. upgraded ones) removed, its
+        databases dropped and created empty, its directories recreated, the container run."""
+        inst = self.instance(name)
+        self.metadb()
+        with locked(self.root, "instance-" + name):
+            self._reset(inst, faults, env_faults, ssl, wait, wait_timeout)
+        return self.describe(name)
+
+    def down(self, names=None):
+        if names:
+            for name in names:
+                inst = self.instance(name)
+                with locked(self.root, "instance-" + name):
+                    self._remove(inst)
+            images.remove_target_tag(self.client, self.image_repo)
+            return
+        for name in self.instances():
+            inst = self.instance(name)
+            with locked(self.root, "instance-" + name):
+                self._remove(inst, drop=False)
+        for c in self.client.containers.list(all=True, filters={"label": naming.INSTANCE_LABEL}):
+            c.remove(force=True)
+        metadb.remove(self.client, self.root)
+        shutil.rmtree(metadb.metadb_dir(self.root), ignore_errors=True)
+        shutil.rmtree(os.path.join(self.root, "instances"), ignore_errors=True)
+        images.remove_target_tag(self.client, self.image_repo)
+
+    def describe(self, name):
+        inst = self.instance(name)
+        state = deployment.read_state(inst)
+        meta_pw, root_pw = metadb.passwords(self.root)
+        return {
+            "instance": inst.name,
+            "old_container": inst.old_container,
+            "new_container": inst.new_container,
+            "host_dir": inst.host_dir,
+            "config_file": inst.config_file,
+            "mounts": dict(inst.mounts),
+            "backup_dir": inst.backup_dir,
+            "ssl_certificate": state.get("ssl_certificate"),
+            "ssl_key": state.get("ssl_key"),
+            "oms_host_ip": naming.OMS_HOST_IP,
+            "console_url": deployment.console_url(inst, state),
+            "console_user": state["console_user"],
+            "console_password": state["console_password"],
+            "metadb": {"host": naming.METADB_HOST, "port": naming.METADB_PORT,
+                       "user": naming.METADB_USER, "password": meta_pw,
+                       "rm_db": inst.rm_db, "cm_db": inst.cm_db, "cm_hb_db": inst.cm_hb_db},
+            "metadb_root": {"user": "root", "password": root_pw,
+                            "socket_or_host": naming.METADB_HOST, "host": naming.METADB_HOST,
+                            "port": naming.METADB_PORT, "socket": metadb.socket_path(self.root)},
+            "metadb_container": naming.METADB_CONTAINER,
+            "faults_file": inst.faults_file,
+            "image_repository": self.image_repo,
+            "source_image": self.source_image,
+            "target_image": self.target_image,
+            "image_archive": images.archive_path(self.root),
+        }
+
+    def set_faults(self, name, tokens):
+        inst = self.instance(name)
+        deployment.read_state(inst)
+        deployment.write_faults(inst, list(tokens))
+
+    def instances(self):
+        base = os.path.join(self.root, "instances")
+        if not os.path.isdir(base):
+            return []
+        return sorted(n for n in os.listdir(base) if naming.NAME_RE.match(n))
+
+    def status(self):
+        out = {"root": self.root, "engine": engine.answers(), "metadb": None, "instances": {}}
+        if not out["engine"]:
+            return out
+        out["metadb"] = "running" if metadb.running(self.client) else "absent or stopped"
+        for name in self.instances():
+            inst = self.instance(name)
+            entry = {"containers": {c.name: c.status for c in
+                                    deployment.instance_containers(self.client, inst)}}
+            try:
+                state = deployment.read_state(inst)
+                entry["console_url"] = deployment.console_url(inst, state)
+                answer = deployment.health(entry["console_url"], timeout=2)
+                entry["healthy"] = bool(answer and answer.get("data", {}).get("healthy"))
+            except TestbedError:
+                entry["healthy"] = False
+            out["instances"][name] = entry
+        return out
+
+    # -- helpers for tests ----------------------------------------------------------------------
+    def host_status(self, name):
+        inst = self.instance(name)
+        conn = self.root_connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT host_status FROM `%s`.host WHERE ip=%%s" % inst.cm_db,
+                            (naming.OMS_HOST_IP,))
+                row = cur.fetchone()
+                return row[0] if row else None
+        except pymysql.MySQLError:
+            return None
+        finally:
+            conn.close()
+
+    def run_kwargs(self, name, image=None, container_name=None, env=None):
+        inst = self.instance(name)
+        return deployment.run_kwargs(inst, image or self.source_image, container_name, env,
+                                     deployment.read_state(inst))
+
+    def wait_serving(self, name, container_name=None, timeout=90):
+        inst = self.instance(name)
+        state = deployment.read_state(inst)
+        deployment.wait_serving(self.client, container_name or inst.old_container,
+                                deployment.console_url(inst, state),
+                                lambda: self.host_status(name) == "ONLINE", timeout)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _check_ports(self, names):
+        seen = {}
+        for name in set(names) | set(self.instances()):
+            port = naming.console_port(name)
+            if port in seen and seen[port] != name:
+                raise TestbedError("instances %s and %s would share console port %d; choose "
+                                   "another name" % (seen[port], name, port))
+            seen[port] = name
+
+    def _serving(self, inst):
+        try:
+            container = self.client.containers.get(inst.old_container)
+            state = deployment.read_state(inst)
+        except (docker.errors.NotFound, TestbedError):
+            return False
+        if container.status != "running":
+            return False
+        answer = deployment.health(deployment.console_url(inst, state))
+        return bool(answer and answer.get("data", {}).get("healthy"))
+
+    def _remove(self, inst, drop=True):
+        for c in deployment.instance_containers(self.client, inst):
+            c.remove(force=True)
+        if drop and metadb.running(self.client):
+            _, root_pw = metadb.passwords(self.root)
+            metadb.drop_databases(root_pw, inst.databases)
+        if os.path.isdir(inst.host_dir):
+            shutil.rmtree(inst.host_dir)
+
+    def _reset(self, inst, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90):
+        started = time.monotonic()
+        deployment.check_faults(list(faults) + list(env_faults))
+        for c in deployment.instance_containers(self.client, inst):
+            c.remove(force=True)
+        images.remove_target_tag(self.client, self.image_repo)
+        meta_pw, root_pw = metadb.passwords(self.root)
+        metadb.recreate_databases(root_pw, inst.databases)
+        state = deployment.prepare_dirs(inst, meta_pw, ssl, faults)
+        env = {"OMS_SIM_FAULTS": " ".join(env_faults)} if env_faults else None
+        try:
+            self.client.images.get(self.source_image)
+        except docker.errors.ImageNotFound:
+            self.images()
+        self.client.containers.run(**deployment.run_kwargs(inst, self.source_image, env=env,
+                                                           state=state))
+        if wait:
+            slow = sum(int(t.split("=")[1]) for t in list(faults) + list(env_faults)
+                       if t.startswith("slow_start="))
+            self.wait_serving(inst.name, timeout=wait_timeout + slow)
+            self.say("instance %s: 4.1.1 serving on %s (%.1f s)" % (
+                inst.name, deployment.console_url(inst, state), time.monotonic() - started))
