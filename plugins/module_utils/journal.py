@@ -122,9 +122,11 @@ def apply_step(journal, step, status, data=None, error=None, now=None, force=Fal
     new.setdefault("facts", {})
     new.setdefault("steps", {})
     current = new["steps"].get(step)
-    record = dict(current) if current else {"status": None, "started_at": None,
-                                             "finished_at": None, "duration": None,
-                                             "attempts": 0, "data": {}}
+    if current:
+        record = dict(current)
+    else:
+        record = {"status": None, "started_at": None, "finished_at": None, "duration": None,
+                  "attempts": 0, "data": {}}
     note = None
 
     if status == "started":

@@ -19,7 +19,7 @@ description:
   - Writes are atomic (a temporary file in the same directory, fsync, rename) and the file has
     mode C(0600). Times are UTC ISO 8601, durations seconds with one decimal.
 author:
-  - obtools developers
+  - obtools developers (@obtools)
 options:
   path:
     description:

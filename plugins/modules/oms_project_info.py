@@ -18,7 +18,7 @@ description:
     records every project's state so that the report can compare them before and after.
   - Read-only; never reports changed.
 author:
-  - obtools developers
+  - obtools developers (@obtools)
 extends_documentation_fragment:
   - obtools.oms.console
 options:

@@ -22,7 +22,7 @@ description:
     O(timeout) seconds with a short table of the servers that are not online and why.
   - Read-only; never reports changed.
 author:
-  - obtools developers
+  - obtools developers (@obtools)
 extends_documentation_fragment:
   - obtools.oms.metadb
   - obtools.oms.console

@@ -30,13 +30,13 @@ def test_times_are_utc_iso8601_with_z_and_read_back():
 
 
 def test_started_then_done_records_times_duration_and_data():
-    j, changed, _ = journal.apply_step(None, "stop_old", "started", now=at(0))
+    j, changed, _note = journal.apply_step(None, "stop_old", "started", now=at(0))
     assert changed
     assert j["format"] == 1
     assert j["steps"]["stop_old"]["status"] == "started"
     assert j["steps"]["stop_old"]["attempts"] == 1
-    j, changed, _ = journal.apply_step(j, "stop_old", "done", data={"t1": "x", "old": "oms_411"},
-                                       now=at(12.34))
+    facts = {"t1": "x", "old": "oms_411"}
+    j, changed, _note = journal.apply_step(j, "stop_old", "done", data=facts, now=at(12.34))
     step = j["steps"]["stop_old"]
     assert changed
     assert step["status"] == "done"
@@ -49,19 +49,19 @@ def test_started_then_done_records_times_duration_and_data():
 
 
 def test_done_again_with_same_data_changes_nothing():
-    j, _, _ = journal.apply_step(None, "dump", "started", now=at(0))
-    j, _, _ = journal.apply_step(j, "dump", "done", data={"files": ["a.sql"]}, now=at(5))
+    j = journal.apply_step(None, "dump", "started", now=at(0))[0]
+    j = journal.apply_step(j, "dump", "done", data={"files": ["a.sql"]}, now=at(5))[0]
     again, changed, note = journal.apply_step(j, "dump", "done", data={"files": ["a.sql"]}, now=at(99))
     assert not changed
     assert note == "already done"
     assert again == j
-    subset, changed, _ = journal.apply_step(j, "dump", "done", data={}, now=at(99))
+    subset, changed, _note = journal.apply_step(j, "dump", "done", data={}, now=at(99))
     assert not changed
 
 
 def test_done_again_with_new_data_adds_it_and_keeps_the_times():
-    j, _, _ = journal.apply_step(None, "dump", "started", now=at(0))
-    j, _, _ = journal.apply_step(j, "dump", "done", data={"a": 1}, now=at(5))
+    j = journal.apply_step(None, "dump", "started", now=at(0))[0]
+    j = journal.apply_step(j, "dump", "done", data={"a": 1}, now=at(5))[0]
     j2, changed, note = journal.apply_step(j, "dump", "done", data={"b": 2}, now=at(50))
     assert changed and note == "data added"
     assert j2["steps"]["dump"]["data"] == {"a": 1, "b": 2}
@@ -69,17 +69,17 @@ def test_done_again_with_new_data_adds_it_and_keeps_the_times():
 
 
 def test_idempotence_ignores_facts_overwritten_by_a_later_step():
-    j, _, _ = journal.apply_step(None, "a", "done", data={"x": 1}, now=at(0))
-    j, _, _ = journal.apply_step(j, "b", "done", data={"x": 2}, now=at(1))
-    _, changed, _ = journal.apply_step(j, "a", "done", data={"x": 1}, now=at(2))
+    j = journal.apply_step(None, "a", "done", data={"x": 1}, now=at(0))[0]
+    j = journal.apply_step(j, "b", "done", data={"x": 2}, now=at(1))[0]
+    _new, changed, _note = journal.apply_step(j, "a", "done", data={"x": 1}, now=at(2))
     assert not changed
 
 
 def test_started_on_a_done_step_keeps_it_unless_forced():
-    j, _, _ = journal.apply_step(None, "stop_old", "done", data={"t1": "x"}, now=at(0))
+    j = journal.apply_step(None, "stop_old", "done", data={"t1": "x"}, now=at(0))[0]
     same, changed, note = journal.apply_step(j, "stop_old", "started", now=at(10))
     assert not changed and note == "already done" and same is j
-    forced, changed, _ = journal.apply_step(j, "stop_old", "started", force=True, now=at(10))
+    forced, changed, _note = journal.apply_step(j, "stop_old", "started", force=True, now=at(10))
     assert changed
     assert forced["steps"]["stop_old"]["status"] == "started"
     assert forced["steps"]["stop_old"]["attempts"] == 2
@@ -87,25 +87,25 @@ def test_started_on_a_done_step_keeps_it_unless_forced():
 
 
 def test_a_crashed_step_is_retried_as_a_new_attempt():
-    j, _, _ = journal.apply_step(None, "dump", "started", now=at(0))
+    j = journal.apply_step(None, "dump", "started", now=at(0))[0]
     # the controller died here; the re-run starts the step again
-    j, changed, _ = journal.apply_step(j, "dump", "started", now=at(100))
+    j, changed, _note = journal.apply_step(j, "dump", "started", now=at(100))
     assert changed
     assert j["steps"]["dump"]["attempts"] == 2
     assert j["steps"]["dump"]["started_at"] == journal.iso(at(100))
-    j, _, _ = journal.apply_step(j, "dump", "done", now=at(103))
+    j = journal.apply_step(j, "dump", "done", now=at(103))[0]
     assert j["steps"]["dump"]["duration"] == 3.0
 
 
 def test_failed_records_the_error_and_a_later_done_clears_it():
-    j, _, _ = journal.apply_step(None, "init", "started", now=at(0))
-    j, changed, _ = journal.apply_step(j, "init", "failed", error="rc=1", now=at(2))
+    j = journal.apply_step(None, "init", "started", now=at(0))[0]
+    j, changed, _note = journal.apply_step(j, "init", "failed", error="rc=1", now=at(2))
     assert changed and j["steps"]["init"]["error"] == "rc=1"
     assert journal.done_steps(j) == []
-    _, changed, _ = journal.apply_step(j, "init", "failed", error="rc=1", now=at(3))
+    _new, changed, _note = journal.apply_step(j, "init", "failed", error="rc=1", now=at(3))
     assert not changed
-    j, _, _ = journal.apply_step(j, "init", "started", now=at(10))
-    j, _, _ = journal.apply_step(j, "init", "done", now=at(11))
+    j = journal.apply_step(j, "init", "started", now=at(10))[0]
+    j = journal.apply_step(j, "init", "done", now=at(11))[0]
     assert "error" not in j["steps"]["init"]
 
 
@@ -113,15 +113,15 @@ def test_pending_steps_say_where_a_rerun_resumes():
     order = ["preflight", "ha_off", "stop_old", "dump", "run_new"]
     j = None
     for name in order[:3]:
-        j, _, _ = journal.apply_step(j, name, "done", now=at(1))
-    j, _, _ = journal.apply_step(j, "dump", "started", now=at(2))
+        j = journal.apply_step(j, name, "done", now=at(1))[0]
+    j = journal.apply_step(j, "dump", "started", now=at(2))[0]
     assert journal.pending_steps(j, order) == ["dump", "run_new"]
     assert journal.done_steps(j) == ["preflight", "ha_off", "stop_old"]
     assert journal.pending_steps({}, order) == order
 
 
 def test_done_without_started_takes_no_time():
-    j, changed, _ = journal.apply_step(None, "preflight", "done", now=at(5))
+    j, changed, _note = journal.apply_step(None, "preflight", "done", now=at(5))
     assert changed
     assert j["steps"]["preflight"]["duration"] == 0.0
     assert j["steps"]["preflight"]["attempts"] == 1
@@ -135,7 +135,7 @@ def test_bad_status_and_data_are_refused():
 
 
 def test_apply_does_not_mutate_its_input():
-    j, _, _ = journal.apply_step(None, "a", "started", now=at(0))
+    j = journal.apply_step(None, "a", "started", now=at(0))[0]
     snapshot = json.dumps(j, sort_keys=True)
     journal.apply_step(j, "a", "done", data={"k": "v"}, now=at(1))
     assert json.dumps(j, sort_keys=True) == snapshot
@@ -143,7 +143,7 @@ def test_apply_does_not_mutate_its_input():
 
 def test_write_is_atomic_0600_and_round_trips(tmp_path):
     path = str(tmp_path / "backup" / "journal.json")
-    j, _, _ = journal.apply_step(None, "a", "done", data={"t1": "x"}, now=at(0))
+    j = journal.apply_step(None, "a", "done", data={"t1": "x"}, now=at(0))[0]
     journal.write(path, j)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) & 0o077 == 0
@@ -154,9 +154,9 @@ def test_write_is_atomic_0600_and_round_trips(tmp_path):
 
 def test_a_failed_write_leaves_the_old_journal_whole(tmp_path, monkeypatch):
     path = str(tmp_path / "journal.json")
-    old, _, _ = journal.apply_step(None, "a", "done", now=at(0))
+    old = journal.apply_step(None, "a", "done", now=at(0))[0]
     journal.write(path, old)
-    new, _, _ = journal.apply_step(old, "b", "done", now=at(1))
+    new = journal.apply_step(old, "b", "done", now=at(1))[0]
 
     def broken_rename(src, dst):
         raise OSError("disk gone")

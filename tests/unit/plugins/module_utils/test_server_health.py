@@ -66,9 +66,9 @@ def test_read_errors_make_it_unhealthy():
 
 
 def test_table_lists_only_what_is_wrong():
-    report = sh.evaluate([("10.0.0.5", "OFFLINE"), ("10.0.0.6", "ONLINE")], {"10.0.0.5": 200.0,
-                                                                            "10.0.0.6": 1.0}, 60,
-                         dict(healthy=False, error="HTTP 502"))
+    hosts = [("10.0.0.5", "OFFLINE"), ("10.0.0.6", "ONLINE")]
+    ages = {"10.0.0.5": 200.0, "10.0.0.6": 1.0}
+    report = sh.evaluate(hosts, ages, 60, dict(healthy=False, error="HTTP 502"))
     table = sh.format_table(report).splitlines()
     assert table[0].split() == ["server", "host_status", "heartbeat", "why"]
     assert table[1].startswith("10.0.0.5")
@@ -194,6 +194,6 @@ def test_wait_gives_up_at_the_timeout_without_oversleeping():
 
 def test_wait_with_zero_timeout_polls_once():
     clock = FakeClock()
-    _, elapsed, polls = sh.wait_until_healthy(lambda: {"healthy": False}, 0, 5,
-                                              clock=clock, sleep=clock.sleep)
+    _report, elapsed, polls = sh.wait_until_healthy(lambda: {"healthy": False}, 0, 5,
+                                                    clock=clock, sleep=clock.sleep)
     assert polls == 1 and clock.sleeps == []
