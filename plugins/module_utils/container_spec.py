@@ -86,6 +86,15 @@ def _carried_env(old_inspect, old_image_inspect):
                 if k not in IMAGE_OWNED_ENV and not (k in image_env and image_env[k] == v))
 
 
+def _carried_labels(old_inspect, old_image_inspect, source_name):
+    """Labels the user gave the old container (not its image's), plus ours."""
+    labels = dict((old_inspect.get("Config") or {}).get("Labels") or {})
+    image_labels = ((old_image_inspect or {}).get("Config") or {}).get("Labels") or {}
+    carried = dict((k, v) for k, v in labels.items() if image_labels.get(k) != v)
+    carried[UPGRADED_FROM_LABEL] = source_name
+    return carried
+
+
 def _overridden(old_inspect, old_image_inspect, key):
     """Config[key] (Cmd, Entrypoint) when the old container overrode its image's, else None."""
     value = (old_inspect.get("Config") or {}).get(key)
@@ -102,7 +111,7 @@ def build_run_spec(old_inspect, name, image, old_image_inspect=None, oms_host_ip
 
     Keys: name, image, tty, stdin_open, environment (dict), binds (list of "src:dst[:mode]"),
     network_mode, privileged, cap_add, pids_limit (-1 = unlimited), ulimits [{name, soft, hard}],
-    labels, restart_policy ({Name, MaximumRetryCount} or None), command and entrypoint (lists,
+    labels (the old container's own plus obtools.oms.upgraded_from), restart_policy ({Name, MaximumRetryCount} or None), command and entrypoint (lists,
     or None to use the new image's: the docs run the image without a command).
     """
     source_name = (old_inspect.get("Name") or "").lstrip("/")
@@ -150,7 +159,7 @@ def build_run_spec(old_inspect, name, image, old_image_inspect=None, oms_host_ip
         "cap_add": list(host.get("CapAdd") or []),
         "pids_limit": normalize_pids_limit(host.get("PidsLimit")),
         "ulimits": normalize_ulimits(host.get("Ulimits")),
-        "labels": {UPGRADED_FROM_LABEL: source_name},
+        "labels": _carried_labels(old_inspect, old_image_inspect, source_name),
         "restart_policy": restart_policy,
         "command": _overridden(old_inspect, old_image_inspect, "Cmd"),
         "entrypoint": _overridden(old_inspect, old_image_inspect, "Entrypoint"),

@@ -19,8 +19,9 @@ description:
     from the old container's inspect data with C(IS_UPGRADE=true). C(initialized) runs
     C(/root/docker_init.sh) inside it. C(started) starts a stopped container (rollback).
   - The new container copies the old one's bind mounts, network mode, privileged flag, added
-    capabilities, pids limit, ulimits, restart policy and environment (minus what the old image
-    set itself), so a host where the old container runs differently from the docs keeps working.
+    capabilities, pids limit, ulimits, restart policy, environment and labels (minus what the
+    old image set itself) and a command or entrypoint the old container overrode, so a host where
+    the old container runs differently from the docs keeps working.
     Where it differs from the docs' C(--net host --privileged --pids-limit -1
     --ulimit nproc=65535:65535) the module warns.
   - No container is ever removed.
@@ -276,6 +277,8 @@ planned:
     ulimits: [{name: nproc, soft: 65535, hard: 65535}]
     labels: {obtools.oms.upgraded_from: oms_411}
     restart_policy: null
+    command: null
+    entrypoint: null
     tty: true
     stdin_open: true
 rc:

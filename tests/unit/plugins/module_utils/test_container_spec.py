@@ -149,3 +149,12 @@ def test_old_container_without_data_mounts_is_refused():
     with pytest.raises(OmsError) as err:
         spec_mod.check_data_mounts("oms_411", dict(ACTUAL, store=None, logs=None))
     assert "/home/admin/logs" in err.value.msg and "/home/ds/store" in err.value.msg
+
+
+def test_user_labels_are_carried_image_labels_are_not():
+    image = dict(OLD_IMAGE_411, Config=dict(OLD_IMAGE_411["Config"],
+                                            Labels={"vendor": "OceanBase"}))
+    old = old_411(Config={"Labels": {"vendor": "OceanBase", "team": "dba",
+                                     "obtools.oms.upgraded_from": "older"}})
+    spec = spec_mod.build_run_spec(old, "oms_420", IMAGE, old_image_inspect=image)
+    assert spec["labels"] == {"team": "dba", "obtools.oms.upgraded_from": "oms_411"}
