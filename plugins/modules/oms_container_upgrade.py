@@ -26,7 +26,7 @@ description:
     --ulimit nproc=65535:65535) the module warns.
   - No container is ever removed.
 author:
-  - obtools developers
+  - obtools developers (@obtools)
 extends_documentation_fragment:
   - obtools.oms.docker
 options:
@@ -38,7 +38,7 @@ options:
   state:
     description:
       - V(inspected) reads the container and changes nothing; a missing container is reported
-        with RV(container.exists=false), not as a failure.
+        with C(container.exists=false), not as a failure.
       - V(stopped) stops the container; an already stopped one is left as it is.
       - V(image_loaded) loads O(image_archive) unless O(image) is already present with the image
         id the tarball records. The tarball's tags are read first, without loading it.
@@ -342,7 +342,8 @@ INIT_MARKER = "/root/.obtools_docker_init_done"
 
 
 def utc_now():
-    return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 class ContainerUpgrade(object):

@@ -16,8 +16,8 @@ from inspect_samples import OLD_411, OLD_IMAGE_411, old_411  # noqa: E402
 IMAGE = "reg.example.com/oms:feature_4.2.0-ce"
 
 
-def build(old=OLD_411, **kwargs):
-    return spec_mod.build_run_spec(old, "oms_420", IMAGE, old_image_inspect=OLD_IMAGE_411,
+def build(old=None, **kwargs):
+    return spec_mod.build_run_spec(old or OLD_411, "oms_420", IMAGE, old_image_inspect=OLD_IMAGE_411,
                                    **kwargs)
 
 

@@ -1,6 +1,5 @@
 """Reading an image tarball's tags and image ids without loading it."""
 
-import gzip
 import io
 import json
 import os
