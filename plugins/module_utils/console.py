@@ -141,7 +141,9 @@ class ConsoleClient(object):
         self.password = password
         self.timeout = timeout
         self.session = session
-        self.session.verify = tls_verify(validate_certs, ca_path)
+        # Given with every request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a
+        # session's verify, which would silently ignore ca_path.
+        self.verify = tls_verify(validate_certs, ca_path)
         if user:
             self.session.auth = (user, password or "")
 
@@ -156,7 +158,8 @@ class ConsoleClient(object):
     def _request(self, method, path, what, **kwargs):
         url = self.url + path
         try:
-            return self.session.request(method, url, timeout=self.timeout, **kwargs)
+            return self.session.request(method, url, timeout=self.timeout, verify=self.verify,
+                                        **kwargs)
         except Exception as exc:  # requests' exception classes are only there when it is
             name = type(exc).__name__
             if "SSL" in name or "SSL" in str(exc)[:200]:

@@ -115,7 +115,7 @@ def test_call_posts_json_to_api_v2_with_the_action_and_basic_auth():
     assert json.loads(call["data"]) == {"pageNumber": 1}
     assert call["headers"]["Content-Type"] == "application/json"
     assert c.session.auth == ("admin", "pw")
-    assert c.session.verify is False
+    assert call["verify"] is False
 
 
 def test_http_401_is_a_credentials_message():
