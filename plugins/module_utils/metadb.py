@@ -147,11 +147,12 @@ def defaults_file_text(settings):
              "host=%s" % _option_value(settings.host),
              "port=%d" % int(settings.port),
              "user=%s" % _option_value(settings.user),
-             "password=%s" % _option_value(settings.password or ""),
-             "connect-timeout=%d" % int(settings.connect_timeout or 10)]
+             "password=%s" % _option_value(settings.password or "")]
     if str(settings.host) in ("localhost",):
         # 'localhost' makes the clients use a socket; the MetaDB is reached over TCP as configured
         lines.append("protocol=TCP")
+    # mysqldump knows no connect-timeout; only the mysql client reads the [mysql] group
+    lines.extend(["", "[mysql]", "connect-timeout=%d" % int(settings.connect_timeout or 10)])
     return "\n".join(lines) + "\n"
 
 

@@ -151,7 +151,12 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
     databases = settings.databases()
     manifest_path = os.path.join(backup_dir, dump_files.MANIFEST_NAME)
     zstd_path = (paths or {}).get("zstd") or "zstd"
-    existing = dump_files.read_manifest(backup_dir) if os.path.isdir(backup_dir) else None
+    try:
+        existing = dump_files.read_manifest(backup_dir) if os.path.isdir(backup_dir) else None
+    except OmsError:
+        if not force:
+            raise
+        existing = None
     if existing is not None and not force:
         if manifest_matches(existing, databases) and not manifest_problems(backup_dir, existing,
                                                                              zstd_path=zstd_path):
@@ -165,6 +170,11 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
         result["estimate"] = estimate(settings, backup_dir)
         return result
 
+    # reach the MetaDB and find the three databases before anything is created on disk
+    missing = estimate(settings)["missing_databases"]
+    if missing:
+        raise OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, ", ".join(missing)),
+                       "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in config.yaml)")
     if not os.path.isdir(backup_dir):
         try:
             os.makedirs(backup_dir, 0o700)
@@ -202,6 +212,13 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
         "databases": entries,
     }
     dump_files.write_json_atomic(manifest_path, manifest)
+    # files of the replaced manifest that the new one does not name (another compression)
+    if existing is not None:
+        kept = set(e["file"] for e in entries)
+        for old in existing.get("databases", []):
+            name = old.get("file")
+            if name and name not in kept and os.path.basename(name) == name:
+                dump_files.remove_quietly(os.path.join(backup_dir, name))
     return {"changed": True, "manifest": manifest, "manifest_path": manifest_path, "files": files,
             "msg": "dumped %s in %.1f s" % (", ".join(db for _, db in databases), finished - started)}
 
