@@ -19,6 +19,59 @@ def vm_hwm_kb(pid):
     return None
 
 
+def descendants(pid):
+    """Pids of the live descendants of `pid` (via /proc/<pid>/task/<tid>/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/children" % (p, tid)) as f:
+                    kids = [int(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            out.extend(kids)
+            todo.extend(kids)
+    return out
+
+
+class TreeSampler(object):
+    """Samples VmHWM of a process and of every descendant it starts, until stopped.
+
+    wait4's ru_maxrss is no use here: on exec Linux keeps the pre-exec (forked parent's) peak in
+    it, so every child of a big Python parent would look as big as the parent.
+    """
+
+    def __init__(self, pid, poll=0.02):
+        self.pid = pid
+        self.poll = poll
+        self.own = 0
+        self.others = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._done.is_set():
+            v = vm_hwm_kb(self.pid)
+            if v:
+                self.own = max(self.own, v)
+            for d in descendants(self.pid):
+                v = vm_hwm_kb(d)
+                if v:
+                    self.others[d] = max(self.others.get(d, 0), v)
+            self._done.wait(self.poll)
+
+    def stop(self):
+        self._done.set()
+        self._thread.join()
+        return self.own or None, max([self.own] + list(self.others.values())) or None
+
+
 class Measured(object):
     """One child process run: wall seconds, exit code, own peak RSS and the tree's peak RSS."""
 
@@ -26,28 +79,17 @@ class Measured(object):
         self.rc = rc
         self.seconds = seconds
         self.own_peak_kb = own_peak_kb      # VmHWM of the process itself (sampled, monotonic)
-        self.tree_peak_kb = tree_peak_kb    # ru_maxrss of wait4: largest process in its tree
+        self.tree_peak_kb = tree_peak_kb    # largest VmHWM among it and its descendants
         self.stdout = stdout
         self.stderr = stderr
 
 
 def run_measured(cmd, stdin=None, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=None,
                  cwd=None, poll=0.02):
-    """Run `cmd`, sampling its VmHWM until it exits, then reap it with wait4 for its rusage."""
+    """Run `cmd`, sampling its and its descendants' VmHWM until it exits."""
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
-    peak = [0]
-    done = threading.Event()
-
-    def sampler():
-        while not done.is_set():
-            v = vm_hwm_kb(proc.pid)
-            if v:
-                peak[0] = max(peak[0], v)
-            done.wait(poll)
-
-    th = threading.Thread(target=sampler, daemon=True)
-    th.start()
+    sampler = TreeSampler(proc.pid, poll)
     out_chunks, err_chunks = [], []
     readers = []
     for stream, sink in ((proc.stdout, out_chunks), (proc.stderr, err_chunks)):
@@ -57,12 +99,12 @@ def run_measured(cmd, stdin=None, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             readers.append(t)
     for t in readers:
         t.join()
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    # reap it ourselves (waitid WNOWAIT first: the sampler can still read its /proc entry)
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
     seconds = time.monotonic() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    done.set()
-    th.join()
-    return Measured(proc.returncode, seconds, peak[0] or None, usage.ru_maxrss,
+    own, tree = sampler.stop()
+    proc.wait()
+    return Measured(proc.returncode, seconds, own, tree,
                     b"".join(out_chunks) if out_chunks else b"",
                     b"".join(err_chunks) if err_chunks else b"")
 

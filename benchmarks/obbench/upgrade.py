@@ -1,0 +1,195 @@
+"""Contender 5: the whole upgrade on the test bed (playbooks/upgrade.yml), then a rollback.
+
+The downtime window is read from the role's journal: T1 (old container stopped) -> servers online
+(step health done) -> HA on (step ha_on done). Each step's share of the window, and the Ansible and
+polling overhead (window minus the work the steps report doing), come from the same journal.
+"""
+
+import datetime
+import glob
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import yaml
+
+from .db import BenchFailure
+from .measure import run_measured
+from .testbed import REPO
+
+UPGRADE = os.path.join(REPO, "playbooks", "upgrade.yml")
+ROLLBACK = os.path.join(REPO, "playbooks", "rollback.yml")
+# Steps that are inside the window, and where their "work" figure is found in the journal data.
+WINDOW_END_STEPS = ("ha_on",)
+HEALTH_STEPS = ("health",)
+
+
+def available():
+    return os.path.exists(UPGRADE) and os.path.exists(ROLLBACK)
+
+
+def parse_time(text):
+    if not text:
+        return None
+    value = text.replace("Z", "+00:00")
+    try:
+        return datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+class Runner(object):
+    """Inventory and secrets for instance `bench`, generated from `testbed describe`."""
+
+    def __init__(self, desc, env, python):
+        self.desc = desc
+        self.env = dict(env)
+        self.dir = tempfile.mkdtemp(prefix="obbench-upgrade-")
+        os.chmod(self.dir, 0o700)
+        self.secrets = os.path.join(self.dir, "secrets.yml")
+        fd = os.open(self.secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump({"oms_metadb_password": desc["metadb"]["password"],
+                            "oms_console_password": desc["console_password"]}, f)
+        self.python = python
+
+    def inventory(self, backup_dir, compress):
+        d, m = self.desc, self.desc["metadb"]
+        host = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": self.python,
+            "oms_old_container": d["old_container"],
+            "oms_new_container": d["new_container"],
+            "oms_target_image": d["target_image"],
+            "oms_image_archive": d["image_archive"],
+            "oms_backup_dir": backup_dir,
+            "oms_config_file": d["config_file"],
+            "oms_mounts": d["mounts"],
+            "oms_host_ip": d["oms_host_ip"],
+            "oms_console_url": d["console_url"],
+            "oms_console_user": d["console_user"],
+            "oms_console_validate_certs": False,
+            "oms_metadb_host": m["host"],
+            "oms_metadb_port": m["port"],
+            "oms_metadb_user": m["user"],
+            "oms_metadb_rm_db": m["rm_db"],
+            "oms_metadb_cm_db": m["cm_db"],
+            "oms_metadb_cm_hb_db": m["cm_hb_db"],
+            "oms_upgrade_dump_compress": compress,
+        }
+        if d.get("ssl_certificate"):
+            host["oms_ssl_certificate"] = d["ssl_certificate"]
+            host["oms_ssl_key"] = d["ssl_key"]
+        path = os.path.join(self.dir, "inventory.yml")
+        with open(path, "w") as f:
+            yaml.safe_dump({"all": {"hosts": {"oms_bench": host}}}, f)
+        return path
+
+    def playbook(self, playbook, inventory, log_name):
+        m = run_measured(["ansible-playbook", "-i", inventory, "-e", "@" + self.secrets,
+                          playbook], env=self.env, cwd=REPO)
+        log = os.path.join(self.dir, log_name)
+        with open(log, "wb") as f:
+            f.write(m.stdout + m.stderr)
+        return m, log
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def find_journal(backup_dir):
+    paths = [p for p in glob.glob(os.path.join(backup_dir, "*journal*.json"))
+             if not p.endswith(".tmp")]
+    if not paths:
+        paths = glob.glob(os.path.join(backup_dir, "**", "*journal*.json"), recursive=True)
+    if not paths:
+        raise BenchFailure("no journal found in %s after the upgrade" % backup_dir)
+    return max(paths, key=os.path.getmtime)
+
+
+def analyse(journal):
+    """The window and each step's share, from the journal.
+
+    Returns {window, t1, online_at, ha_on_at, steps: [{step, start_offset, seconds, work,
+    work_source}], gaps, work_total, overhead, dump_seconds, init_seconds, start_seconds}.
+    """
+    steps = journal.get("steps", {})
+    facts = journal.get("facts", {})
+    t1 = parse_time(facts.get("t1") or steps.get("stop_old", {}).get("data", {}).get("t1"))
+    if t1 is None and "stop_old" in steps:
+        t1 = parse_time(steps["stop_old"].get("finished_at"))
+    end_step = next((s for s in WINDOW_END_STEPS if s in steps), None)
+    health_step = next((s for s in HEALTH_STEPS if s in steps), None)
+    if t1 is None or end_step is None or steps[end_step].get("status") != "done":
+        raise BenchFailure("the journal has no complete window (T1 %s, steps %s)"
+                           % (t1, ", ".join("%s=%s" % (k, v.get("status")) for k, v in steps.items())))
+    t_end = parse_time(steps[end_step]["finished_at"])
+    online = parse_time(steps[health_step]["finished_at"]) if health_step else None
+    window = (t_end - t1).total_seconds()
+    out_steps = []
+    prev_end = t1
+    gaps = 0.0
+    work_total = 0.0
+    dump_s = init_s = start_s = None
+    for name, st in steps.items():
+        s0, s1 = parse_time(st.get("started_at")), parse_time(st.get("finished_at"))
+        if s0 is None or s1 is None or s1 <= t1 or s0 > t_end:
+            continue
+        s0c = max(s0, t1)
+        secs = (s1 - s0c).total_seconds()
+        data = st.get("data", {}) or {}
+        work, source = secs, "step"
+        manifest = data.get("manifest") or {}
+        if name == "backup" and manifest.get("duration") is not None:
+            work, source = float(manifest["duration"]), "manifest.duration (dump itself)"
+            dump_s = work
+        for key in ("init_duration", "duration"):
+            if name in ("docker_init", "init", "initialize") and data.get(key) is not None:
+                work, source = float(data[key]), "data.%s (docker_init.sh)" % key
+        if name in ("docker_init", "init", "initialize"):
+            init_s = work
+        if name in ("new_container", "start_new", "container", "run_new"):
+            start_s = data.get("start_seconds", secs)
+        if name in HEALTH_STEPS:
+            # waiting for the server to come Online is the simulator's (OMS's) own time after
+            # docker_init.sh, but the probe interval adds up to one interval to it
+            work, source = secs, "step (includes probe interval)"
+        gap = max(0.0, (s0c - prev_end).total_seconds())
+        gaps += gap
+        prev_end = max(prev_end, s1)
+        work_total += min(work, secs)
+        out_steps.append({"step": name, "start_offset": round((s0c - t1).total_seconds(), 2),
+                          "seconds": round(secs, 2), "share": round(secs / window, 3) if window else None,
+                          "work": round(min(work, secs), 2), "work_source": source,
+                          "gap_before": round(gap, 2)})
+    return {"window": round(window, 2), "t1": t1.isoformat(),
+            "online_after": round((online - t1).total_seconds(), 2) if online else None,
+            "steps": out_steps, "gaps": round(gaps, 2), "work_total": round(work_total, 2),
+            "overhead": round(window - work_total, 2), "dump_seconds": dump_s,
+            "init_seconds": init_s, "start_seconds": start_s}
+
+
+def run_once(runner, containers, metadb, desc, backup_root, compress, reset_cb, log=print):
+    """One upgrade + rollback. Returns the analysed window and the playbooks' wall times."""
+    backup_dir = os.path.join(backup_root, "bench-%s-%d" % (compress, int(time.time() * 1000)))
+    os.makedirs(backup_dir, 0o700)
+    inv = runner.inventory(backup_dir, compress)
+    m, log_path = runner.playbook(UPGRADE, inv, "upgrade.log")
+    if m.rc != 0:
+        raise BenchFailure("playbooks/upgrade.yml failed (rc %d); log tail:\n%s"
+                           % (m.rc, (m.stdout + m.stderr).decode(errors="replace")[-3000:]))
+    with open(find_journal(backup_dir)) as f:
+        journal = json.load(f)
+    res = analyse(journal)
+    res["playbook_seconds"] = round(m.seconds, 2)
+    res["compress"] = compress
+    r, _ = runner.playbook(ROLLBACK, inv, "rollback.log")
+    if r.rc != 0:
+        raise BenchFailure("playbooks/rollback.yml failed (rc %d); log tail:\n%s"
+                           % (r.rc, (r.stdout + r.stderr).decode(errors="replace")[-3000:]))
+    res["rollback_seconds"] = round(r.seconds, 2)
+    reset_cb()
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    return res
