@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 
 try:
     import requests
@@ -114,6 +115,17 @@ def next_page(page_number, page_size, received, total, collected):
     return received >= page_size
 
 
+def short_reason(exc):
+    """The root cause of a requests/urllib3 error, without its layers of wrapping."""
+    text = str(exc)
+    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"\[SSL: [A-Z_]+\] ([^(]+?)\s*\(_ssl",
+                    r"(Read timed out)", r"(Name or service not known)"):
+        found = re.search(pattern, text)
+        if found:
+            return found.group(1).strip()
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def tls_verify(validate_certs, ca_path):
     """The `verify` argument of requests: a CA file when given, else the flag."""
     if not validate_certs:
@@ -164,7 +176,7 @@ class ConsoleClient(object):
             name = type(exc).__name__
             if "SSL" in name or "SSL" in str(exc)[:200]:
                 raise OmsError(
-                    "TLS to the OMS console at %s failed for %s: %s" % (self.url, what, exc),
+                    "TLS to the OMS console at %s failed for %s: %s" % (self.url, what, short_reason(exc)),
                     "Give the CA that signed the console certificate in ca_path, or set "
                     "validate_certs to false for a self-signed test certificate")
             if "Timeout" in name:
@@ -172,7 +184,7 @@ class ConsoleClient(object):
                     "The OMS console at %s did not answer %s within %s s" % (self.url, what, self.timeout),
                     "Check that the OMS container runs and serves, or raise request_timeout")
             raise OmsError(
-                "Cannot reach the OMS console at %s for %s: %s" % (self.url, what, exc),
+                "Cannot reach the OMS console at %s for %s: %s" % (self.url, what, short_reason(exc)),
                 "Check console_url (http(s)://<OMS host>:8089) and that the OMS container runs")
 
     def _check_http(self, response, what):

@@ -272,3 +272,14 @@ def test_health_of_an_unreachable_console_is_false_not_an_exception():
     result = client([ConnectionError("refused")]).health()
     assert result["healthy"] is False
     assert "Cannot reach" in result["error"]
+
+
+def test_short_reason_digs_out_the_root_cause():
+    refused = ("HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: "
+               "/oms/health (Caused by NewConnectionError(\"HTTPConnection(host='127.0.0.1', "
+               "port=1): Failed to establish a new connection: [Errno 111] Connection refused\"))")
+    assert console.short_reason(Exception(refused)) == "Connection refused"
+    tls = ("Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1, '[SSL: "
+           "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1006)')))")
+    assert console.short_reason(Exception(tls)) == "certificate verify failed: self-signed certificate"
+    assert console.short_reason(Exception("x" * 300)).endswith("...")
