@@ -32,12 +32,12 @@ DOCUMENTED_FIELDS = OrderedDict([
     ("clearAbnormalResourceHours", int), ("refetchStoreIntervalMin", int),
 ])
 
-TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
-              dict: "object", type(None): "null"}
+TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+              dict: "an object", type(None): "null"}
 
 
 def _type_name(t):
-    return TYPE_NAMES.get(t, t.__name__)
+    return TYPE_NAMES.get(t, "a " + t.__name__)
 
 
 def parse_ha_config(raw, what="ha.config"):
@@ -95,7 +95,7 @@ def validate_fields(new, current, what="settings"):
             problems.append("%s is not a field of ha.config (known: %s)"
                             % (field, ", ".join(list(current) or list(DOCUMENTED_FIELDS))))
         elif not _accepts(t, value):
-            problems.append("%s must be a %s, got %r (%s)" % (field, _type_name(t), value,
+            problems.append("%s must be %s, got %r (%s)" % (field, _type_name(t), value,
                                                               _type_name(type(value))))
     if problems:
         raise OmsError("ha.config %s refused, nothing was written: %s" % (what, "; ".join(problems)),

@@ -1,0 +1,145 @@
+"""oms_ha_config against the test bed: read, set with check/diff, read back, previous, refusals."""
+
+import json
+import os
+
+import pymysql
+import pytest
+
+INSTANCE = os.environ.get("OMS_TEST_INSTANCE", "a")
+
+DOCUMENTED_DEFAULT = (
+    '{"enable":false,"enableHost":false,"enableStore":true,"perceiveStoreClientCheckpoint":false,'
+    '"enableConnector":true,"enableJdbcWriter":true,"subtopicStoreNumberThreshold":5,'
+    '"checkRequestIntervalSec":600,"checkJdbcWriterIntervalSec":600,"checkHostDownIntervalSec":540,'
+    '"checkModuleExceptionIntervalSec":240,"clearAbnormalResourceHours":72,"refetchStoreIntervalMin":30}')
+
+
+@pytest.fixture(scope="module")
+def bed(testbed):
+    testbed.reset(INSTANCE)
+    return testbed.describe(INSTANCE)
+
+
+def stored_raw(desc):
+    m = desc["metadb"]
+    conn = pymysql.connect(host=m["host"], port=m["port"], user=m["user"], password=m["password"],
+                           database=m["rm_db"], autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT cfg_value FROM oms_normal_config WHERE cfg_name='ha.config'")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def set_raw(desc, raw):
+    m = desc["metadb"]
+    conn = pymysql.connect(host=m["host"], port=m["port"], user=m["user"], password=m["password"],
+                           database=m["rm_db"], autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("UPDATE oms_normal_config SET cfg_value=%s WHERE cfg_name='ha.config'", (raw,))
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def default_ha(bed):
+    set_raw(bed, DOCUMENTED_DEFAULT)
+    return bed
+
+
+def args(desc, **extra):
+    a = {"config_file": desc["config_file"]}
+    a.update(extra)
+    return a
+
+
+def test_read_only_returns_the_stored_value(default_ha, run_module):
+    r = run_module("oms_ha_config", args(default_ha))
+    assert not r.failed, r.get("msg")
+    assert not r.changed
+    assert r["raw"] == r["previous_raw"] == DOCUMENTED_DEFAULT
+    assert list(r["config"]) == list(json.loads(DOCUMENTED_DEFAULT))
+
+
+def test_set_fields_check_real_again_with_diff_and_previous(default_ha, run_module):
+    a = args(default_ha, settings={"enable": True, "perceiveStoreClientCheckpoint": True})
+    check = run_module("oms_ha_config", a, check=True, diff=True)
+    assert not check.failed, check.get("msg")
+    assert check.changed
+    assert json.loads(check["diff"]["before"])["enable"] is False
+    assert json.loads(check["diff"]["after"])["enable"] is True
+    assert stored_raw(default_ha) == DOCUMENTED_DEFAULT
+
+    real = run_module("oms_ha_config", a, diff=True)
+    assert not real.failed, real.get("msg")
+    assert real.changed
+    assert real["previous_raw"] == DOCUMENTED_DEFAULT
+    assert real["previous"]["enable"] is False
+    assert real["config"]["enable"] is True and real["config"]["perceiveStoreClientCheckpoint"] is True
+    # other fields: same order, same values, same types
+    expected = json.loads(DOCUMENTED_DEFAULT)
+    expected.update(enable=True, perceiveStoreClientCheckpoint=True)
+    assert list(real["config"]) == list(expected)
+    assert json.loads(stored_raw(default_ha)) == expected
+    assert stored_raw(default_ha) == real["raw"]
+    assert json.loads(real["diff"]["after"]) == expected
+
+    again_check = run_module("oms_ha_config", a, check=True, diff=True)
+    again = run_module("oms_ha_config", a, diff=True)
+    assert not again_check.changed and not again.changed
+    assert "diff" not in again.result or not again["diff"]
+
+    back = run_module("oms_ha_config", args(default_ha, value=real["previous_raw"]))
+    assert back.changed and stored_raw(default_ha) == DOCUMENTED_DEFAULT
+    assert not run_module("oms_ha_config", args(default_ha, value=real["previous_raw"])).changed
+
+
+@pytest.mark.parametrize("settings,words", [
+    ({"enable": "yes"}, "enable must be a boolean"),
+    ({"refetchStoreIntervalMin": "90"}, "refetchStoreIntervalMin must be an integer"),
+    ({"refetchStoreIntervalMin": True}, "refetchStoreIntervalMin must be an integer"),
+    ({"enabel": True}, "enabel is not a field of ha.config"),
+])
+def test_wrong_type_or_unknown_field_is_refused_row_untouched(default_ha, run_module, settings, words):
+    r = run_module("oms_ha_config", args(default_ha, settings=settings))
+    assert r.failed
+    assert words in r["msg"] and "nothing was written" in r["msg"]
+    assert stored_raw(default_ha) == DOCUMENTED_DEFAULT
+
+
+@pytest.mark.parametrize("value,words", [
+    ('{"enable":true,', "not valid JSON"),
+    ('[1, 2]', "not an object"),
+    ('{"enable":"true"}', "enable must be a boolean"),
+])
+def test_invalid_value_is_refused_row_untouched(default_ha, run_module, value, words):
+    r = run_module("oms_ha_config", args(default_ha, value=value))
+    assert r.failed and words in r["msg"]
+    assert stored_raw(default_ha) == DOCUMENTED_DEFAULT
+
+
+def test_refetch_interval_from_the_downtime(default_ha, run_module):
+    # OMS's FAQ example: 60 minutes down + 30 margin = 90
+    a = args(default_ha, settings={"enable": True}, downtime_since="2024-05-01T10:00:00Z",
+             downtime_until="2024-05-01T11:00:00Z", refetch_margin_min=30)
+    first = run_module("oms_ha_config", a, diff=True)
+    assert not first.failed, first.get("msg")
+    assert first.changed and first["refetch_store_interval_min"] == 90
+    assert json.loads(stored_raw(default_ha))["refetchStoreIntervalMin"] == 90
+    assert not run_module("oms_ha_config", a).changed
+    # a shorter downtime never lowers it
+    short = run_module("oms_ha_config", args(default_ha, downtime_since="2024-05-01T10:00:00Z",
+                                             downtime_until="2024-05-01T10:05:00Z"))
+    assert not short.changed and short["config"]["refetchStoreIntervalMin"] == 90
+
+
+def test_wrong_password_and_unreachable_fail_clearly(default_ha, run_module):
+    bad = run_module("oms_ha_config", args(default_ha, settings={"enable": True}, login_password="nope-nope"))
+    assert bad.failed and "refused the login" in bad["msg"]
+    gone = run_module("oms_ha_config", args(default_ha, settings={"enable": True}, login_port=1,
+                                            connect_timeout=3))
+    assert gone.failed and "Cannot reach the MetaDB" in gone["msg"]
+    assert stored_raw(default_ha) == DOCUMENTED_DEFAULT
