@@ -96,7 +96,9 @@ def parse_oms_config(text, path="config.yaml"):
                        "Install PyYAML (python3-yaml) on the OMS host, or give the login and "
                        "database options explicitly")
     try:
-        data = yaml.safe_load(text)
+        # BaseLoader keeps every scalar as the text written: an unquoted password such as 000123
+        # or yes must not become 83 or True
+        data = yaml.load(text, Loader=yaml.BaseLoader)  # nosec - BaseLoader builds only str/list/dict
     except yaml.YAMLError as e:
         raise OmsError("%s is not valid YAML: %s" % (path, e),
                        "Fix the file (it is the config.yaml the OMS container mounts) or point "
@@ -118,9 +120,9 @@ def parse_oms_config(text, path="config.yaml"):
             except (TypeError, ValueError):
                 raise OmsError("%s: oms_meta_port %r is not a port number" % (path, value),
                                "Fix oms_meta_port in the file or give login_port explicitly")
-        else:
-            # YAML turns an unquoted all-digit password or a name like 1234 into a number
-            value = str(value)
+        elif not isinstance(value, str):
+            raise OmsError("%s: %s is not a single value" % (path, key),
+                           "Fix %s in the file or give the matching option explicitly" % key)
         values[attr] = value
     return values
 
