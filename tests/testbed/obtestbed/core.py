@@ -20,6 +20,7 @@ def _say(message):
 
 
 class Testbed(object):
+    __test__ = False  # not a pytest test class
     def __init__(self, root=None, image_repo=None, say=_say):
         self.root = root or naming.root_dir()
         self.image_repo = image_repo or naming.image_repo()
@@ -130,8 +131,12 @@ class Testbed(object):
             "image_repository": self.image_repo,
             "source_image": self.source_image,
             "target_image": self.target_image,
-            "image_archive": images.archive_path(self.root),
+            "image_archive": images.archive_path(self.root, self.image_repo),
         }
+
+    def unload_target(self):
+        """Untag the 4.2.0 image unless a container uses it; True when it is not present now."""
+        return images.remove_target_tag(self.client, self.image_repo)
 
     def set_faults(self, name, tokens):
         inst = self.instance(name)
@@ -225,7 +230,8 @@ class Testbed(object):
         deployment.check_faults(list(faults) + list(env_faults))
         for c in deployment.instance_containers(self.client, inst):
             c.remove(force=True)
-        images.remove_target_tag(self.client, self.image_repo)
+        # No untagging of 4.2.0 here: another developer's upgrade may have just loaded it
+        # (up, images and unload_target() untag it when no container uses it).
         meta_pw, root_pw = metadb.passwords(self.root)
         metadb.recreate_databases(root_pw, inst.databases)
         state = deployment.prepare_dirs(inst, meta_pw, ssl, faults)

@@ -24,8 +24,9 @@ BASE_PACKAGES = {
 HASH_LABEL = "obtools.testbed.source_hash"
 
 
-def archive_path(root):
-    return os.path.join(root, "images", "oms_%s.tar" % naming.TARGET_TAG)
+def archive_path(root, repo=naming.DEFAULT_IMAGE_REPO):
+    prefix = "oms" if repo == naming.DEFAULT_IMAGE_REPO else repo.replace("/", "_").replace(":", "_")
+    return os.path.join(root, "images", "%s_%s.tar" % (prefix, naming.TARGET_TAG))
 
 
 def source_hash(base_id, repo):
@@ -105,7 +106,7 @@ def ensure_all(client, root, repo, say=print):
         image = _image(client, source)
         if image is None or image.labels.get(HASH_LABEL) != digest:
             _build(client, source, "4.1.1-CE", digest, say)
-        archive = archive_path(root)
+        archive = archive_path(root, repo)
         stamp = archive + ".source_hash"
         current = None
         if os.path.exists(archive) and os.path.exists(stamp):

@@ -1,0 +1,163 @@
+"""Fixtures for the test bed's own tests: real engine, real MariaDB, the simulator images.
+
+They use instances t1 and t2 only, so that other developers' instances (a, b, c, d, m, r*) are
+never touched.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import base64
+import ssl
+
+import docker
+import pymysql
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from obtestbed import Testbed  # noqa: E402  pylint: disable=wrong-import-position
+
+MAIN = "t1"
+SPARE = "t2"
+
+
+@pytest.fixture(scope="session")
+def bed():
+    testbed = Testbed()
+    testbed.up([MAIN])
+    return testbed
+
+
+@pytest.fixture
+def fresh(bed):
+    """Instance t1 reset to a fresh 4.1.1 deployment; its description."""
+    return bed.reset(MAIN)
+
+
+@pytest.fixture
+def spare(bed):
+    """Instance t2 (for tests that break their deployment), removed afterwards."""
+    yield bed
+    bed.down([SPARE])
+
+
+def connect(info, database=None):
+    m = info["metadb"]
+    return pymysql.connect(host=m["host"], port=m["port"], user=m["user"], password=m["password"],
+                           database=database, autocommit=True)
+
+
+def query(info, sql, args=None, database=None):
+    conn = connect(info, database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def wait_for(predicate, timeout=30, interval=0.3, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def http(url, method="GET", body=None, auth=None, timeout=5):
+    """(status, parsed JSON or None); never raises for HTTP errors."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if auth:
+        req.add_header("Authorization", "Basic " + base64.b64encode(
+            ("%s:%s" % auth).encode()).decode())
+    context = ssl._create_unverified_context()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
+            return resp.status, json.loads(resp.read().decode() or "null")
+    except urllib.error.HTTPError as exc:
+        raw = exc.read().decode()
+        return exc.code, json.loads(raw) if raw else None
+
+
+def health(info):
+    try:
+        status, body = http(info["console_url"] + "/oms/health", timeout=2)
+    except (OSError, ValueError):
+        return None
+    return body if status == 200 else None
+
+
+def healthy(info):
+    body = health(info)
+    return bool(body and body["data"]["healthy"])
+
+
+def openapi(info, action, body=None, auth=None):
+    auth = auth or (info["console_user"], info["console_password"])
+    return http("%s/api/v2?Action=%s" % (info["console_url"], action), "POST", body or {}, auth)
+
+
+def container_exit(bed, name, timeout=40):
+    """Wait until the container stopped; return (exit code, its log)."""
+    def stopped():
+        c = bed.client.containers.get(name)
+        return c if c.status in ("exited", "dead") else None
+    c = wait_for(stopped, timeout, what="%s to exit" % name)
+    return c.attrs["State"]["ExitCode"], c.logs().decode()
+
+
+def load_target(bed, info):
+    with open(info["image_archive"], "rb") as f:
+        bed.client.images.load(f.read())
+
+
+def run_new(bed, info, env=None):
+    """The 4.2.0 container as the upgrade runs it: same mounts and settings, IS_UPGRADE=true."""
+    kwargs = bed.run_kwargs(info["instance"], image=info["target_image"],
+                            container_name=info["new_container"], env=env)
+    kwargs["labels"]["obtools.oms.upgraded_from"] = info["old_container"]
+    bed.client.containers.get(info["old_container"]).stop(timeout=10)
+    for attempt in range(3):
+        # Another developer's `up` may untag 4.2.0 between our load and run: load again.
+        load_target(bed, info)
+        try:
+            return bed.client.containers.run(**kwargs)
+        except docker.errors.APIError:
+            if attempt == 2:
+                raise
+            try:
+                bed.client.containers.get(info["new_container"]).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+
+
+def docker_init(bed, info):
+    result = bed.client.containers.get(info["new_container"]).exec_run(
+        ["bash", "/root/docker_init.sh"])
+    return result.exit_code, result.output.decode()
+
+
+def versions(info):
+    m = info["metadb"]
+    return [query(info, "SELECT version FROM `%s`.oms_meta_version" % m[k])[0][0]
+            for k in ("rm_db", "cm_db", "cm_hb_db")]
+
+
+def mysql_cli(info, *args, stdin=None):
+    m = info["metadb_root"]
+    cmd = ["mysql", "-h", m["host"], "-P", str(m["port"]), "-u", m["user"]] + list(args)
+    return subprocess.run(cmd, input=stdin, env=dict(os.environ, MYSQL_PWD=m["password"]),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, check=True).stdout
