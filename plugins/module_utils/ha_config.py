@@ -95,8 +95,8 @@ def validate_fields(new, current, what="settings"):
             problems.append("%s is not a field of ha.config (known: %s)"
                             % (field, ", ".join(list(current) or list(DOCUMENTED_FIELDS))))
         elif not _accepts(t, value):
-            problems.append("%s must be %s, got %r (%s)" % (field, _type_name(t), value,
-                                                              _type_name(type(value))))
+            problems.append("%s must be %s, got %r (%s)"
+                            % (field, _type_name(t), value, _type_name(type(value))))
     if problems:
         raise OmsError("ha.config %s refused, nothing was written: %s" % (what, "; ".join(problems)),
                        "Give each field with the type OMS uses (true/false for switches, whole "

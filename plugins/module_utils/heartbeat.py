@@ -80,7 +80,7 @@ def prune(settings, batch_size=10000, check_mode=False):
                 result.update(rows_deleted=0, rows_after=total, changed=below > 0)
                 return result
             deleted = prune_heartbeats(conn, batch_size, max_id=max_id)
-            _, _, after = heartbeat_state(conn)
+            after = heartbeat_state(conn)[2]
             result.update(rows_deleted=deleted, rows_after=after, changed=deleted > 0)
             return result
         except metadb.pymysql.err.MySQLError as e:

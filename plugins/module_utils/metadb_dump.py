@@ -50,7 +50,7 @@ def run_jobs(jobs, parallel=True):
 
 
 def raise_first(outcomes, describe):
-    errors = [e for _, e in outcomes if e is not None]
+    errors = [outcome[1] for outcome in outcomes if outcome[1] is not None]
     if not errors:
         return
     if len(errors) == 1 and isinstance(errors[0], OmsError):
@@ -67,7 +67,7 @@ def estimate(settings, backup_dir=None):
     conn = metadb.connect(settings)
     try:
         result = metadb_inventory.size_estimate(conn, databases)
-        missing = [db for _, db in databases if metadb_inventory.database_charset(conn, db)[0] is None]
+        missing = [pair[1] for pair in databases if metadb_inventory.database_charset(conn, pair[1])[0] is None]
     except metadb.pymysql.err.MySQLError as e:
         raise metadb.translate_error(e, settings, doing="read information_schema")
     finally:
@@ -158,15 +158,16 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
             raise
         existing = None
     if existing is not None and not force:
-        if manifest_matches(existing, databases) and not manifest_problems(backup_dir, existing,
-                                                                             zstd_path=zstd_path):
+        verified = manifest_matches(existing, databases) and not manifest_problems(
+            backup_dir, existing, zstd_path=zstd_path)
+        if verified:
             return {"changed": False, "manifest": existing, "manifest_path": manifest_path,
                     "msg": "%s already holds verified dumps of %s; force=true dumps again"
-                           % (backup_dir, ", ".join(db for _, db in databases))}
-    files = [os.path.join(backup_dir, dump_files.dump_file_name(db, compress)) for _, db in databases]
+                           % (backup_dir, ", ".join(pair[1] for pair in databases))}
+    files = [os.path.join(backup_dir, dump_files.dump_file_name(pair[1], compress)) for pair in databases]
     if check_mode:
         result = {"changed": True, "manifest_path": manifest_path, "files": files,
-                  "msg": "would dump %s into %s" % (", ".join(db for _, db in databases), backup_dir)}
+                  "msg": "would dump %s into %s" % (", ".join(pair[1] for pair in databases), backup_dir)}
         result["estimate"] = estimate(settings, backup_dir)
         return result
 
@@ -194,7 +195,7 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
                 dump_files.remove_quietly(job.tmp)
             raise
     finished = time.time()
-    entries = [entry for entry, _ in outcomes]
+    entries = [outcome[0] for outcome in outcomes]
     # the old manifest must not describe the new files while they are being renamed
     dump_files.remove_quietly(manifest_path)
     for job in jobs:
@@ -220,7 +221,7 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
             if name and name not in kept and os.path.basename(name) == name:
                 dump_files.remove_quietly(os.path.join(backup_dir, name))
     return {"changed": True, "manifest": manifest, "manifest_path": manifest_path, "files": files,
-            "msg": "dumped %s in %.1f s" % (", ".join(db for _, db in databases), finished - started)}
+            "msg": "dumped %s in %.1f s" % (", ".join(pair[1] for pair in databases), finished - started)}
 
 
 def verify(backup_dir, zstd_path="zstd"):

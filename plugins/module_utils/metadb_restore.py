@@ -105,8 +105,8 @@ def restore(settings, backup_dir, parallel=True, force=False, check_mode=False, 
             raise metadb.translate_error(e, settings, doing="compare the databases with the backup")
     finally:
         conn.close()
-    todo = [entry for entry, state, _ in states if force or state != "identical"]
-    unchanged = [entry["database"] for entry, state, _ in states if entry not in todo]
+    todo = [st[0] for st in states if force or st[1] != "identical"]
+    unchanged = [st[0]["database"] for st in states if st[0] not in todo]
     plan = dict((entry["database"], {"state": state, "differing_tables": diff}) for entry, state, diff in states)
     result = {"manifest": manifest, "unchanged": unchanged, "plan": plan,
               "dropped": [e["database"] for e in todo if plan[e["database"]]["state"] != "missing"],
@@ -124,6 +124,6 @@ def restore(settings, backup_dir, parallel=True, force=False, check_mode=False, 
         jobs = [RestoreJob(settings, backup_dir, entry, mysql, defaults_file, paths) for entry in todo]
         outcomes = metadb_dump.run_jobs(jobs, parallel)
     metadb_dump.raise_first(outcomes, "Restoring the OMS databases failed")
-    result.update(changed=True, durations=dict((r["database"], r["duration"]) for r, _ in outcomes),
+    result.update(changed=True, durations=dict((o[0]["database"], o[0]["duration"]) for o in outcomes),
                   msg="restored %s from %s" % (", ".join(result["restored"]), backup_dir))
     return result

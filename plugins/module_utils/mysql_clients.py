@@ -104,8 +104,8 @@ def run_dump_to_file(dump_argv, out_path, compress="none", paths=None):
             raise OmsError("mysqldump of %s failed (rc %s): %s" % (dump_argv[-1], rc_dump, _tail(err_dump)),
                            "Fix the cause above (MetaDB reachable, user privileges, disk space) and run again")
         if rc_comp != 0:
-            raise OmsError("%s of the dump of %s failed (rc %s): %s" % (compress, dump_argv[-1], rc_comp,
-                                                                       _tail(err_comp)),
+            raise OmsError("%s of the dump of %s failed (rc %s): %s"
+                           % (compress, dump_argv[-1], rc_comp, _tail(err_comp)),
                            "Check disk space in the backup directory and the %s binary" % compress)
         os.fsync(fd)
     finally:
@@ -139,8 +139,8 @@ def run_load_from_file(load_argv, in_path, compress="none", paths=None):
         rc_load = load.wait()
         rc_comp = comp.wait() if comp else 0
         if rc_load != 0:
-            raise OmsError("Loading %s into %s failed (rc %s): %s" % (in_path, load_argv[-1].split("=", 1)[-1],
-                                                                      rc_load, _tail(err_load)),
+            database = load_argv[-1].split("=", 1)[-1]
+            raise OmsError("Loading %s into %s failed (rc %s): %s" % (in_path, database, rc_load, _tail(err_load)),
                            "The database is now partly restored: fix the cause and run the restore "
                            "again (it drops and reloads that database)")
         if rc_comp != 0:

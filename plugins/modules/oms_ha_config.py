@@ -64,13 +64,15 @@ notes:
     after, fields in their order.
 attributes:
   check_mode:
+    description: Can run in check mode and return what it would change without changing it.
     support: full
   diff_mode:
+    description: Returns ha.config before and after, fields in their order.
     support: full
 seealso:
   - module: obtools.oms.oms_metadb_backup
 author:
-  - obtools developers
+  - obtools developers (@obtools)
 '''
 
 EXAMPLES = r'''

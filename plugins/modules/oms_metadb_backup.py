@@ -99,13 +99,15 @@ notes:
     Diff mode is not supported (nothing here is a value to compare).
 attributes:
   check_mode:
+    description: Can run in check mode and return what it would change without changing it.
     support: full
   diff_mode:
+    description: Nothing here is a value to compare; check mode reports the plan instead.
     support: none
 seealso:
   - module: obtools.oms.oms_ha_config
 author:
-  - obtools developers
+  - obtools developers (@obtools)
 '''
 
 EXAMPLES = r'''
@@ -161,7 +163,7 @@ free_bytes:
   type: int
   sample: 53687091200
 enough_space:
-  description: Whether O(free_bytes) covers O(estimate_bytes).
+  description: Whether RV(free_bytes) covers RV(estimate_bytes).
   returned: when O(state=estimated) and O(backup_dir) is given
   type: bool
   sample: true

@@ -212,8 +212,8 @@ def test_wrong_password_fails_clearly_and_changes_nothing(bed, run_module, backu
           database=hb)
     rows = query(bed, "SELECT COUNT(*) FROM heatbeat_sequence", database=hb)[0][0]
     for state in ("pruned", "dumped", "estimated"):
-        r = run_module("oms_metadb_backup", args(bed, state=state, backup_dir=backup_dir,
-                                                  login_password="not-the-password"))
+        a = args(bed, state=state, backup_dir=backup_dir, login_password="not-the-password")
+        r = run_module("oms_metadb_backup", a)
         assert r.failed, state
         assert "refused the login" in r["msg"] and "password" in r["msg"].split("refused the login")[1]
         assert "not-the-password" not in r.output
@@ -223,8 +223,9 @@ def test_wrong_password_fails_clearly_and_changes_nothing(bed, run_module, backu
 
 def test_unreachable_metadb_fails_clearly_and_changes_nothing(bed, run_module, backup_dir):
     for state in ("pruned", "dumped", "restored"):
-        r = run_module("oms_metadb_backup", args(bed, state=state, backup_dir=backup_dir,
-                                                  login_host="127.0.0.1", login_port=1, connect_timeout=3))
+        a = args(bed, state=state, backup_dir=backup_dir, login_host="127.0.0.1", login_port=1,
+                 connect_timeout=3)
+        r = run_module("oms_metadb_backup", a)
         assert r.failed, state
         if state == "restored":
             assert "No backup manifest" in r["msg"]  # proves the files first, before connecting

@@ -205,7 +205,7 @@ def test_run_jobs_collects_every_error():
         raise OmsError("x failed", "do y")
 
     outcomes = metadb_dump.run_jobs([ok, fail, ok], parallel=True)
-    assert [r for r, _ in outcomes] == [1, None, 1]
+    assert [o[0] for o in outcomes] == [1, None, 1]
     with pytest.raises(OmsError) as e:
         metadb_dump.raise_first(outcomes, "Dumping")
     assert e.value.msg == "x failed"

@@ -20,7 +20,7 @@ def test_defaults_file_escapes_and_keeps_mysqldump_options_valid():
     assert '[client]\nhost="10.0.0.1"\nport=2883\nuser="root@oms#ob"\n' in text
     assert 'password="p\\"a\\\\ss#;w\'rd"' in text
     # mysqldump refuses connect-timeout: it may only be in the [mysql] group
-    client = text.split("[mysql]")[0]
+    client = text.split("[mysql]", maxsplit=1)[0]
     assert "connect-timeout" not in client and "[mysql]\nconnect-timeout=7" in text
 
 
