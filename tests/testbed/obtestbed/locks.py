@@ -7,7 +7,8 @@ import os
 
 @contextlib.contextmanager
 def locked(root, name):
-    path = os.path.join(root, "locks", name + ".lock")
+    # Beside the cached images, which `down` keeps: a lock file must outlive its holders.
+    path = os.path.join(root, "images", ".locks", name + ".lock")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
