@@ -290,6 +290,29 @@ class DockerClient(object):
                            % (path, name, result["rc"], " ".join(result["stdout_tail"])),
                            "Check that the container runs and its filesystem is writable")
 
+    def logs_tail(self, name, lines=20):
+        """The last lines of the container's log (stdout and stderr), for error messages."""
+        try:
+            raw = self.api.logs(name, stdout=True, stderr=True, tail=lines)
+        except (DockerException, RequestException):
+            return []
+        return raw.decode("utf-8", "replace").splitlines()[-lines:]
+
+    def wait_still_running(self, name, settle):
+        """Inspect data after `settle` seconds; OmsError when the container exited by then."""
+        deadline = time.time() + settle
+        inspect = self.inspect_container(name)
+        while inspect is not None and inspect["State"].get("Running") and time.time() < deadline:
+            time.sleep(0.5)
+            inspect = self.inspect_container(name)
+        if inspect is None or not inspect["State"].get("Running"):
+            state = (inspect or {}).get("State") or {}
+            raise OmsError("%s exited right after it started (exit code %s). Last log lines:\n%s"
+                           % (name, state.get("ExitCode"), "\n".join(self.logs_tail(name))),
+                           "Read docker logs %s, fix the cause and run this task again" % name,
+                           exit_code=state.get("ExitCode"))
+        return inspect
+
     def running_containers_with_label(self, label, value):
         """Names of running containers whose label `label` equals `value`."""
         try:

@@ -121,6 +121,8 @@ notes:
   - When the engine is local (C(unix://) socket), the host paths of the mounts and of the SSL files
     are checked before the new container is created, because the engine would otherwise create
     empty directories in their place.
+  - After starting a container (O(state=started), O(state=upgraded)) the module waits 3 seconds
+    and fails, with the last lines of its log, if it exited in that time.
   - The version is read from the image tag (C(feature_4.1.1-ce) gives C(4.1.1-CE)), else from the
     image's tags or a version label.
 seealso:
@@ -339,6 +341,9 @@ from ansible_collections.obtools.oms.plugins.module_utils.image_archive import (
 
 INIT_SCRIPT = "/root/docker_init.sh"
 INIT_MARKER = "/root/.obtools_docker_init_done"
+# Seconds a started container must stay up before we call it started: OMS refusing its metadata
+# (4.2.0 without IS_UPGRADE, 4.1.1 on migrated metadata) exits within a second or two.
+START_SETTLE = 3
 
 
 def utc_now():
@@ -402,8 +407,8 @@ class ContainerUpgrade(object):
         if self.check:
             return dict(changed=True, container=self._describe(inspect), started_at=None,
                         diff=diff)
-        after = self.client.start_container(self.name)
-        container = self._describe(after)
+        self.client.start_container(self.name)
+        container = self._describe(self.client.wait_still_running(self.name, START_SETTLE))
         return dict(changed=True, container=container, started_at=container["started_at"],
                     diff=diff)
 
@@ -472,7 +477,9 @@ class ContainerUpgrade(object):
             return dict(changed=False, container=self._describe(existing))
         if self.check:
             return dict(changed=True, container=self._describe(existing))
-        return dict(changed=True, container=self._describe(self.client.start_container(self.name)))
+        self.client.start_container(self.name)
+        return dict(changed=True, container=self._describe(
+            self.client.wait_still_running(self.name, START_SETTLE)))
 
     def upgraded(self):
         source, image = self.params["source_container"], self.params["image"]
@@ -526,7 +533,8 @@ class ContainerUpgrade(object):
             return result
         self.client.create_container(spec)
         try:
-            started = self.client.start_container(self.name)
+            self.client.start_container(self.name)
+            started = self.client.wait_still_running(self.name, START_SETTLE)
         except OmsError as exc:
             raise OmsError("%s was created but did not start: %s" % (self.name, exc.msg),
                            "Look at docker logs %s, fix the cause and run this task again; it "

@@ -1,0 +1,432 @@
+"""oms_container_upgrade on the real engine and the test bed: every state, check -> real -> check
+-> real, and the failures that must change nothing.
+
+Run with OMS_TEST_INSTANCE set to your own instance (the docker helper uses `d`).
+
+The test bed's 4.2.0 tag is shared by every instance and each instance's reset untags it (so that
+an upgrade really loads), which races with a test that loads it and then uses it. So the tests
+that must keep the image between calls use a copy of the 4.2.0 tarball whose only change is the
+repository name (`<repo>-<instance>`, same tag, same image id), a tag no other suite touches.
+"""
+
+import io
+import json
+import tarfile
+import time
+
+import docker
+import pytest
+
+from conftest import INSTANCE
+
+MODULE = "oms_container_upgrade"
+UPGRADED_FROM = "obtools.oms.upgraded_from"
+
+
+@pytest.fixture(scope="module")
+def engine():
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+def rhythm(run_module, args, diff=True):
+    """check -> real -> check -> real; returns the four results."""
+    return [run_module(MODULE, args, check=check, diff=diff)
+            for check in (True, False, True, False)]
+
+
+def assert_ok(result):
+    assert not result.failed, result.get("msg")
+
+
+def container_or_none(engine, name):
+    try:
+        return engine.containers.get(name)
+    except docker.errors.NotFound:
+        return None
+
+
+def image_or_none(engine, ref):
+    try:
+        return engine.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def image_ids(engine):
+    return sorted(i.id for i in engine.images.list())
+
+
+def retag_tarball(source, dest, new_repo):
+    """Copy a docker-save tarball, renaming the repository in manifest.json and repositories."""
+    def rename(ref):
+        return "%s:%s" % (new_repo, ref.rsplit(":", 1)[1])
+
+    with tarfile.open(source) as tin, tarfile.open(dest, "w") as tout:
+        for member in tin:
+            name = member.name.lstrip("./")
+            if name in ("manifest.json", "repositories"):
+                data = json.loads(tin.extractfile(member).read().decode("utf-8"))
+                if name == "manifest.json":
+                    for entry in data:
+                        entry["RepoTags"] = [rename(t) for t in entry.get("RepoTags") or []]
+                else:
+                    data = dict((new_repo, tags) for tags in data.values())
+                raw = json.dumps(data).encode("utf-8")
+                member.size = len(raw)
+                tout.addfile(member, io.BytesIO(raw))
+            elif member.isfile():
+                tout.addfile(member, tin.extractfile(member))
+            else:
+                tout.addfile(member)
+
+
+@pytest.fixture(scope="module")
+def private_target(testbed, engine, tmp_path_factory):
+    """(image, tarball): the 4.2.0 image under a repository only this instance uses."""
+    described = testbed.describe(INSTANCE)
+    repo = "%s-%s" % (described["image_repository"], INSTANCE)
+    tag = described["target_image"].rsplit(":", 1)[1]
+    path = str(tmp_path_factory.mktemp("image") / "oms_private.tar")
+    retag_tarball(described["image_archive"], path, repo)
+    return "%s:%s" % (repo, tag), path
+
+
+@pytest.fixture
+def mine(instance, private_target, engine):
+    """The instance's description with the private 4.2.0 image and tarball, tag not loaded."""
+    image, path = private_target
+    try:
+        # force: when another suite's container uses the same image id, only our tag goes
+        engine.images.remove(image, force=True)
+    except docker.errors.ImageNotFound:
+        pass
+    return dict(instance, target_image=image, image_archive=path)
+
+
+def stop_old(run_module, instance):
+    result = run_module(MODULE, {"name": instance["old_container"], "state": "stopped",
+                                 "stop_timeout": 10})
+    assert_ok(result)
+    return result
+
+
+def load_target(run_module, instance):
+    result = run_module(MODULE, {"name": instance["old_container"], "state": "image_loaded",
+                                 "image": instance["target_image"],
+                                 "image_archive": instance["image_archive"]})
+    assert_ok(result)
+    return result
+
+
+def upgrade_args(instance, **extra):
+    args = {"name": instance["new_container"], "state": "upgraded",
+            "source_container": instance["old_container"], "image": instance["target_image"]}
+    args.update(extra)
+    return args
+
+
+# inspected / stopped ---------------------------------------------------------------------------
+def test_inspect_the_411_container_then_stop_it_twice(instance, run_module, engine):
+    old = instance["old_container"]
+    seen = run_module(MODULE, {"name": old, "state": "inspected"})
+    assert_ok(seen)
+    assert not seen.changed
+    c = seen["container"]
+    assert c["exists"] and c["running"] and c["status"] == "running"
+    assert c["version"] == "4.1.1-CE" and c["image"] == instance["source_image"]
+    assert dict((k, c["mounts"][k]) for k in instance["mounts"]) == instance["mounts"]
+    assert c["mounts"]["ssl_certificate"] is None
+    assert c["network_mode"] == "host" and c["pids_limit"] == -1
+    assert c["ulimits"] == [{"name": "nproc", "soft": 65535, "hard": 65535}]
+    assert c["oms_host_ip"] == instance["oms_host_ip"] and c["is_upgrade"] is False
+    # the test bed cannot run --privileged: reported, not failed
+    assert seen["deviations"] == ["not privileged, the docs run OMS with --privileged=true"]
+    assert instance["metadb"]["password"] not in seen.output
+
+    check1, real1, check2, real2 = rhythm(run_module, {"name": old, "state": "stopped",
+                                                        "stop_timeout": 10})
+    for r in (check1, real1, check2, real2):
+        assert_ok(r)
+    assert check1.changed and check1["stopped_at"] is None
+    assert check1["diff"] == {"before": {"running": True}, "after": {"running": False}}
+    assert real1.changed and real1["stopped_at"].endswith("Z")
+    assert not check2.changed and not real2.changed
+    assert real2["stopped_at"] == real1["stopped_at"] == check2["stopped_at"]
+    assert engine.containers.get(old).status == "exited"
+
+
+def test_inspect_a_missing_container_is_not_a_failure(run_module):
+    seen = run_module(MODULE, {"name": "no_such_container_%s" % INSTANCE, "state": "inspected"})
+    assert_ok(seen)
+    assert seen["container"] == {"exists": False, "name": "no_such_container_%s" % INSTANCE}
+    assert not seen.changed
+
+
+def test_stop_a_missing_container_fails_clearly(run_module):
+    result = run_module(MODULE, {"name": "no_such_container_%s" % INSTANCE, "state": "stopped"})
+    assert result.failed and "No container named no_such_container" in result["msg"]
+
+
+# image_loaded ------------------------------------------------------------------------------------
+def test_the_shared_420_tarball_is_read_without_loading(instance, run_module, engine):
+    target = instance["target_image"]
+    before = image_ids(engine)
+    present = image_or_none(engine, target)
+    check = run_module(MODULE, {"name": instance["old_container"], "state": "image_loaded",
+                                "image": target, "image_archive": instance["image_archive"]},
+                       check=True, diff=True)
+    assert_ok(check)
+    assert check["archive_tags"] == [target] and not check["loaded"]
+    assert check.changed == (present is None or present.id != check["image_id"])
+    assert image_ids(engine) == before
+
+
+def test_load_the_420_tarball_twice(mine, run_module, engine):
+    target = mine["target_image"]
+    args = {"name": mine["old_container"], "state": "image_loaded", "image": target,
+            "image_archive": mine["image_archive"]}
+    check1, real1, check2, real2 = rhythm(run_module, args)
+    for r in (check1, real1, check2, real2):
+        assert_ok(r)
+        assert r["archive_tags"] == [target]
+    assert check1.changed and not check1["loaded"]
+    assert check1["diff"]["before"]["image_id"] is None
+    assert real1.changed and real1["loaded"]
+    assert real1["image_id"] == check1["image_id"] == check1["diff"]["after"]["image_id"]
+    assert not check2.changed and not real2.changed and not real2["loaded"]
+    assert real2["image_id"] == real1["image_id"] == engine.images.get(target).id
+
+
+@pytest.fixture
+def private_tarball(engine, tmp_path):
+    """A tiny image saved as a tarball under a tag nobody else uses, and removed afterwards."""
+    tag = "obtools-testbed/oms-%s-load:feature_4.2.0-ce" % INSTANCE
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in (("Dockerfile", b"FROM scratch\nCOPY marker /marker\n"),
+                           ("marker", ("%s %f\n" % (INSTANCE, time.time())).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    image, _ = engine.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    path = str(tmp_path / "private.tar")
+    with open(path, "wb") as f:
+        for chunk in image.save(named=True):
+            f.write(chunk)
+    engine.images.remove(image.id, force=True)
+    yield tag, image.id, path
+    for ref in (tag, image.id):
+        try:
+            engine.images.remove(ref, force=True)
+        except docker.errors.ImageNotFound:
+            pass
+
+
+def test_load_really_loads_and_replaces_a_tag_with_another_id(private_tarball, run_module,
+                                                              engine):
+    tag, image_id, path = private_tarball
+    repo, version = tag.split(":")
+    # the tag points at some other image: the tarball's must replace it
+    engine.images.get("obtools-testbed/debian:bookworm").tag(repo, version)
+    args = {"name": "unused", "state": "image_loaded", "image": tag, "image_archive": path}
+    check1, real1, check2, real2 = rhythm(run_module, args)
+    for r in (check1, real1, check2, real2):
+        assert_ok(r)
+    assert check1.changed and not check1["loaded"] and check1["image_id"] == image_id
+    assert real1.changed and real1["loaded"] and real1["image_id"] == image_id
+    assert not check2.changed and not real2.changed and not real2["loaded"]
+    assert engine.images.get(tag).id == image_id
+
+
+def test_missing_tarball_fails_and_changes_nothing(instance, run_module, engine):
+    before = image_ids(engine)
+    result = run_module(MODULE, {"name": instance["old_container"], "state": "image_loaded",
+                                 "image": instance["target_image"],
+                                 "image_archive": instance["image_archive"] + ".missing"})
+    assert result.failed
+    assert "does not exist" in result["msg"] and "image_archive" in result["msg"]
+    assert image_ids(engine) == before
+
+
+def test_tarball_without_the_tag_fails_and_changes_nothing(instance, run_module, engine):
+    before = image_ids(engine)
+    wanted = "%s:feature_9.9.9-ce" % instance["image_repository"]
+    result = run_module(MODULE, {"name": instance["old_container"], "state": "image_loaded",
+                                 "image": wanted, "image_archive": instance["image_archive"]})
+    assert result.failed
+    assert "does not hold %s" % wanted in result["msg"]
+    assert instance["target_image"] in result["msg"]  # says what it does hold
+    assert image_ids(engine) == before
+    assert image_or_none(engine, wanted) is None
+
+
+# upgraded: refusals before anything is created -----------------------------------------------
+def test_mount_mismatch_fails_before_any_container_is_created(mine, run_module, engine):
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    wrong = dict(mine["mounts"], store=mine["mounts"]["store"] + "_elsewhere")
+    for check in (True, False):
+        result = run_module(MODULE, upgrade_args(mine, mounts=wrong), check=check)
+        assert result.failed
+        assert "do not match" in result["msg"] and "_elsewhere" in result["msg"]
+        assert container_or_none(engine, mine["new_container"]) is None
+    # the right mounts pass the comparison (check mode: still nothing created)
+    ok = run_module(MODULE, upgrade_args(mine, mounts=mine["mounts"]), check=True)
+    assert_ok(ok)
+    assert container_or_none(engine, mine["new_container"]) is None
+
+
+def test_a_running_source_is_refused(mine, run_module, engine):
+    load_target(run_module, mine)
+    result = run_module(MODULE, upgrade_args(mine))
+    assert result.failed and "still running" in result["msg"]
+    assert container_or_none(engine, mine["new_container"]) is None
+    assert engine.containers.get(mine["old_container"]).status == "running"
+
+
+def test_a_name_clash_fails_and_leaves_the_other_container_alone(mine, run_module, engine):
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    other = engine.containers.create("obtools-testbed/debian:bookworm", "true",
+                                     name=mine["new_container"])
+    try:
+        result = run_module(MODULE, upgrade_args(mine))
+        assert result.failed
+        assert "already exists" in result["msg"] and "another name" in result["msg"]
+        same = engine.containers.get(mine["new_container"])
+        assert same.id == other.id and same.status == "created"
+    finally:
+        other.remove(force=True)
+
+
+# the upgrade, then rollback --------------------------------------------------------------------
+def test_upgrade_initialise_and_roll_back(mine, testbed, run_module, engine):
+    old, new = mine["old_container"], mine["new_container"]
+    old_id = engine.containers.get(old).id
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+
+    check1, real1, check2, real2 = rhythm(run_module, upgrade_args(mine))
+    for r in (check1, real1, check2, real2):
+        assert_ok(r)
+    assert check1.changed and check1["container"] == {"exists": False, "name": new}
+    assert check1["diff"]["before"] == {}
+    planned = check1["diff"]["after"]
+    assert planned["environment"]["IS_UPGRADE"] == "true"
+    assert planned["labels"][UPGRADED_FROM] == old
+    assert any("privileged" in w for w in check1.get("warnings", []))
+    assert real1.changed and real1["planned"] == planned
+    assert not check2.changed and not real2.changed
+
+    old_c, new_c = engine.containers.get(old), engine.containers.get(new)
+    assert sorted(new_c.attrs["HostConfig"]["Binds"]) == \
+        sorted(old_c.attrs["HostConfig"]["Binds"])
+    assert "IS_UPGRADE=true" in new_c.attrs["Config"]["Env"]
+    assert "OMS_HOST_IP=%s" % mine["oms_host_ip"] in new_c.attrs["Config"]["Env"]
+    assert new_c.attrs["Config"]["Labels"][UPGRADED_FROM] == old
+    assert new_c.attrs["HostConfig"]["NetworkMode"] == "host"
+    assert new_c.status == "running" and new_c.image.id == engine.images.get(
+        mine["target_image"]).id
+    c = real2["container"]
+    assert c["version"] == "4.2.0-CE" and c["is_upgrade"] and c["upgraded_from"] == old
+    assert c["mounts"] == dict(mine["mounts"], ssl_certificate=None, ssl_key=None)
+
+    init = rhythm(run_module, {"name": new, "state": "initialized", "init_timeout": 300})
+    for r in init:
+        assert_ok(r)
+    assert init[0].changed and "rc" not in init[0].result
+    assert init[1].changed and init[1]["rc"] == 0 and init[1]["stdout_tail"]
+    assert init[1]["duration"] >= 0 and init[1]["marker"]["rc"] == 0
+    assert not init[2].changed and not init[3].changed and init[3]["rc"] == 0
+    deadline = time.time() + 60
+    while testbed.host_status(INSTANCE) != "ONLINE" and time.time() < deadline:
+        time.sleep(2)
+    assert testbed.host_status(INSTANCE) == "ONLINE"
+
+    # the old container cannot start while the new one uses the same data
+    refused = run_module(MODULE, {"name": old, "state": "started"})
+    assert refused.failed and new in refused["msg"]
+    assert engine.containers.get(old).status == "exited"
+
+    # rollback begins: stop the new one (T3); neither container is ever removed
+    t3 = run_module(MODULE, {"name": new, "state": "stopped", "stop_timeout": 10})
+    assert_ok(t3)
+    assert t3.changed and t3["stopped_at"]
+    assert engine.containers.get(old).id == old_id
+    assert container_or_none(engine, new) is not None
+
+
+def test_start_the_stopped_411_container_twice(instance, run_module, engine):
+    old = instance["old_container"]
+    stop_old(run_module, instance)
+    start = rhythm(run_module, {"name": old, "state": "started"})
+    for r in start:
+        assert_ok(r)
+    assert start[0].changed and start[0]["started_at"] is None
+    assert start[0]["diff"] == {"before": {"running": False}, "after": {"running": True}}
+    assert engine.containers.get(old).status in ("running", "exited")
+    assert start[1].changed and start[1]["started_at"] and start[1]["container"]["running"]
+    assert not start[2].changed and not start[3].changed
+    assert start[3]["started_at"] == start[1]["started_at"]
+    assert engine.containers.get(old).status == "running"
+
+
+def test_a_411_container_refusing_its_metadata_fails_the_start(mine, testbed, run_module,
+                                                                engine):
+    """After docker_init.sh migrated the databases, 4.1.1 exits: `started` must say so."""
+    old, new = mine["old_container"], mine["new_container"]
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    assert_ok(run_module(MODULE, upgrade_args(mine)))
+    assert_ok(run_module(MODULE, {"name": new, "state": "initialized", "init_timeout": 300}))
+    assert_ok(run_module(MODULE, {"name": new, "state": "stopped", "stop_timeout": 10}))
+    result = run_module(MODULE, {"name": old, "state": "started"})
+    assert result.failed and "exited right after it started" in result["msg"]
+    assert engine.containers.get(old).status == "exited"
+
+
+def test_upgraded_starts_its_own_stopped_container_again(mine, run_module, engine):
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    assert_ok(run_module(MODULE, upgrade_args(mine)))
+    engine.containers.get(mine["new_container"]).stop(timeout=5)
+    check = run_module(MODULE, upgrade_args(mine), check=True)
+    assert_ok(check)
+    assert check.changed and engine.containers.get(mine["new_container"]).status == "exited"
+    real = run_module(MODULE, upgrade_args(mine))
+    assert_ok(real)
+    assert real.changed and real["container"]["running"]
+    again = run_module(MODULE, upgrade_args(mine))
+    assert_ok(again)
+    assert not again.changed
+
+
+def test_failing_docker_init_fails_with_its_output_then_succeeds(mine, testbed, run_module,
+                                                                 engine):
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    assert_ok(run_module(MODULE, upgrade_args(mine)))
+    testbed.set_faults(INSTANCE, ["init_fail_halfway"])
+    try:
+        failed = run_module(MODULE, {"name": mine["new_container"], "state": "initialized",
+                                     "init_timeout": 300})
+        assert failed.failed
+        assert failed["rc"] not in (0, None)
+        assert "failed" in failed["msg"] and "exit code" in failed["msg"]
+        assert failed["stdout_tail"] and failed["stdout_tail"][-1] in failed["msg"]
+        assert "docker_init" in failed["msg"]
+    finally:
+        testbed.set_faults(INSTANCE, [])
+    retried = run_module(MODULE, {"name": mine["new_container"], "state": "initialized",
+                                  "init_timeout": 300})
+    assert_ok(retried)
+    assert retried.changed and retried["rc"] == 0
+
+
+def test_initialize_a_stopped_container_fails_with_what_to_do(instance, run_module):
+    stop_old(run_module, instance)
+    result = run_module(MODULE, {"name": instance["old_container"], "state": "initialized"})
+    assert result.failed and "not running" in result["msg"] and "state=started" in result["msg"]
