@@ -21,6 +21,7 @@ def _say(message):
 
 class Testbed(object):
     __test__ = False  # not a pytest test class
+
     def __init__(self, root=None, image_repo=None, say=_say):
         self.root = root or naming.root_dir()
         self.image_repo = image_repo or naming.image_repo()
@@ -56,7 +57,7 @@ class Testbed(object):
         return metadb.ensure(self.client, self.root, self.say)
 
     def root_connect(self, database=None):
-        _, root_pw = metadb.passwords(self.root)
+        root_pw = metadb.passwords(self.root)[1]
         return metadb.root_connect(root_pw, database)
 
     # -- the interface of contract.md ----------------------------------------------------------
@@ -220,7 +221,7 @@ class Testbed(object):
         for c in deployment.instance_containers(self.client, inst):
             c.remove(force=True)
         if drop and metadb.running(self.client):
-            _, root_pw = metadb.passwords(self.root)
+            root_pw = metadb.passwords(self.root)[1]
             metadb.drop_databases(root_pw, inst.databases)
         if os.path.isdir(inst.host_dir):
             shutil.rmtree(inst.host_dir)

@@ -22,7 +22,7 @@ FAULT_TOKENS = ("init_fail_halfway", "never_online", "openapi_refuse", "slow_sta
 
 def check_faults(tokens):
     for token in tokens:
-        name, _, value = token.partition("=")
+        name, dummy, value = token.partition("=")
         if name not in FAULT_TOKENS or (name == "slow_start") != bool(value) or (
                 value and not value.isdigit()):
             raise TestbedError("unknown fault %r. Use: init_fail_halfway, never_online, "

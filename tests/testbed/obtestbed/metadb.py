@@ -117,7 +117,7 @@ def _wait_socket(client, timeout=60):
             raise TestbedError("MetaDB container %s is %s; its log:\n%s" % (
                 naming.METADB_CONTAINER, container.status,
                 container.logs(tail=30).decode("utf-8", "replace")))
-        rc, _ = container.exec_run(["mariadb-admin", "--socket=/run/mysqld/mysqld.sock",
+        rc, dummy = container.exec_run(["mariadb-admin", "--socket=/run/mysqld/mysqld.sock",
                                     "-uroot", "ping"])
         if rc == 0:
             return

@@ -11,8 +11,10 @@ def test_never_online_by_file_switches_live(bed, fresh):
     wait_for(lambda: bed.host_status(MAIN) == "OFFLINE", 10, what="host OFFLINE")
     body = health(info)
     assert body["data"]["healthy"] is False and "never_online" in " ".join(body["data"]["reasons"])
-    age = lambda: query(info, "SELECT TIMESTAMPDIFF(SECOND, gmt_modified, NOW()) FROM `%s`."
-                        "heart_beat WHERE task_name='supervisor'" % info["metadb"]["cm_hb_db"])[0][0]
+
+    def age():
+        return query(info, "SELECT TIMESTAMPDIFF(SECOND, gmt_modified, NOW()) FROM `%s`."
+                     "heart_beat WHERE task_name='supervisor'" % info["metadb"]["cm_hb_db"])[0][0]
     wait_for(lambda: age() >= 4, 10, what="supervisor heartbeat going stale")
     bed.set_faults(MAIN, [])
     wait_for(lambda: healthy(info) and bed.host_status(MAIN) == "ONLINE", 10, what="back online")

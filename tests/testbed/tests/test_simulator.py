@@ -4,10 +4,10 @@ import json
 import os
 import time
 
-import pymysql
+import pytest
 import yaml
 
-from conftest import (MAIN, SPARE, connect, container_exit, health, healthy, http, mysql_cli,
+from conftest import (MAIN, SPARE, container_exit, health, healthy, http, mysql_cli,
                       openapi, query, wait_for)
 
 HA_DEFAULT = ('{"enable":false,"enableHost":false,"enableStore":true,'
@@ -246,3 +246,30 @@ def mysql_cli_dump(info, db):
                            "--single-transaction", "--triggers=false", db],
                           env=dict(os.environ, MYSQL_PWD=r["password"]), stdout=subprocess.PIPE,
                           check=True, universal_newlines=True).stdout
+
+
+def test_ha_action_at_start_after_downtime(bed, fresh):
+    """With HA on, a server that was down (stale supervisor heartbeat) logs the action at start."""
+    m = fresh["metadb"]
+    ha = json.loads(HA_DEFAULT)
+    ha.update(enable=True, checkHostDownIntervalSec=60)
+    container = bed.client.containers.get(fresh["old_container"])
+    container.stop(timeout=10)
+    query(fresh, "UPDATE `%s`.oms_normal_config SET cfg_value=%%s WHERE cfg_name='ha.config'"
+          % m["rm_db"], (json.dumps(ha),))
+    query(fresh, "UPDATE `%s`.heart_beat SET gmt_modified=NOW() - INTERVAL 2 HOUR WHERE "
+          "task_name='supervisor'" % m["cm_hb_db"])
+    container.start()
+    bed.wait_serving(MAIN, timeout=60)
+    line = [l for l in log_text(fresh).splitlines() if "HA action" in l]
+    assert line and "heartbeat of supervisor" in line[0]
+    assert "now minus refetchStoreIntervalMin=30 min" in line[0]
+
+
+@pytest.mark.skipif(os.environ.get("OBTB_TEST_METADB_RESTART") != "1",
+                    reason="restarts the shared MetaDB: set OBTB_TEST_METADB_RESTART=1 when alone")
+def test_survives_a_metadb_restart(bed, fresh):
+    bed.client.containers.get(fresh["metadb_container"]).restart(timeout=20)
+    bed.metadb()
+    wait_for(lambda: healthy(fresh) and bed.host_status(MAIN) == "ONLINE", 30,
+             what="healthy after the MetaDB restart")

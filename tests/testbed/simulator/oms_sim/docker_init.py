@@ -71,9 +71,9 @@ def _init(conf, meta, log, active_faults):
             log("applying the %s schema change to %s" % (schema.V420, db))
             schema.migrate_420(meta, db, role, log)
         if index == 0 and "init_fail_halfway" in active_faults:
+            rest = ", ".join(conf.databases[r] for r in schema.ROLES[1:])
             log.error("docker_init.sh failed half way: %s migrated, %s not (injected fault "
-                      "init_fail_halfway)" % (db, ", ".join(conf.databases[r]
-                                                           for r in schema.ROLES[1:])))
+                      "init_fail_halfway)" % (db, rest))
             return 1
     log("generating component configs and restarting components")
     log("docker_init.sh finished: %s at %s" % (", ".join(conf.databases[r] for r in schema.ROLES),

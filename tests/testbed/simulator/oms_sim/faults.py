@@ -16,7 +16,7 @@ def parse(text):
     for token in re.split(r"[\s,]+", text or ""):
         if not token:
             continue
-        name, _, value = token.partition("=")
+        name, dummy, value = token.partition("=")
         if name not in KNOWN:
             continue
         faults[name] = value or True

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Write the obtools.oms inventory variables of a test-bed instance to a 0600 YAML file.
+
+Usage: testbed_vars.py INSTANCE OUTFILE
+
+The secrets (console password) come from `tests/testbed/testbed describe INSTANCE` and go only into
+OUTFILE (mode 0600), never onto a command line. The MetaDB settings are left to the config.yaml
+the old container mounts, as on a real host.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+ROOT = os.environ.get("OMS_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def describe(instance):
+    out = subprocess.run([os.path.join(ROOT, "tests", "testbed", "testbed"), "describe", instance],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def inventory_vars(d):
+    return {
+        "oms_testbed_instance": d["instance"],
+        "oms_old_container": d["old_container"],
+        "oms_new_container": d["new_container"],
+        "oms_target_image": d["target_image"],
+        "oms_image_archive": d["image_archive"],
+        "oms_backup_dir": d["backup_dir"],
+        "oms_mounts": d["mounts"],
+        "oms_console_url": d["console_url"],
+        "oms_console_user": d["console_user"],
+        "oms_console_password": d["console_password"],
+        "oms_console_validate_certs": False,
+        # The test bed is small and fast: short waits keep failing scenarios short.
+        "oms_upgrade_health_timeout": 180,
+        "oms_rollback_health_timeout": 180,
+        "oms_upgrade_progress_interval": 2,
+        "oms_rollback_progress_interval": 2,
+    }
+
+
+def main():
+    instance, out = sys.argv[1], sys.argv[2]
+    data = inventory_vars(describe(instance))
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    fd = os.open(out + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("---\n")
+        yaml.safe_dump(data, handle, sort_keys=False)
+    os.replace(out + ".tmp", out)
+
+
+if __name__ == "__main__":
+    main()
