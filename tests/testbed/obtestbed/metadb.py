@@ -117,9 +117,9 @@ def _wait_socket(client, timeout=60):
             raise TestbedError("MetaDB container %s is %s; its log:\n%s" % (
                 naming.METADB_CONTAINER, container.status,
                 container.logs(tail=30).decode("utf-8", "replace")))
-        rc, dummy = container.exec_run(["mariadb-admin", "--socket=/run/mysqld/mysqld.sock",
-                                    "-uroot", "ping"])
-        if rc == 0:
+        result = container.exec_run(["mariadb-admin", "--socket=/run/mysqld/mysqld.sock",
+                                     "-uroot", "ping"])
+        if result.exit_code == 0:
             return
         time.sleep(0.5)
     raise TestbedError("MetaDB did not answer within %d s; `docker logs %s` tells why"
