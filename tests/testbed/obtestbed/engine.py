@@ -3,6 +3,7 @@ running, wait for its socket, and say clearly what went wrong."""
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 
@@ -19,13 +20,25 @@ def client(timeout=120):
 
 
 def answers():
-    try:
-        c = client(timeout=10)
+    """True when the engine answers GET /_ping (plain socket: works before the venv exists)."""
+    host = os.environ.get("DOCKER_HOST")
+    if host and not host.startswith("unix://"):
         try:
-            return bool(c.ping())
-        finally:
-            c.close()
-    except Exception:  # pylint: disable=broad-except
+            c = client(timeout=10)
+            try:
+                return bool(c.ping())
+            finally:
+                c.close()
+        except Exception:  # pylint: disable=broad-except
+            return False
+    path = host[len("unix://"):] if host else SOCKET
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(path)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return sock.recv(64).split(b"\r\n")[0].endswith(b"200 OK")
+    except OSError:
         return False
 
 

@@ -179,3 +179,11 @@ def test_status_reports_instances(bed, fresh):
     assert out["engine"] is True and out["metadb"] == "running"
     assert out["instances"][MAIN]["containers"][fresh["old_container"]] == "running"
     assert out["instances"][MAIN]["healthy"] is True
+
+
+def test_engine_step_answers_or_fails_clearly():
+    assert subprocess.run([CLI, "engine"], check=False).returncode == 0
+    bad = subprocess.run([CLI, "engine"], stderr=subprocess.PIPE, universal_newlines=True,
+                         env=dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock"),
+                         check=False)
+    assert bad.returncode != 0 and "does not answer" in bad.stderr
