@@ -430,3 +430,34 @@ def test_initialize_a_stopped_container_fails_with_what_to_do(instance, run_modu
     stop_old(run_module, instance)
     result = run_module(MODULE, {"name": instance["old_container"], "state": "initialized"})
     assert result.failed and "not running" in result["msg"] and "state=started" in result["msg"]
+
+
+def test_plan_in_check_mode_before_anything_happened(mine, run_module, engine):
+    """`--check` of the whole upgrade: old still running, image not loaded: warnings, no change."""
+    result = run_module(MODULE, upgrade_args(mine), check=True, diff=True)
+    assert_ok(result)
+    assert result.changed and result["container"]["exists"] is False
+    warnings = " ".join(result.get("warnings", []))
+    assert "still running" in warnings and "not loaded yet" in warnings
+    assert container_or_none(engine, mine["new_container"]) is None
+    assert image_or_none(engine, mine["target_image"]) is None
+    assert engine.containers.get(mine["old_container"]).status == "running"
+
+
+def test_ssl_files_are_mounted_in_the_new_container(mine, testbed, run_module, engine):
+    https = testbed.reset(INSTANCE, ssl=True)
+    assert https["ssl_certificate"] and https["ssl_key"]
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    missing = run_module(MODULE, upgrade_args(mine, ssl_certificate="/nonexistent.crt",
+                                              ssl_key=https["ssl_key"]), check=True)
+    assert missing.failed and "/nonexistent.crt" in missing["msg"]
+    result = run_module(MODULE, upgrade_args(mine, ssl_certificate=https["ssl_certificate"],
+                                             ssl_key=https["ssl_key"],
+                                             mounts=https["mounts"]))
+    assert_ok(result)
+    binds = engine.containers.get(mine["new_container"]).attrs["HostConfig"]["Binds"]
+    assert "%s:/etc/pki/nginx/oms_server.crt:ro" % https["ssl_certificate"] in binds
+    assert "%s:/etc/pki/nginx/oms_server.key:ro" % https["ssl_key"] in binds
+    assert len([b for b in binds if "/etc/pki/nginx/" in b]) == 2  # replaced, not doubled
+    assert result["container"]["mounts"]["ssl_key"] == https["ssl_key"]
