@@ -26,6 +26,7 @@ def describe(instance):
 def inventory_vars(d):
     return {
         "oms_testbed_instance": d["instance"],
+        "oms_testbed_source_image": d["source_image"],
         "oms_old_container": d["old_container"],
         "oms_new_container": d["new_container"],
         "oms_target_image": d["target_image"],
