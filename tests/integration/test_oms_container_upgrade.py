@@ -145,8 +145,8 @@ def test_inspect_the_411_container_then_stop_it_twice(instance, run_module, engi
     assert seen["deviations"] == ["not privileged, the docs run OMS with --privileged=true"]
     assert instance["metadb"]["password"] not in seen.output
 
-    check1, real1, check2, real2 = rhythm(run_module, {"name": old, "state": "stopped",
-                                                        "stop_timeout": 10})
+    stop = {"name": old, "state": "stopped", "stop_timeout": 10}
+    check1, real1, check2, real2 = rhythm(run_module, stop)
     for r in (check1, real1, check2, real2):
         assert_ok(r)
     assert check1.changed and check1["stopped_at"] is None
@@ -211,7 +211,7 @@ def private_tarball(engine, tmp_path):
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
-    image, _ = engine.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    image = engine.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)[0]
     path = str(tmp_path / "private.tar")
     with open(path, "wb") as f:
         for chunk in image.save(named=True):
@@ -374,8 +374,7 @@ def test_start_the_stopped_411_container_twice(instance, run_module, engine):
     assert engine.containers.get(old).status == "running"
 
 
-def test_a_411_container_refusing_its_metadata_fails_the_start(mine, testbed, run_module,
-                                                                engine):
+def test_a_411_container_refusing_its_metadata_fails_the_start(mine, run_module, engine):
     """After docker_init.sh migrated the databases, 4.1.1 exits: `started` must say so."""
     old, new = mine["old_container"], mine["new_container"]
     stop_old(run_module, mine)
