@@ -20,6 +20,8 @@ import tempfile
 import time
 import traceback
 
+import yaml
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
@@ -28,7 +30,7 @@ from obbench.db import BenchFailure, MetaDB  # noqa: E402
 from obbench.measure import machine_load, stats  # noqa: E402
 
 REPO = os.path.dirname(HERE)
-QUICK_SIZE = "128M"
+QUICK_SIZE = "64M"
 DEFAULT_SIZE = "1G"
 COMPRESSIONS = ("none", "gzip", "zstd")
 
@@ -74,12 +76,16 @@ def args_parser():
     p.add_argument("--compress", default=",".join(COMPRESSIONS),
                    help="compressions of the module's dump to measure (default all)")
     p.add_argument("--upgrade-compress", default=None,
-                   help="compressions to run the whole upgrade with (default: all; with "
-                        "--quick: none,zstd,gzip one each per round)")
+                   help="compressions to run the whole upgrade with (default: none,zstd,gzip; "
+                        "with --quick: none, the others' windows are then predicted from their "
+                        "dump times)")
     p.add_argument("--skip-upgrade", action="store_true", help="dump contenders only")
     p.add_argument("--describe", help="JSON file shaped like `testbed describe` for another "
                                       "MetaDB (no test bed; implies --skip-upgrade)")
     p.add_argument("--mydumper-threads", type=int, default=4)
+    p.add_argument("--upgrade-var", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra inventory variable for the upgrade runs (YAML value), e.g. "
+                        "oms_upgrade_progress_interval=1; repeatable")
     return p
 
 
@@ -224,7 +230,8 @@ def main(argv=None):
             results["upgrade"] = {"skipped": "playbooks/upgrade.yml or rollback.yml not there yet"}
             log("\n== upgrade: skipped (%s)" % results["upgrade"]["skipped"])
         else:
-            results["upgrade"] = run_upgrades(a, desc, containers, metadb, env, size)
+            results["upgrade"] = {"runs": []}
+            run_upgrades(a, desc, containers, metadb, env, size, results["upgrade"])
             containers.stop(desc["old_container"])
     except BenchFailure as e:
         failures.append(str(e))
@@ -259,14 +266,19 @@ def main(argv=None):
     return 0
 
 
-def run_upgrades(a, desc, containers, metadb, env, size):
+def run_upgrades(a, desc, containers, metadb, env, size, holder):
     if a.upgrade_compress:
         comps = [c.strip() for c in a.upgrade_compress.split(",") if c.strip()]
     else:
-        comps = list(COMPRESSIONS)
+        comps = ["none"] if a.quick else ["none", "zstd", "gzip"]
+    extra = {}
+    for item in a.upgrade_var:
+        name, _, value = item.partition("=")
+        extra[name] = yaml.safe_load(value)
     runner = upgrade.Runner(desc, env, sys.executable)
     backup_root = desc["backup_dir"]
-    runs = []
+    runs = holder["runs"]
+    holder.update({"compressions": comps, "extra_vars": extra})
 
     def after_rollback():
         # the rollback restarts the old container; the next upgrade creates the new one again
@@ -280,9 +292,9 @@ def run_upgrades(a, desc, containers, metadb, env, size):
                 seeding.top_up_heartbeat_sequence(metadb, a.seed, size)
                 log("\n== upgrade round %d/%d, compress=%s" % (rnd + 1, a.repeat, comp))
                 r = upgrade.run_once(runner, containers, metadb, desc, backup_root, comp,
-                                     after_rollback, log=log)
+                                     after_rollback, runs, log=log, extra=extra)
                 log("  window %.1f s (online after %s s), dump %s s, overhead %.1f s, "
-                    "playbook %.1f s, rollback %.1f s"
+                    "playbook %.1f s, rollback %s s"
                     % (r["window"], r["online_after"], r["dump_seconds"], r["overhead"],
                        r["playbook_seconds"], r["rollback_seconds"]))
                 # the rollback must have put the seeded data back
@@ -291,10 +303,8 @@ def run_upgrades(a, desc, containers, metadb, env, size):
                 if rows != want:
                     raise BenchFailure("after the rollback %s has %d rows, not %d"
                                        % (seeding.TABLES[-1][1], rows, want))
-                runs.append(r)
     finally:
         runner.close()
-    return {"runs": runs, "compressions": comps}
 
 
 def tool_versions():

@@ -110,7 +110,7 @@ def _upgrade_summary(up, med, results):
             "init_seconds": stats([r["init_seconds"] for r in runs]),
             "start_seconds": stats([r["start_seconds"] for r in runs]),
             "playbook_seconds": stats([r["playbook_seconds"] for r in runs]),
-            "rollback_seconds": stats([r["rollback_seconds"] for r in runs]),
+            "rollback_seconds": stats([r.get("rollback_seconds") for r in runs]),
             "median_run_steps": mid["steps"],
         }
     base = out["by_compress"].get("none") or next(iter(out["by_compress"].values()))

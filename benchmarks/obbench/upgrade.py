@@ -51,12 +51,13 @@ class Runner(object):
         self.secrets = os.path.join(self.dir, "secrets.yml")
         fd = os.open(self.secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            yaml.safe_dump({"oms_metadb_password": desc["metadb"]["password"],
-                            "oms_console_password": desc["console_password"]}, f)
+            # the MetaDB settings come from the config.yaml the old container mounts, as on a
+            # real host; the console password is the only secret the playbooks need
+            yaml.safe_dump({"oms_console_password": desc["console_password"]}, f)
         self.python = python
 
-    def inventory(self, backup_dir, compress):
-        d, m = self.desc, self.desc["metadb"]
+    def inventory(self, backup_dir, compress, extra=None):
+        d = self.desc
         host = {
             "ansible_connection": "local",
             "ansible_python_interpreter": self.python,
@@ -71,20 +72,15 @@ class Runner(object):
             "oms_console_url": d["console_url"],
             "oms_console_user": d["console_user"],
             "oms_console_validate_certs": False,
-            "oms_metadb_host": m["host"],
-            "oms_metadb_port": m["port"],
-            "oms_metadb_user": m["user"],
-            "oms_metadb_rm_db": m["rm_db"],
-            "oms_metadb_cm_db": m["cm_db"],
-            "oms_metadb_cm_hb_db": m["cm_hb_db"],
             "oms_upgrade_dump_compress": compress,
         }
+        host.update(extra or {})
         if d.get("ssl_certificate"):
             host["oms_ssl_certificate"] = d["ssl_certificate"]
             host["oms_ssl_key"] = d["ssl_key"]
         path = os.path.join(self.dir, "inventory.yml")
         with open(path, "w") as f:
-            yaml.safe_dump({"all": {"hosts": {"oms_bench": host}}}, f)
+            yaml.safe_dump({"oms": {"hosts": {"oms_bench": host}}}, f)
         return path
 
     def playbook(self, playbook, inventory, log_name):
@@ -109,7 +105,20 @@ def find_journal(backup_dir):
     return max(paths, key=os.path.getmtime)
 
 
-def analyse(journal):
+def engine_start_seconds(attrs):
+    """Seconds from `docker create` to the process running, from the container's inspect data."""
+    def ts(text):
+        if not text or text.startswith("0001-"):
+            return None
+        head, _, frac = text.rstrip("Z").partition(".")
+        return datetime.datetime.fromisoformat(head + "." + (frac + "000000")[:6] + "+00:00")
+    created, started = ts(attrs.get("Created")), ts(attrs.get("State", {}).get("StartedAt"))
+    if created is None or started is None:
+        return None
+    return round((started - created).total_seconds(), 3)
+
+
+def analyse(journal, engine_start=None):
     """The window and each step's share, from the journal.
 
     Returns {window, t1, online_at, ha_on_at, steps: [{step, start_offset, seconds, work,
@@ -151,7 +160,9 @@ def analyse(journal):
         if name in ("docker_init", "init", "initialize"):
             init_s = work
         if name in ("new_container", "start_new", "container", "run_new"):
-            start_s = data.get("start_seconds", secs)
+            if engine_start is not None:
+                work, source = engine_start, "docker create -> running (engine)"
+            start_s = engine_start if engine_start is not None else secs
         if name in HEALTH_STEPS:
             # waiting for the server to come Online is the simulator's (OMS's) own time after
             # docker_init.sh, but the probe interval adds up to one interval to it
@@ -171,20 +182,24 @@ def analyse(journal):
             "init_seconds": init_s, "start_seconds": start_s}
 
 
-def run_once(runner, containers, metadb, desc, backup_root, compress, reset_cb, log=print):
-    """One upgrade + rollback. Returns the analysed window and the playbooks' wall times."""
+def run_once(runner, containers, metadb, desc, backup_root, compress, reset_cb, runs,
+             log=print, extra=None):
+    """One upgrade + rollback, appended to `runs` as soon as the window is known (so that a failed
+    rollback still leaves the window in the results)."""
     backup_dir = os.path.join(backup_root, "bench-%s-%d" % (compress, int(time.time() * 1000)))
     os.makedirs(backup_dir, 0o700)
-    inv = runner.inventory(backup_dir, compress)
-    m, log_path = runner.playbook(UPGRADE, inv, "upgrade.log")
+    inv = runner.inventory(backup_dir, compress, extra)
+    m, _log_path = runner.playbook(UPGRADE, inv, "upgrade.log")
     if m.rc != 0:
         raise BenchFailure("playbooks/upgrade.yml failed (rc %d); log tail:\n%s"
                            % (m.rc, (m.stdout + m.stderr).decode(errors="replace")[-3000:]))
     with open(find_journal(backup_dir)) as f:
         journal = json.load(f)
-    res = analyse(journal)
+    new = containers.get(desc["new_container"])
+    res = analyse(journal, engine_start_seconds(new.attrs) if new is not None else None)
     res["playbook_seconds"] = round(m.seconds, 2)
     res["compress"] = compress
+    runs.append(res)
     r, _ = runner.playbook(ROLLBACK, inv, "rollback.log")
     if r.rc != 0:
         raise BenchFailure("playbooks/rollback.yml failed (rc %d); log tail:\n%s"
