@@ -89,4 +89,5 @@ def assert_rolled_back(d, snapfile=None):
     assert set(versions(d).values()) == {"4.1.1-CE"}
     assert ha_config(d)["enable"] is True
     if snapfile:
-        assert snapshot_diff(d["instance"], snapfile) == []
+        diff = snapshot_diff(d["instance"], snapfile)
+        assert diff == [], diff
