@@ -291,8 +291,18 @@ def run_upgrades(a, desc, containers, metadb, env, size, holder):
                 containers.start_old()
                 seeding.top_up_heartbeat_sequence(metadb, a.seed, size)
                 log("\n== upgrade round %d/%d, compress=%s" % (rnd + 1, a.repeat, comp))
-                r = upgrade.run_once(runner, containers, metadb, desc, backup_root, comp,
-                                     after_rollback, runs, log=log, extra=extra)
+                for attempt in range(3):
+                    try:
+                        r = upgrade.run_once(runner, containers, metadb, desc, backup_root, comp,
+                                             after_rollback, runs, log=log, extra=extra)
+                        break
+                    except upgrade.ImageRemovedMeanwhile as e:
+                        if attempt == 2:
+                            raise
+                        log("  retrying: %s" % e)
+                        holder.setdefault("retries", []).append(str(e))
+                        after_rollback()
+                        containers.start_old()
                 log("  window %.1f s (online after %s s), dump %s s, overhead %.1f s, "
                     "playbook %.1f s, rollback %s s"
                     % (r["window"], r["online_after"], r["dump_seconds"], r["overhead"],

@@ -26,6 +26,11 @@ WINDOW_END_STEPS = ("ha_on",)
 HEALTH_STEPS = ("health",)
 
 
+class ImageRemovedMeanwhile(BenchFailure):
+    """The 4.2.0 tag vanished between `docker load` and `docker run`: another instance's
+    `testbed reset` removes the shared target tag. The role rolled back by itself; worth a retry."""
+
+
 def available():
     return os.path.exists(UPGRADE) and os.path.exists(ROLLBACK)
 
@@ -190,6 +195,10 @@ def run_once(runner, containers, metadb, desc, backup_root, compress, reset_cb, 
     os.makedirs(backup_dir, 0o700)
     inv = runner.inventory(backup_dir, compress, extra)
     m, _log_path = runner.playbook(UPGRADE, inv, "upgrade.log")
+    if m.rc != 0 and b"is not present in the engine" in m.stdout + m.stderr:
+        shutil.rmtree(backup_dir, ignore_errors=True)
+        raise ImageRemovedMeanwhile("the target image was removed between load and run "
+                                    "(a concurrent testbed reset)")
     if m.rc != 0:
         raise BenchFailure("playbooks/upgrade.yml failed (rc %d); log tail:\n%s"
                            % (m.rc, (m.stdout + m.stderr).decode(errors="replace")[-3000:]))
