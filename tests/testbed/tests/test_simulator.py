@@ -37,7 +37,7 @@ def test_first_start_creates_the_411_schema_and_data(fresh):
     assert query(fresh, "SELECT cfg_value FROM `%s`.oms_normal_config WHERE cfg_name='ha.config'"
                  % m["rm_db"])[0][0] == HA_DEFAULT
     assert columns(fresh, m["cm_db"], "host") >= {"id", "ip", "host_status"}
-    assert columns(fresh, m["cm_hb_db"], "heart_beat") >= {"task_name", "ip", "gmt_modified"}
+    assert columns(fresh, m["cm_hb_db"], "heart_beat") >= {"task_name", "task_type", "host_ip", "gmt_modified"}
     assert columns(fresh, m["cm_hb_db"], "heatbeat_sequence") == {"id", "gmt_created",
                                                                   "gmt_modified"}
     key = query(fresh, "SELECT column_key, extra FROM information_schema.columns WHERE "
@@ -59,7 +59,7 @@ def test_while_running_heartbeats_host_and_files(bed, fresh):
     second = query(fresh, "SELECT COUNT(*), MAX(id) FROM %s.heatbeat_sequence" % hb)[0]
     assert 3 <= second[0] - first[0] <= 6
     age = query(fresh, "SELECT TIMESTAMPDIFF(SECOND, gmt_modified, NOW()) FROM %s.heart_beat "
-                "WHERE task_name='supervisor' AND ip='127.0.0.1'" % hb)[0][0]
+                "WHERE task_name='supervisor' AND host_ip='127.0.0.1'" % hb)[0][0]
     assert age <= 3
     assert bed.host_status(MAIN) == "ONLINE"
     wait_for(lambda: os.path.exists(os.path.join(fresh["mounts"]["store"],
@@ -189,8 +189,8 @@ def test_stops_promptly_on_sigterm(bed, fresh):
 def test_rereads_ha_config_and_logs_ha_action_on_stale_heartbeat(fresh):
     m = fresh["metadb"]
     hb = "`%s`" % m["cm_hb_db"]
-    query(fresh, "INSERT INTO %s.heart_beat (task_name, ip, status, gmt_created, gmt_modified) "
-          "VALUES ('store_t1_probe', '127.0.0.1', 'RUNNING', NOW() - INTERVAL 1 HOUR, "
+    query(fresh, "INSERT INTO %s.heart_beat (task_name, task_type, host_ip, status, gmt_created, "
+          "gmt_modified) VALUES ('store_t1_probe', 'store', '127.0.0.1', 'RUNNING', NOW() - INTERVAL 1 HOUR, "
           "NOW() - INTERVAL 1 HOUR)" % hb)
     time.sleep(6)
     assert "HA action" not in log_text(fresh)  # HA is off by default

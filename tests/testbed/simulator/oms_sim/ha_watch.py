@@ -45,7 +45,7 @@ class HaWatch(object):
         if self.config.get("enable") is not True:
             return []
         limit = int(self.config.get("checkHostDownIntervalSec") or 540)
-        rows = meta.query("SELECT task_name, ip, gmt_modified, TIMESTAMPDIFF(SECOND, gmt_modified, "
+        rows = meta.query("SELECT task_name, host_ip, gmt_modified, TIMESTAMPDIFF(SECOND, gmt_modified, "
                           "NOW()) FROM %s.heart_beat WHERE gmt_modified < NOW() - INTERVAL %%s "
                           "SECOND" % qname(self.conf.cm_hb_db), (limit,))
         actions = []

@@ -138,8 +138,9 @@ class Server(object):
         online = not reasons
         cm, hb = qname(self.conf.cm_db), qname(self.conf.cm_hb_db)
         if online:
-            self.meta.execute("INSERT INTO %s.heart_beat (task_name, ip, status, gmt_created, "
-                              "gmt_modified) VALUES ('supervisor', %%s, 'RUNNING', NOW(), NOW()) "
+            self.meta.execute("INSERT INTO %s.heart_beat (task_name, task_type, host_ip, status, "
+                              "gmt_created, gmt_modified) VALUES ('supervisor', 'supervisor', %%s, "
+                              "'RUNNING', NOW(), NOW()) "
                               "ON DUPLICATE KEY UPDATE gmt_modified=NOW(), status='RUNNING'" % hb,
                               (self.conf.host_ip,))
         status = "ONLINE" if online else "OFFLINE"  # [guess] the value when not online

@@ -2,7 +2,7 @@
 
 [guess] OMS's real schema and its 4.1.1 -> 4.2.0 change are not public. Documented (OMS_FACTS.md):
 oms_normal_config(cfg_name, cfg_value) with ha.config in rm; host(ip, host_status) in cm;
-heart_beat(task_name, gmt_modified) and heatbeat_sequence(id, gmt_created, gmt_modified) in cm_hb.
+heart_beat(task_name, task_type, host_ip, gmt_modified) and heatbeat_sequence(id, gmt_created, gmt_modified) in cm_hb.
 Everything else here (oms_meta_version, the other tables, the 4.2.0 change) is invented.
 """
 
@@ -56,9 +56,10 @@ DDL_411 = {
     "cm_hb": [
         MARKER_DDL,
         "CREATE TABLE IF NOT EXISTS heart_beat (id bigint AUTO_INCREMENT PRIMARY KEY, "
-        "task_name varchar(128) NOT NULL, ip varchar(64) NOT NULL, status varchar(32), "
+        "task_name varchar(128) NOT NULL, task_type varchar(64) NOT NULL, "
+        "host_ip varchar(64) NOT NULL, status varchar(32), "
         "gmt_created datetime NOT NULL, gmt_modified datetime NOT NULL, "
-        "UNIQUE KEY uk_task_ip (task_name, ip))",
+        "UNIQUE KEY uk_task_ip (task_name, host_ip))",
         "CREATE TABLE IF NOT EXISTS heatbeat_sequence (id bigint AUTO_INCREMENT PRIMARY KEY, "
         "gmt_created datetime, gmt_modified datetime)",
     ],
