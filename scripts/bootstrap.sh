@@ -22,9 +22,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The engine: the test bed knows how to start and wait for it.
-"$repo/tests/testbed/testbed" engine
-
 # Python packages, pinned in requirements.txt; reinstalled only when that file changes.
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]; then
@@ -34,6 +31,9 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha256 2>/dev/null)
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
   echo "$want" > .venv/.requirements.sha256
 fi
+
+# The engine: the test bed (which runs on .venv's python) knows how to start and wait for it.
+"$repo/tests/testbed/testbed" engine
 
 # ansible-test fetches pip's bootstrap script from a host outside PyPI; give it ours, under the
 # name of the pip version this ansible-test asks for.

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import subprocess
-import tempfile
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
@@ -148,48 +147,6 @@ def verify_against_manifest(backup_dir, entry, content=True, zstd_path="zstd"):
         problems.extend(check_dump_content(path, compression_of(entry["file"]), entry.get("tables"),
                                            zstd_path))
     return problems
-
-
-def fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_json_atomic(path, data, mode=0o600):
-    """Write JSON to a temporary file beside `path`, fsync, rename over `path`, fsync the dir."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except Exception:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    fsync_dir(directory)
 
 
 def read_manifest(backup_dir):

@@ -28,8 +28,8 @@ import copy
 import datetime
 import json
 import os
-import tempfile
 
+from ansible_collections.obtools.oms.plugins.module_utils import atomic_file
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 FORMAT = 1
@@ -206,38 +206,11 @@ def write(path, journal):
         except OSError as exc:
             raise OmsError("Cannot create the journal's directory %s: %s" % (directory, exc),
                            "Create it, or choose a path in a writable directory")
-    text = json.dumps(journal, indent=2, sort_keys=False) + "\n"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
-                                   dir=directory)
+        atomic_file.write_json_atomic(path, journal, FILE_MODE)
     except OSError as exc:
-        raise OmsError("Cannot write in the journal's directory %s: %s" % (directory, exc),
-                       "Run as a user that may write there, or choose another path")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        raise OmsError("Cannot write the journal %s: %s" % (path, exc),
+                       "Run as a user that may write in %s, or choose another path" % directory)
 
 
 def aside_path(path, now=None):
@@ -257,5 +230,5 @@ def move_aside(path, now=None):
         return None
     target = aside_path(path, now)
     os.rename(path, target)
-    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    atomic_file.fsync_dir(os.path.dirname(os.path.abspath(path)))
     return target

@@ -19,7 +19,7 @@ import threading
 import time
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import dump_files, metadb, metadb_inventory
+from ansible_collections.obtools.oms.plugins.module_utils import atomic_file, dump_files, metadb, metadb_inventory
 from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients
 
 
@@ -200,7 +200,7 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
     dump_files.remove_quietly(manifest_path)
     for job in jobs:
         os.rename(job.tmp, job.path)
-    dump_files.fsync_dir(backup_dir)
+    atomic_file.fsync_dir(backup_dir)
     manifest = {
         "format": dump_files.MANIFEST_FORMAT,
         "created_at": utc_iso(started),
@@ -212,7 +212,7 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
         "parallel": bool(parallel),
         "databases": entries,
     }
-    dump_files.write_json_atomic(manifest_path, manifest)
+    atomic_file.write_json_atomic(manifest_path, manifest)
     # files of the replaced manifest that the new one does not name (another compression)
     if existing is not None:
         kept = set(e["file"] for e in entries)

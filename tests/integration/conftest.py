@@ -21,15 +21,8 @@ from obtestbed import Testbed  # noqa: E402  pylint: disable=wrong-import-positi
 
 
 def ansible_env():
-    """Environment that makes this checkout the collection obtools.oms (see scripts/env.sh)."""
-    collections = os.environ.get("OMS_COLLECTIONS_DIR", "/var/tmp/obtools-oms/collections")
-    link_dir = os.path.join(collections, "ansible_collections", "obtools")
-    os.makedirs(link_dir, exist_ok=True)
-    link = os.path.join(link_dir, "oms")
-    if os.path.realpath(link) != REPO:
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink(REPO, link)
+    """Environment that makes this checkout the collection obtools.oms (tests/conftest.py links it)."""
+    collections = os.environ["OMS_COLLECTIONS_DIR"]
     env = dict(os.environ)
     env.update({
         "ANSIBLE_COLLECTIONS_PATH": collections,

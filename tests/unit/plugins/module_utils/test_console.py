@@ -1,12 +1,9 @@
 """The console client: OMS's answer envelope, error codes, HTTP errors, paging, health answers."""
 
 import json
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.environ.get("OMS_COLLECTIONS_DIR", "/var/tmp/obtools-oms/collections"))
 
 from ansible_collections.obtools.oms.plugins.module_utils import console  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402

@@ -5,7 +5,6 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.environ.get("OMS_COLLECTIONS_DIR", "/var/tmp/obtools-oms/collections"))
 sys.path.insert(0, os.path.dirname(__file__))
 
 from ansible_collections.obtools.oms.plugins.module_utils import container_spec as spec_mod  # noqa: E402

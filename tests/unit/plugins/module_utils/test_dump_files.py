@@ -8,12 +8,11 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 
 import pytest
 
-sys.path.insert(0, os.environ.get("OMS_COLLECTIONS_DIR", "/var/tmp/obtools-oms/collections"))
 
+from ansible_collections.obtools.oms.plugins.module_utils import atomic_file  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils import dump_files  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump, metadb_restore  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402
@@ -139,8 +138,8 @@ def test_a_truncated_file_whose_manifest_matches_still_fails_on_content(tmp_path
 
 def test_write_json_atomic_is_0600_and_leaves_no_temp(tmp_path):
     path = str(tmp_path / "manifest.json")
-    dump_files.write_json_atomic(path, {"format": 1, "databases": []})
-    dump_files.write_json_atomic(path, {"format": 1, "databases": [1]})
+    atomic_file.write_json_atomic(path, {"format": 1, "databases": []})
+    atomic_file.write_json_atomic(path, {"format": 1, "databases": [1]})
     assert json.load(open(path)) == {"format": 1, "databases": [1]}
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert os.listdir(str(tmp_path)) == ["manifest.json"]
@@ -171,7 +170,7 @@ def test_verify_lists_every_bad_file_before_anything_else(tmp_path):
     with open(str(tmp_path / bad["file"]), "r+b") as f:
         f.truncate(10)
     manifest = {"format": 1, "databases": [good, bad]}
-    dump_files.write_json_atomic(str(tmp_path / "manifest.json"), manifest)
+    atomic_file.write_json_atomic(str(tmp_path / "manifest.json"), manifest)
     with pytest.raises(OmsError) as e:
         metadb_dump.verify(str(tmp_path))
     assert "cm_411.sql" in e.value.msg and "rm_411.sql" not in e.value.msg

@@ -2,12 +2,9 @@
 
 import datetime
 import json
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.environ.get("OMS_COLLECTIONS_DIR", "/var/tmp/obtools-oms/collections"))
 
 from ansible_collections.obtools.oms.plugins.module_utils import ha_config  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402

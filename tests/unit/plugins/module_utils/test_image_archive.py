@@ -2,13 +2,10 @@
 
 import io
 import json
-import os
-import sys
 import tarfile
 
 import pytest
 
-sys.path.insert(0, os.environ.get("OMS_COLLECTIONS_DIR", "/var/tmp/obtools-oms/collections"))
 
 from ansible_collections.obtools.oms.plugins.module_utils import image_archive  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402

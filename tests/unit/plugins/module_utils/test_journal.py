@@ -4,12 +4,10 @@ import datetime
 import json
 import os
 import stat
-import sys
 
 import pytest
 
 # Outside ansible-test the collection is importable from the directory scripts/env.sh links.
-sys.path.insert(0, os.environ.get("OMS_COLLECTIONS_DIR", "/var/tmp/obtools-oms/collections"))
 
 from ansible_collections.obtools.oms.plugins.module_utils import journal  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402
@@ -161,7 +159,7 @@ def test_a_failed_write_leaves_the_old_journal_whole(tmp_path, monkeypatch):
     def broken_rename(src, dst):
         raise OSError("disk gone")
     monkeypatch.setattr(journal.os, "rename", broken_rename)
-    with pytest.raises(OSError):
+    with pytest.raises(OmsError, match="disk gone"):
         journal.write(path, new)
     monkeypatch.undo()
     assert journal.load(path) == old

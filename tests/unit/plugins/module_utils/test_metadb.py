@@ -2,9 +2,7 @@
 
 import os
 import stat
-import sys
 
-sys.path.insert(0, os.environ.get("OMS_COLLECTIONS_DIR", "/var/tmp/obtools-oms/collections"))
 
 from ansible_collections.obtools.oms.plugins.module_utils import metadb, mysql_clients  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.oms_config import MetaDBSettings  # noqa: E402

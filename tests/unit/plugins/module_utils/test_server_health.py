@@ -1,9 +1,6 @@
 """Server health from host rows and heartbeat ages; the reader's SQL; the wait loop."""
 
-import os
-import sys
 
-sys.path.insert(0, os.environ.get("OMS_COLLECTIONS_DIR", "/var/tmp/obtools-oms/collections"))
 
 from ansible_collections.obtools.oms.plugins.module_utils import server_health as sh  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402
