@@ -80,6 +80,9 @@ def args_parser():
                         "with --quick: none, the others' windows are then predicted from their "
                         "dump times)")
     p.add_argument("--skip-upgrade", action="store_true", help="dump contenders only")
+    p.add_argument("--reset-instance", action="store_true",
+                   help="`testbed reset` the instance first (after the simulator's schema changed; "
+                        "the data is then seeded again)")
     p.add_argument("--describe", help="JSON file shaped like `testbed describe` for another "
                                       "MetaDB (no test bed; implies --skip-upgrade)")
     p.add_argument("--mydumper-threads", type=int, default=4)
@@ -97,9 +100,12 @@ def check_sizes(name, result, reference, tolerance):
                            % (name, got, want, tolerance * 100))
 
 
-def prepare_instance(name):
+def prepare_instance(name, reset=False):
     """Instance `name` up, at 4.1.1, no leftover upgraded container; returns describe()."""
     testbed.check_instance_name(name)
+    if reset:
+        log("testbed: resetting instance %s (--reset-instance)" % name)
+        return testbed.reset(name)
     try:
         desc = testbed.describe(name)
     except BenchFailure:
@@ -156,7 +162,7 @@ def main(argv=None):
         else:
             if not testbed.available():
                 raise BenchFailure("tests/testbed/testbed is missing")
-            desc = prepare_instance(a.instance)
+            desc = prepare_instance(a.instance, a.reset_instance)
             containers = testbed.Containers(desc)
         metadb = MetaDB.from_describe(desc)
         results["metadb"] = {"host": metadb.host, "port": metadb.port, "user": metadb.user,
