@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: the MetaDB dump and the upgrade's downtime window, against the manual procedure.
 
     source scripts/env.sh && python benchmarks/run.py --quick      # a few minutes (CI)
@@ -64,7 +63,7 @@ def collections_env():
 
 
 def args_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     p.add_argument("--quick", action="store_true",
                    help="small data (%s), for CI: a few minutes" % QUICK_SIZE)
     p.add_argument("--size", help="total size of the generated rows, e.g. 256M, 1G (default %s, "
@@ -141,9 +140,9 @@ def main(argv=None):
     for c in compressions:
         if c not in COMPRESSIONS:
             raise SystemExit("unknown compression %r" % c)
-    out_path = a.out or os.path.join(HERE, "results", "%s%s.json"
-                                      % ("quick-" if a.quick else "", a.size or
-                                         (QUICK_SIZE if a.quick else DEFAULT_SIZE)))
+    label = a.size or (QUICK_SIZE if a.quick else DEFAULT_SIZE)
+    out_path = a.out or os.path.join(HERE, "results",
+                                     "%s%s.json" % ("quick-" if a.quick else "", label))
     env, coll_path = collections_env()
     workdir = tempfile.mkdtemp(prefix="obbench-work-", dir="/var/tmp")
     results = {"command": " ".join([os.path.basename(sys.argv[0])] + (argv or sys.argv[1:])),
@@ -214,7 +213,7 @@ def main(argv=None):
                 metadb, workdir, coll_path, compress=c, profile=True)))
         for rnd in range(a.repeat):
             order = plan[rnd % len(plan):] + plan[:rnd % len(plan)]
-            log("\n== round %d/%d: %s" % (rnd + 1, a.repeat, ", ".join(n for n, _ in order)))
+            log("\n== round %d/%d: %s" % (rnd + 1, a.repeat, ", ".join(entry[0] for entry in order)))
             for name, fn in order:
                 r = fn()
                 shutil.rmtree(r.pop("dir"), ignore_errors=True)
@@ -279,7 +278,7 @@ def run_upgrades(a, desc, containers, metadb, env, size, holder):
         comps = ["none"] if a.quick else ["none", "zstd", "gzip"]
     extra = {}
     for item in a.upgrade_var:
-        name, _, value = item.partition("=")
+        name, _eq, value = item.partition("=")
         extra[name] = yaml.safe_load(value)
     runner = upgrade.Runner(desc, env, sys.executable)
     backup_root = desc["backup_dir"]
@@ -330,7 +329,7 @@ def tool_versions():
                       ("zstd", ["zstd", "--version"]), ("gzip", ["gzip", "--version"])):
         try:
             out[name] = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       timeout=10).stdout.decode().splitlines()[0].strip()
+                                       timeout=10, check=False).stdout.decode().splitlines()[0].strip()
         except (OSError, subprocess.SubprocessError, IndexError):
             out[name] = None
     return out

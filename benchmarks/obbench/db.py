@@ -26,8 +26,8 @@ class MetaDB(object):
         os.chmod(self._dir, 0o700)
         self.defaults_file = os.path.join(self._dir, "client.cnf")
         fd = os.open(self.defaults_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        body = "host=%s\nport=%d\nuser=%s\npassword=%s\n" % (self.host, self.port, self.user,
-                                                               self.password)
+        body = "host=%s\nport=%d\nuser=%s\npassword=%s\n" % (
+            self.host, self.port, self.user, self.password)
         with os.fdopen(fd, "w") as f:
             # [client] for mysql/mysqldump, [mydumper] for mydumper's --defaults-file.
             f.write("[client]\n" + body + "\n[mydumper]\n" + body)

@@ -139,6 +139,7 @@ def _compression(s, med):
         if "none" in up and base:
             predicted = round(up["none"]["window"]["median"] - base + d["seconds"], 2)
         out["window"][comp] = {"measured": measured.get("median"), "predicted": predicted}
+
     def key(comp):
         w = out["window"][comp]
         return w["measured"] if w["measured"] is not None else (
@@ -203,8 +204,8 @@ def render(results, s):
                  % (", ".join("%s %.1f MB" % (k, v / 1e6) for k, v in results["dump_sizes"].items()),
                     results.get("largest_database")))
     L.append("")
-    L.append("%-18s %9s %9s %9s %7s %9s %10s %10s" % ("contender", "median s", "min s", "max s",
-                                                       "spread", "MB/s", "own peak", "tree peak"))
+    L.append("%-18s %9s %9s %9s %7s %9s %10s %10s" % (
+        "contender", "median s", "min s", "max s", "spread", "MB/s", "own peak", "tree peak"))
     order = ["manual", "largest_single", "module_none", "ansible_module", "mydumper",
              "module_gzip", "module_zstd"]
     for name in order + [n for n in s["contenders"] if n not in order]:
@@ -276,9 +277,8 @@ def render(results, s):
     L.append("")
     L.append("targets (shown, not asserted):")
     for k, v in s["targets"].items():
-        L.append("  %-20s %-8s target %-28s %s" % (k, v["value"], v["target"],
-                                                    "MET" if v["met"] else
-                                                    "NOT MET (%s)" % v.get("missed_by")))
+        verdict = "MET" if v["met"] else "NOT MET (%s)" % v.get("missed_by")
+        L.append("  %-20s %-8s target %-28s %s" % (k, v["value"], v["target"], verdict))
     L.append("wall time of the benchmark: %s s" % results.get("wall_seconds"))
     L.append("=" * 100)
     return "\n".join(L)

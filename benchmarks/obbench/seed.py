@@ -71,7 +71,7 @@ def gen_step_log(r, first, n):
         detail = ('{"projectId":"%s","step":"%s","progress":%d,"delaySec":%d,"checkpoint":%d,'
                   '"traceId":"%032x","workers":[%s],"message":"%s"}'
                   % (pid, step, rb(7), rb(12), 1704067200 + t, rb(128),
-                     ",".join(str(rb(10)) for _ in range(1 + rb(3))), "ok " * rb(5)))
+                     ",".join(str(rb(10)) for _i in range(1 + rb(3))), "ok " * rb(5)))
         out.append("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" % (
             i + 1, pid, step, ch(STATES), dt(t), dt(t + rb(10)),
             "step %s of %s is %s" % (step, pid, ch(STATES).lower()), detail))
@@ -84,7 +84,7 @@ def gen_task_config(r, first, n):
     out = []
     for i in range(first, first + n):
         tid = "t_%012x" % rb(48)
-        kv = ",".join('"%s":"%x"' % (ch(CFG), rb(24)) for _ in range(6 + rb(3)))
+        kv = ",".join('"%s":"%x"' % (ch(CFG), rb(24)) for _i in range(6 + rb(3)))
         value = '{"taskId":"%s",%s,"extra":"%s"}' % (tid, kv, "%064x" % rb(256))
         out.append("%d\t%s\t%s\t%s\t%s\n" % (i + 1, tid, ch(CFG), value, dt(i * 11)))
     return "".join(out)
@@ -261,7 +261,7 @@ def seed(metadb, seed_value, size_bytes, log=print, workers=3):
     if not fresh:
         have = dict(state["rows"])
         # verify the marker still tells the truth (a reset or a failed restore may have changed it)
-        for role, table, *_ in TABLES:
+        for role, table, *_rest in TABLES:
             if table not in metadb.tables(role) or metadb.table_rows(role, table) != have.get(table):
                 fresh = True
                 break

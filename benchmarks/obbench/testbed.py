@@ -22,7 +22,8 @@ def check_instance_name(name):
 
 
 def cli(*args):
-    proc = subprocess.run([CLI] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.run([CLI] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          check=False)
     if proc.returncode != 0:
         raise BenchFailure("testbed %s failed: %s" % (" ".join(args),
                                                       proc.stderr.decode(errors="replace")[-1500:]))

@@ -115,7 +115,7 @@ def engine_start_seconds(attrs):
     def ts(text):
         if not text or text.startswith("0001-"):
             return None
-        head, _, frac = text.rstrip("Z").partition(".")
+        head, _sep, frac = text.rstrip("Z").partition(".")
         return datetime.datetime.fromisoformat(head + "." + (frac + "000000")[:6] + "+00:00")
     created, started = ts(attrs.get("Created")), ts(attrs.get("State", {}).get("StartedAt"))
     if created is None or started is None:
@@ -209,7 +209,7 @@ def run_once(runner, containers, metadb, desc, backup_root, compress, reset_cb, 
     res["playbook_seconds"] = round(m.seconds, 2)
     res["compress"] = compress
     runs.append(res)
-    r, _ = runner.playbook(ROLLBACK, inv, "rollback.log")
+    r, _rlog = runner.playbook(ROLLBACK, inv, "rollback.log")
     if r.rc != 0:
         raise BenchFailure("playbooks/rollback.yml failed (rc %d); log tail:\n%s"
                            % (r.rc, (r.stdout + r.stderr).decode(errors="replace")[-3000:]))
