@@ -116,14 +116,15 @@ def prepare_instance(name, reset=False):
         cont.remove(desc["new_container"])
     ok = cont.status(desc["old_container"]) is not None
     if ok:
+        md = MetaDB.from_describe(desc)
         try:
-            md = MetaDB.from_describe(desc)
             for role in md.ROLES:
                 rows = md.query("SELECT version FROM oms_meta_version", db=md.dbs[role])
                 ok = ok and rows and rows[0][0] == "4.1.1-CE"
-            md.close()
         except Exception:  # pylint: disable=broad-except
             ok = False
+        finally:
+            md.close()
     if not ok:
         log("testbed: instance %s is not a clean 4.1.1 deployment; resetting it" % name)
         return testbed.reset(name)
