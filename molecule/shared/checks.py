@@ -3,17 +3,13 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 
 import docker
-import pymysql
 
 ROOT = os.environ.get("OMS_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def describe(instance):
-    out = subprocess.run([os.path.join(ROOT, "tests", "testbed", "testbed"), "describe", instance],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+sys.path.insert(0, os.path.join(ROOT, "tests", "testbed"))
+from obtestbed.access import describe, query  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def instance_of(host):
@@ -23,17 +19,6 @@ def instance_of(host):
 def journal(d):
     with open(os.path.join(d["backup_dir"], "oms_upgrade_journal.json")) as handle:
         return json.load(handle)
-
-
-def query(d, sql, args=None):
-    m = d["metadb"]
-    conn = pymysql.connect(host=m["host"], port=int(m["port"]), user=m["user"], password=m["password"])
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def container(name):
@@ -67,9 +52,31 @@ def sha256(path):
 
 
 def snapshot_diff(instance, snapfile):
-    out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "molecule", "shared", "metadb_snapshot.py"),
-                          "compare", instance, snapfile], capture_output=True, text=True)
+    """The differences from a snapshot, one line each; [] when equal. A crash is an error, not []."""
+    out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"),
+                          os.path.join(ROOT, "molecule", "shared", "metadb_snapshot.py"),
+                          "compare", instance, snapfile], capture_output=True, text=True, check=False)
+    if out.returncode not in (0, 1) or (out.returncode == 1 and not out.stdout.strip()):
+        raise AssertionError("metadb_snapshot.py compare failed (rc=%d): %s" % (out.returncode, out.stderr))
     return out.stdout.splitlines() if out.returncode else []
+
+
+def assert_nothing_changed(host):
+    """Containers, versions, ha.config, the MetaDB (against the snapshot) and the backup dir as before."""
+    inst = instance_of(host)
+    d = describe(inst)
+    eph = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "testbed")
+    assert container(d["old_container"]).status == "running"
+    assert container(d["new_container"]) is None
+    assert set(versions(d).values()) == {"4.1.1-CE"}
+    assert ha_config(d)["enable"] is False
+    assert snapshot_diff(inst, os.path.join(eph, inst + ".snapshot.json")) == []
+    with open(os.path.join(eph, inst + ".before.json")) as handle:
+        before = json.load(handle)
+    backup = host.file(d["backup_dir"])
+    assert ("%04o" % backup.mode if backup.exists else None) == before["backup_dir_mode"]
+    if backup.exists:
+        assert os.listdir(d["backup_dir"]) == []
 
 
 def assert_upgraded(d):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run a command (the upgrade playbook) and kill it, as a lost controller would be, once the
 journal says a step is done.
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Snapshot and compare the three OMS MetaDB databases of a test-bed instance.
 
   metadb_snapshot.py take INSTANCE OUTFILE      write the snapshot (JSON, 0600)
@@ -12,12 +11,11 @@ and rows OMS rewrites while it runs (listed in LIVE below), and says so.
 import hashlib
 import json
 import os
-import subprocess
 import sys
 
-import pymysql
-
 ROOT = os.environ.get("OMS_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "testbed"))
+from obtestbed.access import connect, describe  # noqa: E402  pylint: disable=wrong-import-position
 # table -> (skip the table entirely, columns ignored, rows ignored as (column, value))
 LIVE = {
     "heatbeat_sequence": (True, (), ()),
@@ -26,18 +24,6 @@ LIVE = {
     "host_process": (False, ("gmt_modified", "status"), ()),
     "oms_normal_config": (False, ("gmt_modified",), (("cfg_name", "ha.config"),)),
 }
-
-
-def describe(instance):
-    out = subprocess.run([os.path.join(ROOT, "tests", "testbed", "testbed"), "describe", instance],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
-
-
-def connect(d):
-    m = d["metadb"]
-    return pymysql.connect(host=m["host"], port=int(m["port"]), user=m["user"], password=m["password"],
-                           autocommit=True)
 
 
 def snapshot(instance):

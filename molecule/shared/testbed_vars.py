@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write the obtools.oms inventory variables of a test-bed instance to a 0600 YAML file.
 
 Usage: testbed_vars.py INSTANCE OUTFILE
@@ -7,20 +6,14 @@ The secrets (console password) come from `tests/testbed/testbed describe INSTANC
 OUTFILE (mode 0600), never onto a command line. The MetaDB settings are left to the config.yaml
 the old container mounts, as on a real host.
 """
-import json
 import os
-import subprocess
 import sys
 
 import yaml
 
 ROOT = os.environ.get("OMS_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def describe(instance):
-    out = subprocess.run([os.path.join(ROOT, "tests", "testbed", "testbed"), "describe", instance],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+sys.path.insert(0, os.path.join(ROOT, "tests", "testbed"))
+from obtestbed.access import describe  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def inventory_vars(d):

@@ -10,8 +10,9 @@ import threading
 import time
 
 import docker
-import pymysql
 import pytest
+
+from obtestbed.access import connect, query
 
 INSTANCE = os.environ.get("OMS_TEST_INSTANCE", "a")
 ROLES = ("rm", "cm", "cm_hb")
@@ -26,24 +27,8 @@ def bed(testbed):
     return desc
 
 
-def connect(desc, database=None):
-    m = desc["metadb"]
-    return pymysql.connect(host=m["host"], port=m["port"], user=m["user"], password=m["password"],
-                           database=database, autocommit=True, charset="utf8mb4")
-
-
 def dbs(desc):
     return [desc["metadb"]["%s_db" % r] for r in ROLES]
-
-
-def query(desc, sql, args=None, database=None):
-    conn = connect(desc, database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def all_checksums(desc):

@@ -15,13 +15,13 @@ import base64
 import ssl
 
 import docker
-import pymysql
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from obtestbed import Testbed  # noqa: E402  pylint: disable=wrong-import-position
+from obtestbed.access import connect, query  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 MAIN = "t1"
 SPARE = "t2"
@@ -45,22 +45,6 @@ def spare(bed):
     """Instance t2 (for tests that break their deployment), removed afterwards."""
     yield bed
     bed.down([SPARE])
-
-
-def connect(info, database=None):
-    m = info["metadb"]
-    return pymysql.connect(host=m["host"], port=m["port"], user=m["user"], password=m["password"],
-                           database=database, autocommit=True)
-
-
-def query(info, sql, args=None, database=None):
-    conn = connect(info, database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def wait_for(predicate, timeout=30, interval=0.3, what="condition"):

@@ -1,7 +1,5 @@
 """Server health from host rows and heartbeat ages; the reader's SQL; the wait loop."""
 
-
-
 from ansible_collections.obtools.oms.plugins.module_utils import server_health as sh  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402
 
