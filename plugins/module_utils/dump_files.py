@@ -46,27 +46,67 @@ def compression_of(file_name):
                    "Dump files end in .sql, .sql.gz or .sql.zst")
 
 
+class DumpScanner(object):
+    """The content checks of a dump, fed chunk by chunk (any sizes), in fixed memory.
+
+    Counts CREATE TABLE at the start of a line, also when the statement is split across two
+    chunks, and keeps the last TAIL_BYTES bytes for the completion line.
+    """
+
+    KEEP = len(CREATE_TABLE) - 1
+
+    def __init__(self):
+        self.count = 0
+        self.carry = b"\n"  # so that a CREATE TABLE on the very first line counts too
+        self.tail = b""
+        self.size = 0
+
+    def feed(self, chunk):
+        if not chunk:
+            return
+        self.size += len(chunk)
+        # a match needs KEEP + 1 bytes: one that starts in the carried bytes ends within the
+        # chunk's first KEEP bytes, and the carry itself (KEEP bytes) cannot hold a whole one
+        self.count += (self.carry + chunk[:self.KEEP]).count(CREATE_TABLE) + chunk.count(CREATE_TABLE)
+        if len(chunk) >= self.KEEP:
+            self.carry = chunk[-self.KEEP:]
+        else:
+            self.carry = (self.carry + chunk)[-self.KEEP:]
+        if len(chunk) >= TAIL_BYTES:
+            self.tail = chunk[-TAIL_BYTES:]
+        else:
+            self.tail = (self.tail + chunk)[-TAIL_BYTES:]
+
+    def result(self):
+        lines = [line for line in self.tail.splitlines() if line.strip()]
+        last = lines[-1].decode("utf-8", "replace") if lines else ""
+        return {"create_tables": self.count, "last_line": last,
+                "completed": last.encode("utf-8").startswith(COMPLETION_PREFIX), "content_bytes": self.size}
+
+
 def scan_dump(stream):
     """Read a decompressed dump stream; return CREATE TABLE count, last line, completion flag."""
-    count = 0
-    carry = b"\n"  # so that a CREATE TABLE on the very first line counts too
-    tail = b""
-    size = 0
-    keep = len(CREATE_TABLE) - 1
+    scanner = DumpScanner()
     while True:
         chunk = stream.read(CHUNK)
         if not chunk:
             break
-        size += len(chunk)
-        window = carry + chunk
-        count += window.count(CREATE_TABLE)
-        # a match needs len(CREATE_TABLE) bytes, so the carried bytes cannot match again on their own
-        carry = window[-keep:]
-        tail = (tail + chunk)[-TAIL_BYTES:]
-    lines = [line for line in tail.splitlines() if line.strip()]
-    last = lines[-1].decode("utf-8", "replace") if lines else ""
-    return {"create_tables": count, "last_line": last,
-            "completed": last.encode("utf-8").startswith(COMPLETION_PREFIX), "content_bytes": size}
+        scanner.feed(chunk)
+    return scanner.result()
+
+
+def scan_problems(path, scan, expected_tables=None):
+    """Problems (list of strings, empty when fine) of a finished scan of the dump at `path`."""
+    problems = []
+    if scan["content_bytes"] == 0:
+        problems.append("%s holds no SQL" % path)
+    if not scan["completed"]:
+        problems.append("%s does not end with mysqldump's '-- Dump completed' line (last line: %r): "
+                        "the dump is truncated" % (path, scan["last_line"][:80]))
+    if expected_tables is not None and scan["create_tables"] != expected_tables:
+        problems.append("%s has %d CREATE TABLE statements, the database has %d tables"
+                        % (path, scan["create_tables"], expected_tables))
+    return problems
 
 
 @contextlib.contextmanager
@@ -113,7 +153,6 @@ def sha256_file(path):
 
 def check_dump_content(path, compress="none", expected_tables=None, zstd_path="zstd"):
     """Problems (list of strings, empty when fine) with the dump's content."""
-    problems = []
     try:
         if os.path.getsize(path) == 0:
             return ["%s is empty" % path]
@@ -121,15 +160,7 @@ def check_dump_content(path, compress="none", expected_tables=None, zstd_path="z
             scan = scan_dump(stream)
     except (IOError, OSError, EOFError, ValueError) as e:
         return ["%s cannot be read as a %s dump: %s" % (path, compress, e)]
-    if scan["content_bytes"] == 0:
-        problems.append("%s holds no SQL" % path)
-    if not scan["completed"]:
-        problems.append("%s does not end with mysqldump's '-- Dump completed' line (last line: %r): "
-                        "the dump is truncated" % (path, scan["last_line"][:80]))
-    if expected_tables is not None and scan["create_tables"] != expected_tables:
-        problems.append("%s has %d CREATE TABLE statements, the database has %d tables"
-                        % (path, scan["create_tables"], expected_tables))
-    return problems
+    return scan_problems(path, scan, expected_tables)
 
 
 def verify_against_manifest(backup_dir, entry, content=True, zstd_path="zstd"):

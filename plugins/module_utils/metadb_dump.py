@@ -4,9 +4,11 @@
 """Dump OMS's three databases (the procedure's step 2.3), proven before trusted.
 
 The three run side by side (the dump is downtime), each `mysqldump --single-transaction --quick`
-into a temporary file in the backup directory, optionally through gzip or zstd. A file is kept
-only when it verifies (non-empty, completion line, CREATE TABLE count == information_schema's)
-and its database did not change while it was dumped (CHECKSUM TABLE before == after). Then the
+into a temporary file in the backup directory, optionally through gzip or zstd, checked and hashed
+as it is written (mysql_clients.run_dump_to_file). A file is kept only when it verifies (non-empty,
+completion line, CREATE TABLE count == information_schema's) and its database did not change while
+it was dumped: information_schema's table times unchanged (metadb_inventory.change_marks), or,
+where those cannot prove it, CHECKSUM TABLE after == before. Then the
 old manifest goes, the files are renamed into place, and the new manifest is written last,
 atomically: a manifest on disk always describes complete files.
 """
@@ -114,15 +116,24 @@ class DumpJob(object):
 
     def __call__(self):
         conn = metadb.connect(self.settings, self.database)
+        after_pass = False
         try:
             try:
                 charset, collation = metadb_inventory.database_charset(conn, self.database)
                 tables = metadb_inventory.base_tables(conn, self.database)
+                # marks first: a write during the checksum pass must move them too
+                marks = metadb_inventory.change_marks(conn, self.database, tables)
                 before = metadb_inventory.table_checksums(conn, self.database, tables)
                 conn.rollback()
-                duration = mysql_clients.run_dump_to_file(self.argv, self.tmp, self.compress, self.paths)
+                run = mysql_clients.run_dump_to_file(self.argv, self.tmp, self.compress, self.paths)
                 tables_after = metadb_inventory.base_tables(conn, self.database)
-                after = metadb_inventory.table_checksums(conn, self.database, tables_after)
+                marks_after = metadb_inventory.change_marks(conn, self.database, tables_after)
+                if marks is None or marks_after != marks:
+                    # the marks cannot prove it: read every row again, as CHECKSUM TABLE does
+                    after_pass = True
+                    after = metadb_inventory.table_checksums(conn, self.database, tables_after)
+                else:
+                    after = before
                 conn.rollback()
             except metadb.pymysql.err.MySQLError as e:
                 raise metadb.translate_error(e, self.settings, self.database,
@@ -134,15 +145,17 @@ class DumpJob(object):
             raise OmsError("%s changed while it was dumped (tables: %s)" % (self.database, ", ".join(changed[:10])),
                            "Stop the OMS container first (the procedure's step 2.1) so nothing writes "
                            "to the MetaDB, then dump again")
-        problems = dump_files.check_dump_content(self.tmp, self.compress, len(tables),
-                                                 zstd_path=(self.paths or {}).get("zstd") or "zstd")
+        if run["size"] == 0:
+            problems = ["%s is empty" % self.tmp]
+        else:
+            problems = dump_files.scan_problems(self.tmp, run["scan"], len(tables))
         if problems:
             raise OmsError("The dump of %s did not verify: %s" % (self.database, "; ".join(problems)),
                            "Check the MetaDB and the space in the backup directory, then dump again")
-        digest, size = dump_files.sha256_file(self.tmp)
-        return {"role": self.role, "database": self.database, "file": self.file, "size": size,
-                "sha256": digest, "tables": len(tables), "duration": round(duration, 1),
-                "charset": charset, "collation": collation, "checksums": before}
+        return {"role": self.role, "database": self.database, "file": self.file, "size": run["size"],
+                "sha256": run["sha256"], "tables": len(tables), "duration": round(run["seconds"], 1),
+                "charset": charset, "collation": collation, "checksums": before,
+                "unchanged_proof": "checksums" if after_pass else "marks"}
 
 
 def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, force=False,

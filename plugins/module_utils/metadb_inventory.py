@@ -60,6 +60,47 @@ def table_checksums(conn, database, tables=None):
     return result
 
 
+# engines whose information_schema.TABLES.UPDATE_TIME moves on every committed write (InnoDB keeps
+# it in memory since MySQL 5.7 / MariaDB 10.2, MyISAM and Aria take it from the data file)
+MARK_ENGINES = ("innodb", "myisam", "aria")
+
+
+def change_marks(conn, database, tables):
+    """{table: (engine, create_time, update_time)} that any committed write or DDL moves, or None.
+
+    A cheap stand-in for a second CHECKSUM TABLE pass that proves nothing wrote to the database
+    while it was dumped: taken before the first pass and after the dump, equal marks mean no table
+    changed in between. None when the marks cannot prove that, and then the caller reads the
+    checksums again: a server other than MariaDB/MySQL (OceanBase keeps no UPDATE_TIME), an engine
+    not in MARK_ENGINES, the table list differs, or a table was written in the last two seconds
+    (UPDATE_TIME has one-second resolution, so a write in the same second would not move it).
+    """
+    with conn.cursor() as cur:
+        cur.execute("SELECT VERSION(), @@version_comment")
+        version, comment = ["%s" % (v or "") for v in cur.fetchone()]
+        flavour = (version + " " + comment).lower()
+        if "oceanbase" in flavour or ("mariadb" not in flavour and "mysql" not in flavour):
+            return None
+        if "mariadb" not in flavour:
+            try:  # MySQL 8 caches information_schema statistics for a day unless told not to
+                cur.execute("SET SESSION information_schema_stats_expiry = 0")
+            except metadb.pymysql.err.MySQLError:
+                pass
+        cur.execute("SELECT TABLE_NAME, LOWER(ENGINE), CREATE_TIME, UPDATE_TIME, "
+                    "UPDATE_TIME >= NOW() - INTERVAL 2 SECOND "
+                    "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                    "AND TABLE_TYPE = 'BASE TABLE'", (database,))
+        rows = cur.fetchall()
+    marks = {}
+    for name, engine, created, updated, recent in rows:
+        if engine not in MARK_ENGINES or recent:
+            return None
+        marks[name] = (engine, "%s" % created, "%s" % updated)
+    if sorted(marks) != sorted(tables):
+        return None
+    return marks
+
+
 def size_estimate(conn, databases):
     """Bytes on disk (data + index) per database from information_schema, and a dump estimate."""
     per_db = []

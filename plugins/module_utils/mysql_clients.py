@@ -5,21 +5,30 @@
 
 Each client's first argument is --defaults-extra-file pointing at the 0600 file from
 metadb.client_defaults_file(); nothing else carries the password, and the environment passed on
-has no MYSQL_PWD. Data flows file <-> (compressor) <-> client through pipes and file descriptors,
-never through this process's memory.
+has no MYSQL_PWD. A load flows file -> (decompressor) -> mysql through pipes and file descriptors;
+a dump flows through this process in fixed-size chunks, so that it is hashed and checked while it
+is written, without reading the file back.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
+import fcntl
+import functools
+import hashlib
 import os
 import subprocess
 import tempfile
+import threading
 import time
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import dump_files
 
 STDERR_TAIL = 2000
+PIPE_SIZE = 1024 * 1024
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; Python < 3.10 lacks the name
 
 COMPRESSORS = {
     # compress to stdout / decompress to stdout; one thread each, the three dumps run side by side
@@ -78,41 +87,144 @@ def _start(argv, what, **kwargs):
                        "Install it on the OMS host or give its path (mysqldump_path, mysql_path)")
 
 
+def _grow_pipe(fd):
+    """Ask Linux for a 1 MiB pipe (64 KiB by default): fewer, larger reads and writes."""
+    try:
+        fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+    except (AttributeError, IOError, OSError, ValueError):
+        pass
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while len(view):
+        view = view[os.write(fd, view):]
+
+
+class _HashingSink(object):
+    """Writes what it is given to the file descriptor and hashes it, in the same pass."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data):
+        self.digest.update(data)
+        self.size += len(data)
+        _write_all(self.fd, data)
+
+
+def _pump(src_fd, sink, errors, on_error):
+    """Thread body: the compressor's output into the sink until EOF; the first error in errors."""
+    try:
+        while True:
+            data = os.read(src_fd, dump_files.CHUNK)
+            if not data:
+                return
+            sink.write(data)
+    except Exception as e:  # pylint: disable=broad-except
+        errors.append(e)
+        on_error()  # the compressor must not block on a full pipe nobody reads any more
+
+
+def _stop(proc):
+    if proc is not None and proc.poll() is None:
+        try:
+            proc.kill()
+        except OSError:
+            pass
+        proc.wait()
+
+
 def run_dump_to_file(dump_argv, out_path, compress="none", paths=None):
-    """mysqldump [| compressor] > out_path (created 0600, must not exist). Returns seconds taken."""
+    """mysqldump [| compressor] > out_path (created 0600, must not exist), verified as it is written.
+
+    This process reads mysqldump's output in chunks of dump_files.CHUNK and, in the same pass,
+    feeds it to a dump_files.DumpScanner (completion line, CREATE TABLE count) and either writes
+    it to the file or hands it to the compressor, whose output a thread writes to the file. The
+    sha256 and size are of the bytes as stored. Nothing is read back; memory stays flat.
+    Returns {"seconds", "sha256", "size", "scan"}; the file is fsynced.
+    """
     started = time.time()
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     err_dump = tempfile.TemporaryFile()
     err_comp = tempfile.TemporaryFile()
+    scanner = dump_files.DumpScanner()
+    sink = _HashingSink(fd)
+    dump = comp = pump = None
+    pump_errors = []
     try:
-        if compress == "none":
-            dump = _start(dump_argv, "mysqldump", stdout=fd, stderr=err_dump)
-            comp = None
-        else:
-            dump = _start(dump_argv, "mysqldump", stdout=subprocess.PIPE, stderr=err_dump)
+        dump = _start(dump_argv, "mysqldump", stdout=subprocess.PIPE, stderr=err_dump)
+        src = dump.stdout.fileno()
+        _grow_pipe(src)
+        if compress != "none":
+            comp = _start(compressor_command(compress, paths), compress, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=err_comp)
+            _grow_pipe(comp.stdin.fileno())
+            _grow_pipe(comp.stdout.fileno())
+            pump = threading.Thread(target=_pump, args=(comp.stdout.fileno(), sink, pump_errors,
+                                                        functools.partial(_stop, comp)))
+            pump.daemon = True
+            pump.start()
+            target = comp.stdin.fileno()
+        compressor_gone = False
+        while True:
+            data = os.read(src, dump_files.CHUNK)
+            if not data:
+                break
+            scanner.feed(data)
+            if comp is None:
+                sink.write(data)
+                continue
             try:
-                comp = _start(compressor_command(compress, paths), compress, stdin=dump.stdout,
-                              stdout=fd, stderr=err_comp)
-            except OmsError:
-                dump.kill()
-                dump.wait()
-                raise
-            dump.stdout.close()  # the compressor holds the read end now
+                _write_all(target, data)
+            except OSError as e:
+                if e.errno != errno.EPIPE:
+                    raise
+                compressor_gone = True  # its exit code and stderr say why
+                break
+        if compressor_gone:
+            _stop(dump)
+        dump.stdout.close()
         rc_dump = dump.wait()
-        rc_comp = comp.wait() if comp else 0
-        if rc_dump != 0:
-            raise OmsError("mysqldump of %s failed (rc %s): %s" % (dump_argv[-1], rc_dump, _tail(err_dump)),
-                           "Fix the cause above (MetaDB reachable, user privileges, disk space) and run again")
+        rc_comp = 0
+        if comp is not None:
+            comp.stdin.close()
+            pump.join()
+            comp.stdout.close()
+            rc_comp = comp.wait()
+        if pump_errors:
+            e = pump_errors[0]
+            raise OmsError("Writing the dump of %s to %s failed: %s"
+                           % (dump_argv[-1], out_path, getattr(e, "strerror", None) or e),
+                           "Check disk space in the backup directory and run again")
         if rc_comp != 0:
             raise OmsError("%s of the dump of %s failed (rc %s): %s"
                            % (compress, dump_argv[-1], rc_comp, _tail(err_comp)),
                            "Check disk space in the backup directory and the %s binary" % compress)
+        if rc_dump != 0:
+            raise OmsError("mysqldump of %s failed (rc %s): %s" % (dump_argv[-1], rc_dump, _tail(err_dump)),
+                           "Fix the cause above (MetaDB reachable, user privileges, disk space) and run again")
         os.fsync(fd)
+    except (IOError, OSError) as e:
+        raise OmsError("Writing the dump of %s to %s failed: %s" % (dump_argv[-1], out_path, e.strerror or e),
+                       "Check disk space in the backup directory and run again")
     finally:
+        _stop(dump)
+        _stop(comp)
+        if pump is not None:
+            pump.join()
+        for proc in (dump, comp):
+            if proc is not None:
+                for pipe in (proc.stdin, proc.stdout):
+                    if pipe is not None:
+                        pipe.close()
         os.close(fd)
         err_dump.close()
         err_comp.close()
-    return time.time() - started
+    return {"seconds": time.time() - started, "sha256": sink.digest.hexdigest(), "size": sink.size,
+            "scan": scanner.result()}
 
 
 def run_load_from_file(load_argv, in_path, compress="none", paths=None):

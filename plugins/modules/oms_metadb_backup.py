@@ -19,11 +19,16 @@ description:
     batches. It reads the highest C(id) first, because the procedure's one-statement form is refused by
     MySQL (error 1093).
   - O(state=dumped) dumps the three databases side by side with C(mysqldump --single-transaction
-    --quick), each into a temporary file in O(backup_dir) that is verified (non-empty, ends with
-    mysqldump's completion line, as many C(CREATE TABLE) as C(information_schema) lists, unchanged
-    C(CHECKSUM TABLE) before and after), then renamed to C(<database>.sql[.gz|.zst]) with mode
-    0600. A C(manifest.json) records each file's size, sha256, table count, duration and every
-    table's C(CHECKSUM TABLE) value.
+    --quick), each into a temporary file in O(backup_dir) that is verified while it is written
+    (non-empty, ends with mysqldump's completion line, as many C(CREATE TABLE) as
+    C(information_schema) lists, sha256 of the bytes stored), then fsynced and renamed to
+    C(<database>.sql[.gz|.zst]) with mode 0600. A C(manifest.json) records each file's size,
+    sha256, table count, duration and every table's C(CHECKSUM TABLE) value, read before the dump.
+  - That nothing wrote to a database while it was dumped is proven by C(information_schema)'s
+    C(UPDATE_TIME) and C(CREATE_TIME) of every table, read before the checksums and after the dump
+    (MariaDB and MySQL, InnoDB, MyISAM or Aria tables). Where they cannot prove it (another server
+    such as OceanBase, another engine, a table written in the last two seconds, or the values moved)
+    every C(CHECKSUM TABLE) is read again after the dump and must equal the first.
   - O(state=verified) checks every file against the manifest (size, sha256, content). Read only;
     fails when anything does not match.
   - O(state=restored) first verifies every file, and only then drops, creates and reloads each
@@ -202,6 +207,8 @@ manifest:
   description:
     - The backup's manifest (also in C(<backup_dir>/manifest.json)).
     - C(databases[].checksums) maps every table to its C(CHECKSUM TABLE) value at dump time.
+    - C(databases[].unchanged_proof) says how the dump proved the database did not change while
+      it was dumped, C(marks) (C(information_schema) times) or C(checksums) (a second pass).
   returned: when O(state=dumped) (not in check mode), O(state=verified) or O(state=restored)
   type: dict
   sample: {"format": 1, "created_at": "2024-05-01T10:00:00Z", "finished_at": "2024-05-01T10:00:12Z",
@@ -210,7 +217,7 @@ manifest:
            "databases": [{"role": "rm", "database": "rm_411", "file": "rm_411.sql", "size": 1048576,
                           "sha256": "e3b0c442...", "tables": 130, "duration": 11.9,
                           "charset": "utf8mb4", "collation": "utf8mb4_general_ci",
-                          "checksums": {"oms_normal_config": 1234567}}]}
+                          "checksums": {"oms_normal_config": 1234567}, "unchanged_proof": "marks"}]}
 manifest_path:
   description: Path of C(manifest.json).
   returned: when O(state=dumped)
