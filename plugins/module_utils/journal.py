@@ -34,6 +34,7 @@ from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 FORMAT = 1
 STATUSES = ("started", "done", "failed")
+UPDATE_KEYS = ("step", "status", "data", "error", "force")
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
@@ -166,6 +167,35 @@ def apply_step(journal, step, status, data=None, error=None, now=None, force=Fal
     new["updated_at"] = iso(now)
     return new, True, note
 
+
+
+def apply_steps(journal, updates, now=None):
+    """Apply several step updates in order, as one change: returns (new_journal, changed, notes).
+
+    `updates` is a list of dicts {step, status, data, error, force}; each is applied with
+    apply_step at the same `now`, so that "X done" and "Y started" can be one atomic write. A
+    crash before that write leaves neither, after it both. `notes` maps each step to the note of
+    its (last) update. An empty list changes nothing.
+    """
+    if not isinstance(updates, (list, tuple)):
+        raise OmsError("Journal updates must be a list",
+                       "Pass updates as a list of {step, status, data} dictionaries")
+    now = now or utc_now()
+    current, changed, notes = journal, False, {}
+    for index, update in enumerate(updates):
+        if not isinstance(update, dict):
+            raise OmsError("Journal update %d is not a dictionary" % (index + 1),
+                           "Pass each update as {step: ..., status: ..., data: {...}}")
+        unknown = sorted(set(update) - set(UPDATE_KEYS))
+        if unknown:
+            raise OmsError("Journal update %d has unknown keys: %s" % (index + 1, ", ".join(unknown)),
+                           "Use only %s" % ", ".join(UPDATE_KEYS))
+        current, one_changed, note = apply_step(current, update.get("step"), update.get("status"),
+                                                data=update.get("data"), error=update.get("error"),
+                                                now=now, force=bool(update.get("force")))
+        changed = changed or one_changed
+        notes[update.get("step")] = note
+    return current, changed, notes
 
 def validate(journal, path):
     if not isinstance(journal, dict) or not isinstance(journal.get("steps", {}), dict):

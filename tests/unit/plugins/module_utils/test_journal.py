@@ -191,3 +191,49 @@ def test_move_aside_keeps_the_file_under_a_timestamped_name(tmp_path):
     assert second == path + ".20240501T100000Z.1"
     assert not os.path.exists(path)
     assert os.path.exists(first) and os.path.exists(second)
+
+
+def test_several_updates_are_one_change_at_one_time():
+    j = journal.apply_step(None, "stop_old", "started", now=at(0))[0]
+    j, changed, notes = journal.apply_steps(j, [
+        {"step": "stop_old", "status": "done", "data": {"t1": "x"}},
+        {"step": "prune", "status": "started"},
+    ], now=at(3))
+    assert changed and notes == {"stop_old": None, "prune": None}
+    assert j["steps"]["stop_old"]["status"] == "done"
+    assert j["steps"]["stop_old"]["duration"] == 3.0
+    assert j["steps"]["prune"]["status"] == "started"
+    assert j["steps"]["prune"]["started_at"] == j["steps"]["stop_old"]["finished_at"]
+    assert j["facts"] == {"t1": "x"}
+    assert list(j["steps"]) == ["stop_old", "prune"]
+
+
+def test_updates_on_done_steps_change_nothing():
+    j = journal.apply_step(None, "a", "done", data={"k": 1}, now=at(0))[0]
+    j = journal.apply_step(j, "b", "done", now=at(1))[0]
+    same, changed, notes = journal.apply_steps(j, [
+        {"step": "a", "status": "done", "data": {"k": 1}},
+        {"step": "b", "status": "started"},
+    ], now=at(9))
+    assert not changed and same == j
+    assert notes == {"a": "already done", "b": "already done"}
+    assert journal.apply_steps(j, [], now=at(9)) == (j, False, {})
+
+
+def test_updates_resume_a_crashed_step_and_keep_failed_errors():
+    j = journal.apply_step(None, "dump", "started", now=at(0))[0]
+    j, changed, _notes = journal.apply_steps(j, [{"step": "dump", "status": "started"}], now=at(5))
+    assert changed and j["steps"]["dump"]["attempts"] == 2
+    j, changed, _notes = journal.apply_steps(j, [{"step": "dump", "status": "failed", "error": "rc=2"}], now=at(6))
+    assert changed and j["steps"]["dump"]["error"] == "rc=2"
+
+
+def test_bad_updates_are_refused_before_anything_is_applied():
+    j = journal.apply_step(None, "a", "started", now=at(0))[0]
+    snapshot = json.dumps(j, sort_keys=True)
+    for bad in ({"step": "a"}, [{"step": "a", "status": "done", "when": 1}], ["a"],
+                [{"step": "a", "status": "done"}, {"step": "", "status": "done"}],
+                [{"step": "a", "status": "finished"}]):
+        with pytest.raises(OmsError):
+            journal.apply_steps(j, bad, now=at(1))
+    assert json.dumps(j, sort_keys=True) == snapshot
