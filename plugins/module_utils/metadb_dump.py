@@ -25,13 +25,23 @@ from ansible_collections.obtools.oms.plugins.module_utils import atomic_file, du
 from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients
 
 
+# how many dumps run at once when parallel (None: all three); see dump()
+DUMP_WORKERS = None
+
+
 def utc_iso(ts=None):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts if ts is not None else time.time()))
 
 
-def run_jobs(jobs, parallel=True):
-    """Run callables, in threads when parallel; return [(result, exception)] in order."""
+def run_jobs(jobs, parallel=True, workers=None):
+    """Run callables, in threads when parallel; return [(result, exception)] in order.
+
+    At most `workers` run at once (default: all); each worker takes the next job in list order,
+    so put the longest first.
+    """
     outcomes = [None] * len(jobs)
+    lock = threading.Lock()
+    pending = list(range(len(jobs)))
 
     def runner(i, job):
         try:
@@ -39,11 +49,19 @@ def run_jobs(jobs, parallel=True):
         except Exception as e:  # pylint: disable=broad-except
             outcomes[i] = (None, e)
 
+    def worker():
+        while True:
+            with lock:
+                if not pending:
+                    return
+                i = pending.pop(0)
+            runner(i, jobs[i])
+
     if not parallel or len(jobs) < 2:
         for i, job in enumerate(jobs):
             runner(i, job)
         return outcomes
-    threads = [threading.Thread(target=runner, args=(i, job)) for i, job in enumerate(jobs)]
+    threads = [threading.Thread(target=worker) for i in range(min(workers or len(jobs), len(jobs)))]
     for t in threads:
         t.start()
     for t in threads:
@@ -185,7 +203,8 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
         return result
 
     # reach the MetaDB and find the three databases before anything is created on disk
-    missing = estimate(settings)["missing_databases"]
+    sizes = estimate(settings)
+    missing = sizes["missing_databases"]
     if missing:
         raise OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, ", ".join(missing)),
                        "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in config.yaml)")
@@ -200,8 +219,14 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
     with metadb.client_defaults_file(settings) as defaults_file:
         jobs = [DumpJob(settings, role, db, backup_dir, compress, triggers, mysqldump, defaults_file,
                         extra_args, paths) for role, db in databases]
+        # largest first: it bounds the run, so it must not wait for a worker or start last
+        size_of = dict((d["database"], d["bytes"]) for d in sizes["databases"])
+        order = sorted(range(len(jobs)), key=lambda i: -size_of.get(jobs[i].database, 0))
         try:
-            outcomes = run_jobs(jobs, parallel)
+            ordered = run_jobs([jobs[i] for i in order], parallel, DUMP_WORKERS)
+            outcomes = [None] * len(jobs)
+            for position, i in enumerate(order):
+                outcomes[i] = ordered[position]
             raise_first(outcomes, "Dumping the OMS databases failed")
         except Exception:
             for job in jobs:

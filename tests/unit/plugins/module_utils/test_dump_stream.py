@@ -193,3 +193,34 @@ def test_change_marks():
                                          ["a", "b"]) is None
     assert metadb_inventory.change_marks(FakeConn(("8.0.36", "MySQL Community Server - GPL"), rows), "db",
                                          ["a", "b"]) == marks
+
+
+def test_run_jobs_workers_take_jobs_in_order_and_outcomes_keep_positions():
+    import threading
+    import time
+    from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
+    started = []
+    running = []
+    peak = [0]
+    lock = threading.Lock()
+
+    def job(n, fail=False):
+        def call():
+            with lock:
+                started.append(n)
+                running.append(n)
+                peak[0] = max(peak[0], len(running))
+            time.sleep(0.02)
+            with lock:
+                running.remove(n)
+            if fail:
+                raise ValueError(n)
+            return n
+        return call
+
+    outcomes = metadb_dump.run_jobs([job(0), job(1, fail=True), job(2)], parallel=True, workers=2)
+    assert [o[0] for o in outcomes] == [0, None, 2]
+    assert isinstance(outcomes[1][1], ValueError)
+    assert peak[0] == 2 and started[2] == 2
+    outcomes = metadb_dump.run_jobs([job(0), job(1), job(2)], parallel=True)
+    assert [o[0] for o in outcomes] == [0, 1, 2] and peak[0] == 3
