@@ -298,12 +298,15 @@ class DockerClient(object):
             return []
         return raw.decode("utf-8", "replace").splitlines()[-lines:]
 
-    def wait_still_running(self, name, settle):
-        """Inspect data after `settle` seconds; OmsError when the container exited by then."""
+    def wait_still_running(self, name, settle, every=0.2):
+        """Inspect data after `settle` seconds; OmsError when the container exited by then.
+
+        Looks every `every` seconds, so a container that dies is reported at once, and a
+        `settle` of 0 checks once that it runs."""
         deadline = time.time() + settle
         inspect = self.inspect_container(name)
         while inspect is not None and inspect["State"].get("Running") and time.time() < deadline:
-            time.sleep(0.5)
+            time.sleep(max(0.0, min(every, deadline - time.time())))
             inspect = self.inspect_container(name)
         if inspect is None or not inspect["State"].get("Running"):
             state = (inspect or {}).get("State") or {}

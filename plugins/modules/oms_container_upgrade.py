@@ -68,7 +68,30 @@ options:
       - Path on the managed host of the image tarball (C(docker save) format, optionally gzip,
         bzip2 or xz compressed; OCI layouts are read too).
       - Required for O(state=image_loaded).
+      - Optional for O(state=upgraded) - when O(image) is not in the engine (or has another id
+        than O(image_id)), it is loaded from this tarball first, as O(state=image_loaded) does.
+        When it is present nothing is read from the tarball (one image inspect), so a role can
+        make sure the image is still there without a task of its own.
     type: path
+  image_id:
+    description:
+      - For O(state=upgraded) with O(image_archive), the image id O(image) should have (what
+        O(state=image_loaded) returned). A present O(image) with another id counts as absent, the
+        tarball is read and loaded if it holds a different image.
+    type: str
+    version_added: 0.1.0
+  settle_seconds:
+    description:
+      - Seconds a container just started (O(state=upgraded), O(state=started)) must keep running
+        before the task reports it started; a container that exits within them fails the task
+        with its exit code and last log lines. OMS refusing its metadata exits within a second
+        or two.
+      - A short value shortens the downtime when the next step notices a dead container anyway
+        (O(state=initialized) fails on a container that is not running, with its exit code and
+        log lines). V(0) checks once that it runs.
+    type: float
+    default: 3
+    version_added: 0.1.0
   load_timeout:
     description:
       - Seconds to wait for the engine to load O(image_archive).
@@ -262,6 +285,12 @@ loaded:
   returned: when O(state=image_loaded)
   type: bool
   sample: true
+image_loaded:
+  description: Whether O(state=upgraded) loaded O(image_archive) first because O(image) was absent
+    (or had another id than O(image_id)).
+  returned: when O(state=upgraded) creates the container
+  type: bool
+  sample: false
 planned:
   description: The settings the new container is (or in check mode would be) created with,
     secrets masked. The same as the diff's C(after).
@@ -341,8 +370,9 @@ from ansible_collections.obtools.oms.plugins.module_utils.image_archive import (
 
 INIT_SCRIPT = "/root/docker_init.sh"
 INIT_MARKER = "/root/.obtools_docker_init_done"
-# Seconds a started container must stay up before we call it started: OMS refusing its metadata
-# (4.2.0 without IS_UPGRADE, 4.1.1 on migrated metadata) exits within a second or two.
+# Default seconds a started container must stay up before we call it started (settle_seconds):
+# OMS refusing its metadata (4.2.0 without IS_UPGRADE, 4.1.1 on migrated metadata) exits within a
+# second or two.
 START_SETTLE = 3
 
 
@@ -358,6 +388,7 @@ class ContainerUpgrade(object):
         self.params = module.params
         self.check = module.check_mode
         self.name = module.params["name"]
+        self.settle = max(0.0, float(module.params["settle_seconds"]))
 
     def _describe(self, inspect):
         image = self.client.inspect_image(inspect["Image"]) if inspect.get("Image") else None
@@ -408,7 +439,7 @@ class ContainerUpgrade(object):
             return dict(changed=True, container=self._describe(inspect), started_at=None,
                         diff=diff)
         self.client.start_container(self.name)
-        container = self._describe(self.client.wait_still_running(self.name, START_SETTLE))
+        container = self._describe(self.client.wait_still_running(self.name, self.settle))
         return dict(changed=True, container=container, started_at=container["started_at"],
                     diff=diff)
 
@@ -479,7 +510,22 @@ class ContainerUpgrade(object):
             return dict(changed=True, container=self._describe(existing))
         self.client.start_container(self.name)
         return dict(changed=True, container=self._describe(
-            self.client.wait_still_running(self.name, START_SETTLE)))
+            self.client.wait_still_running(self.name, self.settle)))
+
+    def _image_for_upgrade(self, target):
+        """(inspect of the image to run, loaded now): loads image_archive when the image is absent
+        or is not image_id; reads nothing from the tarball when the image is there."""
+        if not self.params["image_archive"]:
+            return target, False
+        expected = self.params["image_id"]
+        if target is not None and (not expected or target["Id"] == expected):
+            return target, False
+        if self.check:
+            self.module.warn("%s would be loaded from %s first" % (self.params["image"],
+                                                                 self.params["image_archive"]))
+            return target, False
+        loaded = self.image_loaded()
+        return self.client.inspect_image(self.params["image"]), loaded["loaded"]
 
     def upgraded(self):
         source, image = self.params["source_container"], self.params["image"]
@@ -516,6 +562,7 @@ class ContainerUpgrade(object):
                                "directories and host ports")
             self.module.warn("%s is still running; it must be stopped before %s is created"
                              % (source, self.name))
+        target, loaded = self._image_for_upgrade(target)
         if target is None:
             if not self.check:
                 raise OmsError("The image %s is not present in the engine" % image,
@@ -526,7 +573,7 @@ class ContainerUpgrade(object):
         for sentence in found:
             self.module.warn("%s: %s (copied from %s)" % (self.name, sentence, source))
         shown = planned(spec)
-        result = dict(changed=True, deviations=found, planned=shown,
+        result = dict(changed=True, deviations=found, planned=shown, image_loaded=loaded,
                       diff=dict(before={}, after=shown))
         if self.check:
             result["container"] = absent(self.name)
@@ -534,7 +581,7 @@ class ContainerUpgrade(object):
         self.client.create_container(spec)
         try:
             self.client.start_container(self.name)
-            started = self.client.wait_still_running(self.name, START_SETTLE)
+            started = self.client.wait_still_running(self.name, self.settle)
         except OmsError as exc:
             raise OmsError("%s was created but did not start: %s" % (self.name, exc.msg),
                            "Look at docker logs %s, fix the cause and run this task again; it "
@@ -554,6 +601,15 @@ class ContainerUpgrade(object):
                 return result
             if inspect is None:
                 self._require(self.name)
+            state = inspect.get("State") or {}
+            if state.get("FinishedAt") and not state.get("FinishedAt", "").startswith("0001-"):
+                raise OmsError("The container %s is not running: it exited (exit code %s) at %s. "
+                               "Last log lines:\n%s"
+                               % (self.name, state.get("ExitCode"), state.get("FinishedAt"),
+                                  "\n".join(self.client.logs_tail(self.name))),
+                               "Read docker logs %s, fix the cause, then start it "
+                               "(state=upgraded or state=started) and run docker_init.sh again"
+                               % self.name, exit_code=state.get("ExitCode"))
             raise OmsError("The container %s is not running" % self.name,
                            "Start it (state=upgraded or state=started) before running "
                            "docker_init.sh")
@@ -606,6 +662,8 @@ def main():
         stop_timeout=dict(type="int", default=60),
         image=dict(type="str"),
         image_archive=dict(type="path"),
+        image_id=dict(type="str"),
+        settle_seconds=dict(type="float", default=START_SETTLE),
         load_timeout=dict(type="int", default=1800),
         source_container=dict(type="str"),
         mounts=dict(type="dict"),

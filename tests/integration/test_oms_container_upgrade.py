@@ -463,3 +463,33 @@ def test_ssl_files_are_mounted_in_the_new_container(mine, testbed, run_module, e
     assert "%s:/etc/pki/nginx/oms_server.key:ro" % https["ssl_key"] in binds
     assert len([b for b in binds if "/etc/pki/nginx/" in b]) == 2  # replaced, not doubled
     assert result["container"]["mounts"]["ssl_key"] == https["ssl_key"]
+
+
+def test_upgraded_loads_the_image_it_needs_and_settles_briefly(mine, run_module, engine):
+    """With image_archive, `upgraded` loads an absent image itself (no separate image_loaded
+    task in the downtime window) and reads nothing from the tarball when the image is there."""
+    stop_old(run_module, mine)
+    args = upgrade_args(mine, image_archive=mine["image_archive"], settle_seconds=0.5)
+    check = run_module(MODULE, args, check=True)
+    assert_ok(check)
+    assert check.changed and container_or_none(engine, mine["new_container"]) is None
+    began = time.time()
+    real = run_module(MODULE, args)
+    assert_ok(real)
+    assert real.changed and real["container"]["running"]
+    assert image_or_none(engine, mine["target_image"]) is not None
+    again = run_module(MODULE, dict(args, image_archive="/nonexistent/not-read.tar",
+                                    image_id=engine.images.get(mine["target_image"]).id))
+    assert_ok(again)
+    assert not again.changed
+    assert time.time() - began < 60
+
+
+def test_initialize_an_exited_container_says_how_it_ended(mine, run_module, engine):
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    assert_ok(run_module(MODULE, upgrade_args(mine, settle_seconds=0)))
+    engine.containers.get(mine["new_container"]).stop(timeout=5)
+    result = run_module(MODULE, {"name": mine["new_container"], "state": "initialized"})
+    assert result.failed and "exited (exit code" in result["msg"]
+    assert "not running" in result["msg"] and "docker logs" in result["msg"]
