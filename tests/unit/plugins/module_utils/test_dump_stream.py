@@ -224,3 +224,73 @@ def test_run_jobs_workers_take_jobs_in_order_and_outcomes_keep_positions():
     assert peak[0] == 2 and started[2] == 2
     outcomes = metadb_dump.run_jobs([job(0), job(1), job(2)], parallel=True)
     assert [o[0] for o in outcomes] == [0, 1, 2] and peak[0] == 3
+
+
+class FakeDbConn(object):
+    def rollback(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def job_world(monkeypatch, tmp_path):
+    """DumpJob with the MetaDB and mysqldump replaced: marks and checksums answered from lists."""
+    from ansible_collections.obtools.oms.plugins.module_utils import metadb, metadb_dump
+    world = {"marks": [], "checksums": [], "calls": []}
+    monkeypatch.setattr(metadb, "connect", lambda *a, **kw: FakeDbConn())
+    monkeypatch.setattr(metadb_inventory, "database_charset", lambda conn, db: ("utf8mb4", "utf8mb4_general_ci"))
+    monkeypatch.setattr(metadb_inventory, "base_tables", lambda conn, db: ["t"])
+
+    def marks(conn, db, tables):
+        world["calls"].append("marks")
+        return world["marks"].pop(0)
+
+    def checksums(conn, db, tables):
+        world["calls"].append("checksum")
+        return world["checksums"].pop(0)
+
+    def run(argv, tmp, compress, paths):
+        world["calls"].append("dump")
+        return {"seconds": 0.1, "sha256": "ab", "size": 10,
+                "scan": {"create_tables": 1, "completed": True, "last_line": "-- Dump completed", "content_bytes": 10}}
+    monkeypatch.setattr(metadb_inventory, "change_marks", marks)
+    monkeypatch.setattr(metadb_inventory, "table_checksums", checksums)
+    monkeypatch.setattr(mysql_clients, "run_dump_to_file", run)
+
+    def make():
+        return metadb_dump.DumpJob(None, "rm", "rm_411", str(tmp_path), "none", False, "mysqldump",
+                                   "defaults", None, None)
+    world["job"] = make
+    return world
+
+
+def test_job_marks_unchanged_one_checksum_pass(job_world):
+    job_world["marks"] = [{"t": 1}, {"t": 1}]
+    job_world["checksums"] = [{"t": 7}]
+    entry = job_world["job"]()()
+    assert entry["checksums"] == {"t": 7} and entry["unchanged_proof"] == "marks"
+    assert job_world["calls"].count("checksum") == 1 and job_world["calls"][0] == "marks"
+    assert job_world["calls"][-1] == "marks"
+
+
+def test_job_marks_moved_reads_the_checksums_again(job_world):
+    job_world["marks"] = [{"t": 1}, {"t": 2}]
+    job_world["checksums"] = [{"t": 7}, {"t": 7}]
+    entry = job_world["job"]()()
+    assert entry["unchanged_proof"] == "checksums"
+    assert job_world["calls"] == ["marks", "checksum", "dump", "marks", "checksum"]
+    job_world["marks"] = [{"t": 1}, {"t": 2}]
+    job_world["checksums"] = [{"t": 7}, {"t": 8}]
+    with pytest.raises(OmsError) as e:
+        job_world["job"]()()
+    assert "changed while it was dumped" in e.value.msg
+
+
+def test_job_without_marks_checksums_before_and_after_the_dump(job_world):
+    job_world["marks"] = [None, None]
+    job_world["checksums"] = [{"t": 7}, {"t": 7}]
+    entry = job_world["job"]()()
+    assert entry["unchanged_proof"] == "checksums"
+    assert job_world["calls"] == ["marks", "checksum", "dump", "marks", "checksum"]
