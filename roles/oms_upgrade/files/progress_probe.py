@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Wait for an Ansible async job, at most a few seconds, and say how it is doing.
+
+Run on the managed host by roles/oms_upgrade/tasks/progress.yml (python -c, no module_utils):
+
+    progress_probe.py RESULTS_FILE WAIT_SECONDS [GLOB...]
+
+Checks the async job's results file every CHECK_EVERY seconds and returns as soon as the job has
+finished, or after WAIT_SECONDS otherwise, printing one JSON line:
+{"finished": bool, "elapsed": seconds since the job started, "bytes": size of the files the globs
+match (dumps being written, a log growing)}. So the role's loop needs no pause of its own: the
+job's end is seen within CHECK_EVERY seconds, and a progress line still comes every WAIT_SECONDS.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import glob
+import json
+import os
+import sys
+import time
+
+CHECK_EVERY = 0.2
+
+
+def job_state(path, last):
+    """(finished, started_at, stamp): reads the results file only when it changed since `last`."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False, None, None
+    stamp = (info.st_mtime, info.st_size)
+    if stamp == last:
+        return False, info.st_mtime, stamp
+    try:
+        with open(path) as handle:
+            result = json.load(handle)
+    except (OSError, IOError, ValueError):
+        return False, info.st_mtime, None  # caught mid-write: read it again next time
+    # async_wrapper writes {"started": 1, "finished": 0} first and the module's result at the end
+    finished = result.get("finished") == 1 or "started" not in result
+    return finished, info.st_mtime, stamp
+
+
+def written(patterns):
+    total = 0
+    for pattern in patterns:
+        for path in glob.glob(pattern):
+            try:
+                if os.path.isfile(path):
+                    total += os.path.getsize(path)
+            except OSError:
+                pass  # removed between glob and stat
+    return total
+
+
+def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time, sleep=time.sleep):
+    deadline = clock() + max(0.0, wait)
+    started, last = None, None
+    while True:
+        finished, mtime, last = job_state(results_file, last)
+        if started is None and mtime is not None and not finished:
+            started = mtime
+        if finished:
+            # the final write moved the mtime: the job started when its first write happened
+            started = started if started is not None else mtime
+            break
+        if clock() >= deadline:
+            break
+        sleep(min(check_every, max(0.0, deadline - clock())))
+    now = clock()
+    return {"finished": finished,
+            "elapsed": int(round(now - started)) if started is not None else 0,
+            "bytes": written(patterns)}
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.stderr.write(__doc__)
+        return 2
+    print(json.dumps(probe(argv[1], float(argv[2]), argv[3:])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

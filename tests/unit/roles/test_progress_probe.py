@@ -1,0 +1,84 @@
+"""The progress probe of roles/oms_upgrade/tasks/progress.yml: returns as soon as the async job has
+finished, otherwise after its wait, with the elapsed time and the bytes written."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+PROBE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "oms_upgrade", "files",
+                     "progress_probe.py")
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("progress_probe", PROBE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+probe_module = load()
+
+
+def write(path, data):
+    with open(str(path), "w") as handle:
+        json.dump(data, handle)
+
+
+def test_running_job_waits_the_whole_interval_and_reports_bytes(tmp_path):
+    results = tmp_path / "123.456"
+    write(results, {"started": 1, "finished": 0, "ansible_job_id": "123.456"})
+    (tmp_path / "rm.sql").write_bytes(b"x" * 1000)
+    (tmp_path / ".cm.sql.part").write_bytes(b"y" * 24)
+    began = time.time()
+    out = probe_module.probe(str(results), 0.5, [str(tmp_path / "*.sql"), str(tmp_path / ".*")],
+                             check_every=0.05)
+    assert time.time() - began >= 0.45
+    assert out["finished"] is False and out["bytes"] == 1024 and out["elapsed"] >= 0
+
+
+def test_returns_as_soon_as_the_job_finishes(tmp_path):
+    results = tmp_path / "1.2"
+    write(results, {"started": 1, "finished": 0})
+    clock = {"now": 1000.0, "sleeps": 0}
+
+    def sleep(seconds):
+        clock["now"] += seconds
+        clock["sleeps"] += 1
+        if clock["sleeps"] == 3:  # the module's result replaces the file (os.rename)
+            write(results, {"changed": True, "rc": 0})
+            os.utime(str(results), (clock["now"], clock["now"]))
+
+    out = probe_module.probe(str(results), 30, [], check_every=0.2,
+                             clock=lambda: clock["now"], sleep=sleep)
+    assert out["finished"] is True and clock["sleeps"] == 3
+    assert clock["now"] - 1000.0 < 1.0
+
+
+def test_finished_and_failed_jobs_and_a_missing_file(tmp_path):
+    results = tmp_path / "1.3"
+    write(results, {"failed": 1, "msg": "mysqldump exited 2", "finished": 1})
+    assert probe_module.probe(str(results), 5, [])["finished"] is True
+    write(results, {"failed": True, "msg": "no started key: the final result"})
+    assert probe_module.probe(str(results), 5, [])["finished"] is True
+    missing = probe_module.probe(str(tmp_path / "none"), 0.1, [], check_every=0.05)
+    assert missing == {"finished": False, "elapsed": 0, "bytes": 0}
+
+
+def test_a_half_written_results_file_is_read_again(tmp_path):
+    results = tmp_path / "1.4"
+    results.write_text('{"started": 1, "fin')
+    assert probe_module.probe(str(results), 0.1, [], check_every=0.05)["finished"] is False
+
+
+def test_runs_as_python_c_with_the_files_text(tmp_path):
+    results = tmp_path / "1.5"
+    write(results, {"changed": False})
+    with open(PROBE) as handle:
+        text = handle.read()
+    out = subprocess.run([sys.executable, "-c", text, str(results), "5", str(tmp_path / "*")],
+                         check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+    parsed = json.loads(out)
+    assert parsed["finished"] is True and parsed["bytes"] == os.path.getsize(str(results))
