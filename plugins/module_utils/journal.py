@@ -168,7 +168,6 @@ def apply_step(journal, step, status, data=None, error=None, now=None, force=Fal
     return new, True, note
 
 
-
 def apply_steps(journal, updates, now=None):
     """Apply several step updates in order, as one change: returns (new_journal, changed, notes).
 
@@ -196,6 +195,7 @@ def apply_steps(journal, updates, now=None):
         changed = changed or one_changed
         notes[update.get("step")] = note
     return current, changed, notes
+
 
 def validate(journal, path):
     if not isinstance(journal, dict) or not isinstance(journal.get("steps", {}), dict):

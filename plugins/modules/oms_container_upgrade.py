@@ -521,8 +521,8 @@ class ContainerUpgrade(object):
         if target is not None and (not expected or target["Id"] == expected):
             return target, False
         if self.check:
-            self.module.warn("%s would be loaded from %s first" % (self.params["image"],
-                                                                 self.params["image_archive"]))
+            self.module.warn("%s would be loaded from %s first"
+                             % (self.params["image"], self.params["image_archive"]))
             return target, False
         loaded = self.image_loaded()
         return self.client.inspect_image(self.params["image"]), loaded["loaded"]
