@@ -285,6 +285,13 @@ loaded:
   returned: when O(state=image_loaded)
   type: bool
   sample: true
+present:
+  description:
+    - Whether O(image) was already in the engine with the tarball's image id before this task, so
+      that nothing needed loading. Lets a preflight ask in check mode without reading RV(changed).
+  returned: when O(state=image_loaded)
+  type: bool
+  sample: false
 image_loaded:
   description: Whether O(state=upgraded) loaded O(image_archive) first because O(image) was absent
     (or had another id than O(image_id)).
@@ -448,8 +455,9 @@ class ContainerUpgrade(object):
         archive = read_archive(path)
         archive_id = require_tag(archive, image)
         present = self.client.inspect_image(image)
-        result = dict(archive_tags=archive["tags"], changed=False, loaded=False)
+        result = dict(archive_tags=archive["tags"], changed=False, loaded=False, present=False)
         if present is not None and archive_id in (None, present["Id"]):
+            result["present"] = True
             if archive_id is None:
                 self.module.warn("The tarball records no image id for %s; the image already "
                                  "present was kept as it is" % image)

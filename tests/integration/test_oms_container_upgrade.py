@@ -190,13 +190,14 @@ def test_load_the_420_tarball_twice(mine, run_module, engine):
         assert_ok(r)
         assert r["archive_tags"] == [target]
     if present_before is None:
-        assert check1.changed and not check1["loaded"]
+        assert check1.changed and not check1["loaded"] and not check1["present"]
         assert check1["diff"]["before"]["image_id"] is None
         assert real1.changed and real1["loaded"]
         assert real1["image_id"] == check1["image_id"] == check1["diff"]["after"]["image_id"]
     else:
         assert not check1.changed and not real1.changed
     assert not check2.changed and not real2.changed and not real2["loaded"]
+    assert check2["present"] and real2["present"]
     assert real2["image_id"] == real1["image_id"] == engine.images.get(target).id
 
 
