@@ -288,7 +288,7 @@ loaded:
 present:
   description:
     - Whether O(image) was already in the engine with the tarball's image id before this task, so
-      that nothing needed loading. Lets a preflight ask in check mode without reading RV(changed).
+      that nothing needed loading. Lets a preflight ask in check mode without reading C(changed).
   returned: when O(state=image_loaded)
   type: bool
   sample: false
