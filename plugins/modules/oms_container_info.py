@@ -64,7 +64,7 @@ container:
     - The container O(name), as M(obtools.oms.oms_container_upgrade) returns it (mounts, network
       mode, privileged, pids limit, ulimits, C(OMS_HOST_IP), version, state). Secret-looking
       environment values are replaced by C(********).
-    - V({exists: false, name: ...}) when there is no such container.
+    - "V({exists: false, name: ...}) when there is no such container."
   returned: when O(name) is given
   type: dict
   sample: {exists: true, name: oms_411, running: true, version: 4.1.1-CE, mounts: {config: /data/config.yaml}}

@@ -19,6 +19,8 @@ sys.path.insert(0, os.path.join(REPO, "tests", "testbed"))
 
 from obtestbed import Testbed  # noqa: E402  pylint: disable=wrong-import-position
 
+import returns_doc  # noqa: E402  pylint: disable=wrong-import-position
+
 
 def ansible_env():
     """Environment that makes this checkout the collection obtools.oms (tests/conftest.py links it)."""
@@ -102,6 +104,9 @@ def run_module(name, args, check=False, diff=False, timeout=900):
                              % (proc.returncode, proc.stdout))
     with open(result_file) as f:
         result = json.load(f)
+    undocumented = returns_doc.problems(name, args, result)
+    assert not undocumented, "RETURN of %s does not match what it returned:\n%s" % (
+        name, "\n".join(undocumented))
     return ModuleRun(result, proc.returncode, proc.stdout)
 
 
