@@ -21,7 +21,7 @@ fi
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 export PATH="$venv/bin:$PATH"
-ansible --version | head -1
+ansible --version | sed -n 1p
 
 # ansible-test fetches pip's bootstrap script from a host we cannot reach: give it ours, under the
 # name of the pip version this ansible-test asks for (as scripts/bootstrap.sh does for the main one).
