@@ -12,7 +12,7 @@ import pymysql
 import pytest
 
 from conftest import SPARE, connect, healthy, query, versions, wait_for
-from obtestbed import Testbed, naming
+from obtestbed import Testbed, naming, rowdigest
 
 CLI = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testbed")
 
@@ -149,3 +149,33 @@ def test_an_unknown_engine_is_refused_with_the_choices():
     assert "mariadb, oceanbase" in bad.stderr and "OMS_TESTBED_METADB" in bad.stderr
     with pytest.raises(ValueError):
         Testbed(metadb_engine="mysql")
+
+
+def test_row_digests_see_each_changed_row_on_both_engines(fresh, on_oceanbase):
+    """obtestbed.rowdigest (molecule's before/after comparison) on MariaDB and on seekdb."""
+    for info in (fresh, on_oceanbase):
+        rm = info["metadb"]["rm_db"]
+        conn = connect(info)
+        try:
+            with conn.cursor() as cur:
+                before = rowdigest.table_digest(cur, rm, "oms_project")
+                assert before == rowdigest.table_digest(cur, rm, "oms_project")
+                ignoring = rowdigest.table_digest(cur, rm, "oms_project", ("owner",),
+                                                  (("id", "np_4xtbsim0003"),))
+                assert before["key"] == ["id"] and before["rows"] == 4
+                cur.execute("UPDATE `%s`.oms_project SET owner='someone' WHERE "
+                            "id='np_4xtbsim0002'" % rm)
+                cur.execute("DELETE FROM `%s`.oms_project WHERE id='np_4xtbsim0003'" % rm)
+                after = rowdigest.table_digest(cur, rm, "oms_project")
+                same = rowdigest.table_digest(cur, rm, "oms_project", ("owner",),
+                                              (("id", "np_4xtbsim0003"),))
+        finally:
+            conn.close()
+        lines = rowdigest.describe_difference("oms_project", before, after)
+        assert "oms_project: 4 rows -> 3 rows" in lines, lines
+        assert 'oms_project: rows gone (id = ["np_4xtbsim0003"])' in lines, lines
+        assert 'oms_project: rows changed (id = ["np_4xtbsim0002"])' in lines, lines
+        assert ignoring["columns"] == [c for c in before["columns"] if c != "owner"]
+        # What is ignored (a column, a row) may change; the rest must not have.
+        assert rowdigest.describe_difference("oms_project", ignoring, same) == []
+        assert rowdigest.describe_difference("oms_project", before, same)
