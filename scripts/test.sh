@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Every test of the collection, from a fresh machine: bash scripts/test.sh [STAGE...]
 # Stages, in order (default: all): sanity lint docs unit testbed integration molecule benchmark
+# The MetaDB-facing stages run once per MetaDB engine of the test bed (OMS_TESTBED_METADB):
+# integration (all of it on MariaDB, then again on OceanBase/seekdb) and molecule (every scenario
+# on MariaDB, then default, rollback and auto_rollback on OceanBase). OMS_TEST_METADBS chooses
+# the engines (default "mariadb oceanbase"), e.g. OMS_TEST_METADBS=oceanbase bash scripts/test.sh molecule
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -14,7 +18,18 @@ bash scripts/bootstrap.sh
 source scripts/env.sh
 
 declare -A took=()
+order=()
 stage() { printf '\n===== %s =====\n' "$1"; }
+read -r -a engines <<< "${OMS_TEST_METADBS:-mariadb oceanbase}"
+# Times of the passes inside a stage (integration[oceanbase]...), for the summary.
+timed() {
+  local name=$1 start=$SECONDS
+  shift
+  printf '\n----- %s -----\n' "$name"
+  "$@"
+  took[$name]=$((SECONDS - start))
+  order+=("$name")
+}
 
 run_sanity() {
   # ansible-test insists on running inside ansible_collections/NAMESPACE/NAME.
@@ -46,24 +61,48 @@ run_testbed() {
   python -m pytest tests/testbed/tests -q
 }
 
+# Molecule scenarios that also run on the OceanBase MetaDB.
+oceanbase_scenarios=(default rollback auto_rollback)
+
 run_integration() {
-  python -m pytest tests/integration -q
+  local engine instance
+  for engine in "${engines[@]}"; do
+    # Its own instance per engine, so both can be left up side by side.
+    instance=${OMS_TEST_INSTANCE:-a}
+    [ "$engine" = mariadb ] || instance="${instance}ob"
+    timed "integration[$engine]" env OMS_TESTBED_METADB="$engine" OMS_TEST_INSTANCE="$instance" \
+      python -m pytest tests/integration -q
+  done
 }
 
 run_molecule() {
-  molecule test --all
+  local engine s
+  for engine in "${engines[@]}"; do
+    if [ "$engine" = mariadb ]; then
+      timed "molecule[mariadb]" env OMS_TESTBED_METADB=mariadb molecule test --all
+      continue
+    fi
+    # Scenario instance names are fixed (r1...): each `molecule test` begins with destroy, and
+    # `testbed up` redeploys an instance it finds serving on the other engine.
+    for s in "${oceanbase_scenarios[@]}"; do
+      timed "molecule[$engine] $s" env OMS_TESTBED_METADB="$engine" molecule test -s "$s"
+    done
+  done
 }
 
 run_benchmark() {
   python benchmarks/run.py --quick
 }
 
+total=$SECONDS
 for s in "${stages[@]}"; do
   stage "$s"
   start=$SECONDS
   "run_$s"
   took[$s]=$((SECONDS - start))
+  order+=("$s")
 done
 
 printf '\n===== summary =====\n'
-for s in "${stages[@]}"; do printf '%-12s passed in %4ss\n' "$s" "${took[$s]}"; done
+for s in "${order[@]}"; do printf '%-34s passed in %5ss\n' "$s" "${took[$s]}"; done
+printf '%-34s %5ss\n' "all" "$((SECONDS - total))"

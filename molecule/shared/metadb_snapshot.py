@@ -3,12 +3,14 @@
   metadb_snapshot.py take INSTANCE OUTFILE      write the snapshot (JSON, 0600)
   metadb_snapshot.py compare INSTANCE SNAPFILE  exit 1 and list what differs
 
-Every table gets CHECKSUM TABLE. A running OMS keeps writing some tables (heartbeats every second,
-host/process gmt_modified, ha.config when HA goes back on), so after a rollback the old container
-has already changed them: for those the comparison uses a digest of the rows without the columns
-and rows OMS rewrites while it runs (listed in LIVE below), and says so.
+Every table is read row by row, ORDER BY its primary key, and hashed here (obtestbed.rowdigest):
+row counts, a digest per table and one per row, so that a difference names the rows. That is
+plain SELECT, which every MetaDB engine answers (OceanBase has no CHECKSUM TABLE), and it is not
+the collection's own proof, so it can check that proof. A running OMS keeps writing some tables
+(heartbeats every second, host/process status and gmt_modified, ha.config when HA goes back on),
+so after a rollback the old container has already changed them: those tables are skipped, or read
+without the columns and rows OMS rewrites while it runs (LIVE below), and the diff says so.
 """
-import hashlib
 import json
 import os
 import sys
@@ -16,6 +18,8 @@ import sys
 ROOT = os.environ.get("OMS_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "testbed"))
 from obtestbed.access import connect, describe  # noqa: E402  pylint: disable=wrong-import-position
+from obtestbed.rowdigest import base_tables, describe_difference, table_digest  # noqa: E402  pylint: disable=wrong-import-position
+
 # table -> (skip the table entirely, columns ignored, rows ignored as (column, value))
 LIVE = {
     "heatbeat_sequence": (True, (), ()),
@@ -28,46 +32,34 @@ LIVE = {
 
 def snapshot(instance):
     d = describe(instance)
-    out = {"checksums": {}, "live": {}}
+    out = {"engine": d["metadb"].get("engine", "mariadb"), "tables": {}}
     conn = connect(d)
-    with conn.cursor() as cur:
-        for role in ("rm_db", "cm_db", "cm_hb_db"):
-            db = d["metadb"][role]
-            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema=%s ORDER BY 1", (db,))
-            tables = [r[0] for r in cur.fetchall()]
-            out["checksums"][db] = {}
-            for t in tables:
-                cur.execute("CHECKSUM TABLE `%s`.`%s`" % (db, t))
-                out["checksums"][db][t] = cur.fetchone()[1]
-                if t in LIVE and not LIVE[t][0]:
-                    cur.execute("SELECT * FROM `%s`.`%s`" % (db, t))
-                    cols = [c[0] for c in cur.description]
-                    rows = []
-                    for r in cur.fetchall():
-                        row = dict(zip(cols, r))
-                        if any(str(row.get(c)) == v for c, v in LIVE[t][2]):
-                            continue
-                        rows.append(json.dumps({k: str(v) for k, v in row.items() if k not in LIVE[t][1]}, sort_keys=True))
-                    out["live"]["%s.%s" % (db, t)] = hashlib.sha256("\n".join(sorted(rows)).encode()).hexdigest()
-    conn.close()
+    try:
+        with conn.cursor() as cur:
+            for role in ("rm_db", "cm_db", "cm_hb_db"):
+                db = d["metadb"][role]
+                out["tables"][db] = {}
+                for t in base_tables(cur, db):
+                    skip, columns, rows = LIVE.get(t, (False, (), ()))
+                    out["tables"][db][t] = None if skip else table_digest(cur, db, t, columns, rows)
+    finally:
+        conn.close()
     return out
 
 
 def compare(before, after):
     diffs = []
-    for db, tables in before["checksums"].items():
-        now = after["checksums"].get(db, {})
+    for db, tables in before["tables"].items():
+        now = after["tables"].get(db, {})
         if set(tables) != set(now):
             diffs.append("%s: tables %s -> %s" % (db, sorted(tables), sorted(now)))
-        for t, value in tables.items():
-            if t in LIVE:
-                if LIVE[t][0]:
-                    continue
-                key = "%s.%s" % (db, t)
-                if before["live"].get(key) != after["live"].get(key):
-                    diffs.append("%s: rows differ (ignoring %s)" % (key, ", ".join(LIVE[t][1]) or "nothing"))
-            elif now.get(t) != value:
-                diffs.append("%s.%s: CHECKSUM TABLE %s -> %s" % (db, t, value, now.get(t)))
+        for t, digest in sorted(tables.items()):
+            if digest is None or now.get(t) is None:
+                continue  # written by the running OMS every second: not comparable
+            lines = describe_difference("%s.%s" % (db, t), digest, now[t])
+            if lines and t in LIVE:
+                lines = [line + " (ignoring %s)" % (", ".join(LIVE[t][1]) or "nothing") for line in lines]
+            diffs.extend(lines)
     return diffs
 
 
@@ -80,6 +72,9 @@ def main():
         return 0
     with open(path) as handle:
         before = json.load(handle)
+    if "tables" not in before:
+        print("%s is a snapshot of an older format: take it again" % path)
+        return 1
     diffs = compare(before, snapshot(instance))
     for line in diffs:
         print(line)

@@ -17,7 +17,7 @@ import yaml
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "testbed"))
 
-from obtestbed import Testbed  # noqa: E402  pylint: disable=wrong-import-position
+from obtestbed import Testbed, naming  # noqa: E402  pylint: disable=wrong-import-position
 
 import returns_doc  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -116,8 +116,9 @@ INSTANCE = os.environ.get("OMS_TEST_INSTANCE", "a")
 
 @pytest.fixture(scope="session")
 def testbed():
-    """The test bed with this run's instance up; left up at the end for the next suite to reuse."""
-    bed = Testbed()
+    """The test bed with this run's instance up; left up at the end for the next suite to reuse.
+    Its MetaDB engine is OMS_TESTBED_METADB's (MariaDB when unset), whatever it was before."""
+    bed = Testbed(metadb_engine=naming.metadb_engine_env() or naming.MARIADB)
     bed.up([INSTANCE])
     return bed
 

@@ -9,7 +9,10 @@ from obtestbed.errors import TestbedError
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="testbed", description="The obtools.oms OMS test bed.")
+    p = argparse.ArgumentParser(
+        prog="testbed", description="The obtools.oms OMS test bed.",
+        epilog="OMS_TESTBED_METADB=mariadb|oceanbase chooses the MetaDB engine of the instances "
+               "that up/reset deploy (default: the one an instance had, else mariadb).")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("up", help="engine, images, MetaDB, and the instances (default: a)")
     s.add_argument("instances", nargs="*", default=["a"])
@@ -35,8 +38,8 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    bed = Testbed()
     try:
+        bed = Testbed()
         if args.command == "up":
             bed.up(args.instances)
         elif args.command == "down":

@@ -22,10 +22,14 @@ def _say(message):
 class Testbed(object):
     __test__ = False  # not a pytest test class
 
-    def __init__(self, root=None, image_repo=None, say=_say):
+    def __init__(self, root=None, image_repo=None, say=_say, metadb_engine=None):
         self.root = root or naming.root_dir()
         self.image_repo = image_repo or naming.image_repo()
         self.say = say
+        # The MetaDB engine asked for (argument, else OMS_TESTBED_METADB); None: not chosen, so
+        # an instance keeps the engine it was deployed on and a new one gets MariaDB.
+        self.metadb_engine = (naming.check_metadb_engine(metadb_engine) if metadb_engine
+                              else naming.metadb_engine_env())
         self._client = None
 
     # -- pieces ---------------------------------------------------------------------------------
@@ -53,12 +57,23 @@ class Testbed(object):
     def target_image(self):
         return "%s:%s" % (self.image_repo, naming.TARGET_TAG)
 
-    def metadb(self):
-        return metadb.ensure(self.client, self.root, self.say)
+    def metadb(self, engine=None):
+        """That engine's MetaDB running (default: the one asked for, else MariaDB)."""
+        return metadb.ensure(self.client, self.root, self.say,
+                             engine or self.metadb_engine or naming.MARIADB)
 
-    def root_connect(self, database=None):
-        root_pw = metadb.passwords(self.root)[1]
-        return metadb.root_connect(root_pw, database)
+    def root_connect(self, database=None, engine=None):
+        engine = engine or self.metadb_engine or naming.MARIADB
+        root_pw = metadb.passwords(self.root, engine)[1]
+        return metadb.root_connect(root_pw, database, engine)
+
+    def engine_of(self, name):
+        """The MetaDB engine instance `name` runs on (None when it is not deployed)."""
+        return deployment.remembered_engine(self.instance(name))
+
+    def _engine_for(self, inst):
+        """The engine an (re)created instance gets: the one asked for, else the one it had."""
+        return self.metadb_engine or deployment.remembered_engine(inst) or naming.MARIADB
 
     # -- the interface of contract.md ----------------------------------------------------------
     def up(self, names=None, wait_timeout=90):
@@ -66,22 +81,27 @@ class Testbed(object):
         for name in names:
             naming.check_name(name)
         self.images()
-        self.metadb()
+        wanted = {name: self._engine_for(self.instance(name)) for name in names}
+        for engine in sorted(set(wanted.values())):
+            self.metadb(engine)
         self._check_ports(names)
         for name in names:
             inst = self.instance(name)
             with locked(self.root, "instance-" + name):
-                if self._serving(inst):
+                # Serving on another engine than the one asked for: deploy it anew.
+                if self._serving(inst) and \
+                        deployment.remembered_engine(inst) == wanted[name]:
                     continue
-                self._reset(inst, wait_timeout=wait_timeout)
+                self._reset(inst, wait_timeout=wait_timeout, engine=wanted[name])
 
     def reset(self, name, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90):
         """A fresh 4.1.1 deployment of `name`: containers (incl. upgraded ones) removed, its
         databases dropped and created empty, its directories recreated, the container run."""
         inst = self.instance(name)
-        self.metadb()
+        engine = self._engine_for(inst)
+        self.metadb(engine)
         with locked(self.root, "instance-" + name):
-            self._reset(inst, faults, env_faults, ssl, wait, wait_timeout)
+            self._reset(inst, faults, env_faults, ssl, wait, wait_timeout, engine)
         return self.describe(name)
 
     def down(self, names=None):
@@ -98,15 +118,17 @@ class Testbed(object):
                 self._remove(inst, drop=False)
         for c in self.client.containers.list(all=True, filters={"label": naming.INSTANCE_LABEL}):
             c.remove(force=True)
-        metadb.remove(self.client, self.root)
-        shutil.rmtree(metadb.metadb_dir(self.root), ignore_errors=True)
+        for engine in naming.METADB_ENGINES:
+            metadb.remove(self.client, self.root, engine)
         shutil.rmtree(os.path.join(self.root, "instances"), ignore_errors=True)
         images.remove_target_tag(self.client, self.image_repo)
 
     def describe(self, name):
         inst = self.instance(name)
         state = deployment.read_state(inst)
-        meta_pw, root_pw = metadb.passwords(self.root)
+        engine = deployment.metadb_engine(state)
+        spec = naming.metadb_spec(engine)
+        meta_pw, root_pw = metadb.passwords(self.root, engine)
         return {
             "instance": inst.name,
             "old_container": inst.old_container,
@@ -121,13 +143,15 @@ class Testbed(object):
             "console_url": deployment.console_url(inst, state),
             "console_user": state["console_user"],
             "console_password": state["console_password"],
-            "metadb": {"host": naming.METADB_HOST, "port": naming.METADB_PORT,
+            "metadb": {"host": spec.host, "port": spec.port, "engine": engine,
                        "user": naming.METADB_USER, "password": meta_pw,
                        "rm_db": inst.rm_db, "cm_db": inst.cm_db, "cm_hb_db": inst.cm_hb_db},
+            # seekdb is reached over TCP only: no socket.
             "metadb_root": {"user": "root", "password": root_pw,
-                            "socket_or_host": naming.METADB_HOST, "host": naming.METADB_HOST,
-                            "port": naming.METADB_PORT, "socket": metadb.socket_path(self.root)},
-            "metadb_container": naming.METADB_CONTAINER,
+                            "socket_or_host": spec.host, "host": spec.host, "port": spec.port,
+                            "socket": metadb.socket_path(self.root)
+                            if engine == naming.MARIADB else None},
+            "metadb_container": spec.container,
             "faults_file": inst.faults_file,
             "image_repository": self.image_repo,
             "source_image": self.source_image,
@@ -151,16 +175,21 @@ class Testbed(object):
         return sorted(n for n in os.listdir(base) if naming.NAME_RE.match(n))
 
     def status(self):
-        out = {"root": self.root, "engine": engine.answers(), "metadb": None, "instances": {}}
+        out = {"root": self.root, "engine": engine.answers(), "metadb": None,
+               "metadb_engines": {}, "instances": {}}
         if not out["engine"]:
             return out
-        out["metadb"] = "running" if metadb.running(self.client) else "absent or stopped"
+        for name in naming.METADB_ENGINES:
+            out["metadb_engines"][name] = ("running" if metadb.running(self.client, name)
+                                           else "absent or stopped")
+        out["metadb"] = out["metadb_engines"][naming.MARIADB]  # the shape before engines
         for name in self.instances():
             inst = self.instance(name)
             entry = {"containers": {c.name: c.status for c in
                                     deployment.instance_containers(self.client, inst)}}
             try:
                 state = deployment.read_state(inst)
+                entry["metadb_engine"] = deployment.metadb_engine(state)
                 entry["console_url"] = deployment.console_url(inst, state)
                 answer = deployment.health(entry["console_url"], timeout=2)
                 entry["healthy"] = bool(answer and answer.get("data", {}).get("healthy"))
@@ -172,7 +201,10 @@ class Testbed(object):
     # -- helpers for tests ----------------------------------------------------------------------
     def host_status(self, name):
         inst = self.instance(name)
-        conn = self.root_connect()
+        try:
+            conn = self.root_connect(engine=self.engine_of(name))
+        except pymysql.MySQLError:
+            return None
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT host_status FROM `%s`.host WHERE ip=%%s" % inst.cm_db,
@@ -217,25 +249,35 @@ class Testbed(object):
         answer = deployment.health(deployment.console_url(inst, state))
         return bool(answer and answer.get("data", {}).get("healthy"))
 
+    def _drop(self, inst, engines):
+        for engine in engines:
+            if metadb.running(self.client, engine):
+                metadb.drop_databases(metadb.passwords(self.root, engine)[1], inst.databases,
+                                      engine)
+
     def _remove(self, inst, drop=True):
         for c in deployment.instance_containers(self.client, inst):
             c.remove(force=True)
-        if drop and metadb.running(self.client):
-            root_pw = metadb.passwords(self.root)[1]
-            metadb.drop_databases(root_pw, inst.databases)
+        if drop:
+            remembered = deployment.remembered_engine(inst)
+            self._drop(inst, [remembered] if remembered else naming.METADB_ENGINES)
         if os.path.isdir(inst.host_dir):
             shutil.rmtree(inst.host_dir)
 
-    def _reset(self, inst, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90):
+    def _reset(self, inst, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90,
+               engine=naming.MARIADB):
         started = time.monotonic()
         deployment.check_faults(list(faults) + list(env_faults))
         for c in deployment.instance_containers(self.client, inst):
             c.remove(force=True)
         # No untagging of 4.2.0 here: another developer's upgrade may have just loaded it
         # (up, images and unload_target() untag it when no container uses it).
-        meta_pw, root_pw = metadb.passwords(self.root)
-        metadb.recreate_databases(root_pw, inst.databases)
-        state = deployment.prepare_dirs(inst, meta_pw, ssl, faults)
+        previous = deployment.remembered_engine(inst)
+        if previous and previous != engine:
+            self._drop(inst, [previous])  # moving engines: leave nothing behind on the old one
+        meta_pw, root_pw = metadb.passwords(self.root, engine)
+        metadb.recreate_databases(root_pw, inst.databases, engine)
+        state = deployment.prepare_dirs(inst, meta_pw, ssl, faults, engine)
         env = {"OMS_SIM_FAULTS": " ".join(env_faults)} if env_faults else None
         try:
             self.client.images.get(self.source_image)
@@ -247,5 +289,6 @@ class Testbed(object):
             slow = sum(int(t.split("=")[1]) for t in list(faults) + list(env_faults)
                        if t.startswith("slow_start="))
             self.wait_serving(inst.name, timeout=wait_timeout + slow)
-            self.say("instance %s: 4.1.1 serving on %s (%.1f s)" % (
-                inst.name, deployment.console_url(inst, state), time.monotonic() - started))
+            self.say("instance %s: 4.1.1 serving on %s, MetaDB %s (%.1f s)" % (
+                inst.name, deployment.console_url(inst, state), engine,
+                time.monotonic() - started))

@@ -40,11 +40,12 @@ def write_faults(inst, tokens):
         os.unlink(inst.faults_file)
 
 
-def config_dict(inst, meta_pw, console_password):
+def config_dict(inst, meta_pw, console_password, engine=None):
+    spec = naming.metadb_spec(engine)
     return {
         # [doc] the keys of the single-node deployment guide
-        "oms_meta_host": naming.METADB_HOST,
-        "oms_meta_port": naming.METADB_PORT,
+        "oms_meta_host": spec.host,
+        "oms_meta_port": spec.port,
         "oms_meta_user": naming.METADB_USER,
         "oms_meta_password": meta_pw,
         "drc_rm_db": inst.rm_db,
@@ -86,14 +87,15 @@ def make_ssl(inst):
     return crt, key
 
 
-def prepare_dirs(inst, meta_pw, ssl_enabled=False, faults=()):
-    """Fresh host directories, config.yaml and the instance's state file; returns the state."""
+def prepare_dirs(inst, meta_pw, ssl_enabled=False, faults=(), engine=None):
+    """Fresh host directories, config.yaml and the instance's state file; returns the state.
+    The state remembers the MetaDB engine, for describe, status, down and later resets."""
     if os.path.isdir(inst.host_dir):
         shutil.rmtree(inst.host_dir)
     for path in list(inst.mounts.values())[1:] + [inst.backup_dir]:
         os.makedirs(path, exist_ok=True)
     password = secrets.token_urlsafe(12)
-    _write_private(inst.config_file, yaml.safe_dump(config_dict(inst, meta_pw, password),
+    _write_private(inst.config_file, yaml.safe_dump(config_dict(inst, meta_pw, password, engine),
                                                     default_flow_style=False, sort_keys=False))
     crt = key = None
     if ssl_enabled:
@@ -101,7 +103,8 @@ def prepare_dirs(inst, meta_pw, ssl_enabled=False, faults=()):
     write_faults(inst, list(faults))
     state = {"instance": inst.name, "console_port": inst.console_port,
              "console_user": "admin", "console_password": password,
-             "ssl_certificate": crt, "ssl_key": key}
+             "ssl_certificate": crt, "ssl_key": key,
+             "metadb_engine": naming.metadb_spec(engine).engine}
     _write_private(inst.state_file, json.dumps(state, indent=2) + "\n")
     return state
 
@@ -113,6 +116,19 @@ def read_state(inst):
     except (OSError, ValueError):
         raise TestbedError("instance %s is not deployed (no %s). Run: tests/testbed/testbed up %s"
                            % (inst.name, inst.state_file, inst.name))
+
+
+def metadb_engine(state):
+    """The instance's MetaDB engine (deployments made before engines were remembered: MariaDB)."""
+    return state.get("metadb_engine") or naming.MARIADB
+
+
+def remembered_engine(inst):
+    """The engine the instance was last deployed on, or None when it is not deployed."""
+    try:
+        return metadb_engine(read_state(inst))
+    except TestbedError:
+        return None
 
 
 def console_url(inst, state):

@@ -1,8 +1,13 @@
 """The MetaDB: one MariaDB container `obtb-metadb` on 127.0.0.1:23306 (host network), a named
-user `oms_meta` with a generated password, root credentials for tests; both kept in 0600 files."""
+user `oms_meta` with a generated password, root credentials for tests; both kept in 0600 files.
+
+What both engines share (password files, root connections, per-instance databases and grants)
+takes an `engine` (naming.MARIADB, the default, or naming.OCEANBASE); starting seekdb, the
+OceanBase MetaDB, is seekdb.py's job."""
 
 import os
 import secrets
+import shutil
 import subprocess
 import time
 
@@ -28,8 +33,8 @@ exec mariadbd --user=mysql --datadir=/var/lib/mysql --bind-address=127.0.0.1 --p
 """ % naming.METADB_PORT
 
 
-def metadb_dir(root):
-    return os.path.join(root, "metadb")
+def metadb_dir(root, engine=None):
+    return os.path.join(root, naming.metadb_spec(engine).subdir)
 
 
 def _secret_file(path):
@@ -48,8 +53,9 @@ def _secret_file(path):
     return value
 
 
-def passwords(root):
-    base = metadb_dir(root)
+def passwords(root, engine=None):
+    """(oms_meta's password, root's password) of that engine's MetaDB, generated on first use."""
+    base = metadb_dir(root, engine)
     return (_secret_file(os.path.join(base, "oms_meta.password")),
             _secret_file(os.path.join(base, "root.password")))
 
@@ -71,8 +77,11 @@ def _exec_root_sql(sql):
         raise TestbedError("setting up MetaDB users failed: %s" % proc.stdout.strip())
 
 
-def ensure(client, root, say=print):
+def ensure(client, root, say=print, engine=None):
     """The MetaDB container running and its users set; returns (oms_meta_pw, root_pw)."""
+    if naming.metadb_spec(engine).engine == naming.OCEANBASE:
+        from obtestbed import seekdb  # pylint: disable=import-outside-toplevel
+        return seekdb.ensure(client, root, say)
     with locked(root, "metadb"):
         meta_pw, root_pw = passwords(root)
         try:
@@ -126,10 +135,10 @@ def _wait_socket(client, timeout=60):
                        % (timeout, naming.METADB_CONTAINER))
 
 
-def root_connect(root_pw, database=None):
-    return pymysql.connect(host=naming.METADB_HOST, port=naming.METADB_PORT, user="root",
-                           password=root_pw, database=database, autocommit=True,
-                           connect_timeout=10)
+def root_connect(root_pw, database=None, engine=None):
+    spec = naming.metadb_spec(engine)
+    return pymysql.connect(host=spec.host, port=spec.port, user="root", password=root_pw,
+                           database=database, autocommit=True, connect_timeout=10)
 
 
 def _grant_name(db):
@@ -137,9 +146,9 @@ def _grant_name(db):
     return "`%s`" % db.replace("_", "\\_").replace("%", "\\%")
 
 
-def recreate_databases(root_pw, databases):
+def recreate_databases(root_pw, databases, engine=None):
     """Drop and create the databases empty, and grant oms_meta all on them."""
-    conn = root_connect(root_pw)
+    conn = root_connect(root_pw, engine=engine)
     try:
         with conn.cursor() as cur:
             for db in databases:
@@ -151,8 +160,8 @@ def recreate_databases(root_pw, databases):
         conn.close()
 
 
-def drop_databases(root_pw, databases):
-    conn = root_connect(root_pw)
+def drop_databases(root_pw, databases, engine=None):
+    conn = root_connect(root_pw, engine=engine)
     try:
         with conn.cursor() as cur:
             for db in databases:
@@ -166,15 +175,17 @@ def drop_databases(root_pw, databases):
         conn.close()
 
 
-def running(client):
+def running(client, engine=None):
     try:
-        return client.containers.get(naming.METADB_CONTAINER).status == "running"
+        return client.containers.get(naming.metadb_spec(engine).container).status == "running"
     except docker.errors.NotFound:
         return False
 
 
-def remove(client, root):
+def remove(client, root, engine=None):
+    """Remove that engine's container and its data (password files included)."""
     try:
-        client.containers.get(naming.METADB_CONTAINER).remove(force=True)
+        client.containers.get(naming.metadb_spec(engine).container).remove(force=True)
     except docker.errors.NotFound:
         pass
+    shutil.rmtree(metadb_dir(root, engine), ignore_errors=True)

@@ -14,6 +14,14 @@ METADB_CONTAINER = "obtb-metadb"
 METADB_HOST = "127.0.0.1"
 METADB_PORT = 23306
 METADB_USER = "oms_meta"
+# The OceanBase MetaDB: seekdb (OceanBase's SQL engine, single node) beside MariaDB, on a port of
+# its own so that both run at once.
+SEEKDB_CONTAINER = "obtb-seekdb"
+SEEKDB_PORT = 22881
+METADB_ENV = "OMS_TESTBED_METADB"
+MARIADB = "mariadb"
+OCEANBASE = "oceanbase"
+METADB_ENGINES = (MARIADB, OCEANBASE)
 OMS_HOST_IP = "127.0.0.1"
 INSTANCE_LABEL = "obtools.testbed.instance"
 UPGRADED_FROM_LABEL = "obtools.oms.upgraded_from"
@@ -26,6 +34,40 @@ def root_dir():
 
 def image_repo():
     return os.environ.get("OMS_TESTBED_IMAGE_REPO") or DEFAULT_IMAGE_REPO
+
+
+class MetaDBSpec(object):
+    """Where one MetaDB engine runs: its container, port and directory under the root."""
+
+    def __init__(self, engine, container, port, subdir):
+        self.engine = engine
+        self.container = container
+        self.host = METADB_HOST
+        self.port = port
+        self.subdir = subdir
+
+
+METADBS = {
+    MARIADB: MetaDBSpec(MARIADB, METADB_CONTAINER, METADB_PORT, "metadb"),
+    OCEANBASE: MetaDBSpec(OCEANBASE, SEEKDB_CONTAINER, SEEKDB_PORT, "seekdb"),
+}
+
+
+def check_metadb_engine(engine):
+    if engine not in METADBS:
+        raise ValueError("MetaDB engine %r: use one of %s (%s)"
+                         % (engine, ", ".join(METADB_ENGINES), METADB_ENV))
+    return engine
+
+
+def metadb_spec(engine=None):
+    return METADBS[check_metadb_engine(engine or MARIADB)]
+
+
+def metadb_engine_env():
+    """The engine OMS_TESTBED_METADB asks for, or None when it is unset (or empty)."""
+    value = (os.environ.get(METADB_ENV) or "").strip().lower()
+    return check_metadb_engine(value) if value else None
 
 
 def check_name(name):

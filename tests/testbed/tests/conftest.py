@@ -20,7 +20,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from obtestbed import Testbed  # noqa: E402  pylint: disable=wrong-import-position
+from obtestbed import Testbed, naming  # noqa: E402  pylint: disable=wrong-import-position
 from obtestbed.access import connect, query  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 MAIN = "t1"
@@ -29,7 +29,9 @@ SPARE = "t2"
 
 @pytest.fixture(scope="session")
 def bed():
-    testbed = Testbed()
+    """The test bed with t1 up, on OMS_TESTBED_METADB's engine (MariaDB when unset: never the
+    engine t1 happened to be left on by an earlier run)."""
+    testbed = Testbed(metadb_engine=naming.metadb_engine_env() or naming.MARIADB)
     testbed.up([MAIN])
     return testbed
 

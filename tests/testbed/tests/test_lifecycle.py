@@ -41,7 +41,8 @@ def test_describe_has_every_agreed_key(fresh):
     assert set(info["mounts"]) == {"config", "logs", "store", "run"}
     assert info["mounts"]["config"] == info["config_file"].rstrip()
     assert info["config_file"] == os.path.join(info["host_dir"], "config.yaml")
-    assert info["metadb"]["port"] == 23306 and info["metadb"]["user"] == "oms_meta"
+    assert info["metadb"]["port"] == naming.metadb_spec(info["metadb"]["engine"]).port
+    assert info["metadb"]["user"] == "oms_meta"
     assert info["metadb"]["rm_db"] == "t1_rm_411"
     assert info["source_image"] == info["image_repository"] + ":feature_4.1.1-ce"
     assert info["target_image"] == info["image_repository"] + ":feature_4.2.0-ce"
@@ -102,7 +103,8 @@ def test_images_are_cached_by_source_hash(bed):
 def test_metadb_user_is_named_with_private_password_files(bed, fresh):
     assert fresh["metadb"]["user"] != "root" and fresh["metadb"]["password"]
     for name in ("oms_meta.password", "root.password"):
-        mode = os.stat(os.path.join(bed.root, "metadb", name)).st_mode
+        mode = os.stat(os.path.join(bed.root, naming.metadb_spec(fresh["metadb"]["engine"]).subdir,
+                                    name)).st_mode
         assert stat.S_IMODE(mode) == 0o600
     assert stat.S_IMODE(os.stat(fresh["config_file"]).st_mode) == 0o600
     # oms_meta may drop and create its own databases (the rollback does) ...
