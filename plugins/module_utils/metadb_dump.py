@@ -91,6 +91,8 @@ def estimate(settings, backup_dir=None):
         present = [pair for pair in databases if pair[1] not in missing]
         result = metadb_inventory.size_estimate(conn, present, engine["engine"])
         result["engine"] = engine
+        if engine["engine"] == "oceanbase":
+            result["dump_timeout_risks"] = metadb_inventory.dump_timeout_risks(conn, result)
     except metadb.pymysql.err.MySQLError as e:
         raise metadb.translate_error(e, settings, doing="read information_schema")
     finally:

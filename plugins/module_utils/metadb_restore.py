@@ -135,39 +135,49 @@ def restore(settings, backup_dir, parallel=True, force=False, check_mode=False, 
     entries = targets(settings, manifest)
     header_check(settings, backup_dir, entries, scans)
     conn = metadb.connect(settings)
-    engine = conn.oms_engine
-    with metadb.client_defaults_file(settings, backup_dir, engine["engine"]) as defaults_file:
-        # 2. what differs from the backup
-        try:
+    try:
+        engine = conn.oms_engine
+        with metadb.client_defaults_file(settings, backup_dir, engine["engine"]) as defaults_file:
+            # 2. what differs from the backup
             try:
                 states = [(entry,) + database_state(conn, entry, scans[entry["database"]], settings,
                                                     mysqldump, defaults_file)
                           for entry in entries]
             except metadb.pymysql.err.MySQLError as e:
                 raise metadb.translate_error(e, settings, doing="compare the databases with the backup")
-        finally:
             conn.close()
-        todo = [st[0] for st in states if force or st[1] != "identical"]
-        unchanged = [st[0]["database"] for st in states if st[0] not in todo]
-        plan = dict((entry["database"], {"state": state, "differing_tables": diff}) for entry, state, diff in states)
-        result = {"manifest": manifest, "unchanged": unchanged, "plan": plan, "engine": engine,
-                  "content_digests": dict((d, s.get("content_digest")) for d, s in scans.items()),
-                  "dropped": [e["database"] for e in todo if plan[e["database"]]["state"] != "missing"],
-                  "restored": [e["database"] for e in todo]}
-        if not todo:
-            result.update(changed=False, msg="dumping %s again gives back the backup's content"
-                          % ", ".join(unchanged))
-            return result
-        if check_mode:
-            result.update(changed=True, msg="would drop %s and restore %s from %s"
-                          % (", ".join(result["dropped"]) or "nothing", ", ".join(result["restored"]), backup_dir))
-            return result
-        # 3. drop, create, load, dump again and compare
-        jobs = [RestoreJob(settings, backup_dir, entry, scans[entry["database"]], mysql, mysqldump,
-                           defaults_file, paths) for entry in todo]
-        outcomes = metadb_dump.run_jobs(jobs, parallel)
+            conn = None
+            return _restore_plan(settings, backup_dir, manifest, scans, states, engine, force,
+                                 check_mode, mysql, mysqldump, defaults_file, paths, parallel)
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def _restore_plan(settings, backup_dir, manifest, scans, states, engine, force, check_mode,
+                  mysql, mysqldump, defaults_file, paths, parallel):
+    """Steps 2-3 of restore(): the plan, and (not in check mode) drop, create, load, compare."""
+    todo = [st[0] for st in states if force or st[1] != "identical"]
+    unchanged = [st[0]["database"] for st in states if st[0] not in todo]
+    plan = dict((entry["database"], {"state": state, "differing_tables": diff}) for entry, state, diff in states)
+    result = {"manifest": manifest, "unchanged": unchanged, "plan": plan, "engine": engine,
+              "content_digests": dict((d, s.get("content_digest")) for d, s in scans.items()),
+              "dropped": [e["database"] for e in todo if plan[e["database"]]["state"] != "missing"],
+              "restored": [e["database"] for e in todo]}
+    if not todo:
+        result.update(changed=False, msg="dumping %s again gives back the backup's content"
+                      % ", ".join(unchanged))
+        return result
+    if check_mode:
+        result.update(changed=True, msg="would drop %s and restore %s from %s"
+                      % (", ".join(result["dropped"]) or "nothing", ", ".join(result["restored"]), backup_dir))
+        return result
+    # 3. drop, create, load, dump again and compare
+    jobs = [RestoreJob(settings, backup_dir, entry, scans[entry["database"]], mysql, mysqldump,
+                       defaults_file, paths) for entry in todo]
+    outcomes = metadb_dump.run_jobs(jobs, parallel)
     metadb_dump.raise_first(outcomes, "Restoring the OMS databases failed")
     result.update(changed=True, durations=dict((o[0]["database"], o[0]["duration"]) for o in outcomes),
-                  msg="restored %s from %s; dumping each again gives back the backup's content"
-                  % (", ".join(result["restored"]), backup_dir))
+              msg="restored %s from %s; dumping each again gives back the backup's content"
+              % (", ".join(result["restored"]), backup_dir))
     return result

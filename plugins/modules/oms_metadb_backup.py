@@ -193,6 +193,16 @@ engine:
   type: dict
   sample: {"engine": "oceanbase", "version": "5.7.25-OceanBase seekdb-v1.4.0.0",
            "version_comment": "OceanBase 4.3.5.3 seekdb (r1.4.0.0)"}
+dump_timeout_risks:
+  description:
+    - On OceanBase, the tables whose dump may take longer than the tenant's global
+      C(ob_query_timeout), which mysqldump runs under (also given as warnings).
+    - Estimated at 10 MiB/s against half the timeout.
+  returned: when O(state=estimated) on OceanBase
+  type: list
+  elements: dict
+  sample: [{"database": "cm_hb_411", "table": "heatbeat_sequence", "bytes": 524288000,
+            "ob_query_timeout_seconds": 10.0}]
 content_digests:
   description: Per database, the content digest of its dump file, which a restored database must give
     back when dumped again.
@@ -290,7 +300,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import heartbeat, metadb, metadb_dump
+from ansible_collections.obtools.oms.plugins.module_utils import heartbeat, metadb, metadb_dump, metadb_engine
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
 
 
@@ -368,6 +378,12 @@ def main():
         settings = metadb.settings_from_params(p)
         if state == "estimated":
             result = metadb_dump.estimate(settings, p["backup_dir"])
+            for risk in result.get("dump_timeout_risks", []):
+                module.warn("%s.%s (~%d MiB) may take mysqldump longer than the OceanBase tenant's global "
+                            "ob_query_timeout (%.0f s), and the server would kill that dump. %s"
+                            % (risk["database"], risk["table"], risk["bytes"] // 1048576,
+                               risk["ob_query_timeout_seconds"],
+                               metadb_engine.timeout_hint("ob_query_timeout")))
             module.exit_json(changed=False, **result)
 
         if state == "pruned":
