@@ -89,8 +89,8 @@ def _sampled_sizes(cur, database):
     total = 0
     largest = (None, 0)
     for table in sorted(columns):
-        cur.execute("SELECT COUNT(*) FROM %s.%s" % (metadb.quote_identifier(database),
-                                                   metadb.quote_identifier(table)))
+        cur.execute("SELECT COUNT(*) FROM %s.%s"
+                    % (metadb.quote_identifier(database), metadb.quote_identifier(table)))
         rows = int(cur.fetchone()[0])
         size = TABLE_OVERHEAD
         if rows:

@@ -178,6 +178,6 @@ def _restore_plan(settings, backup_dir, manifest, scans, states, engine, force, 
     outcomes = metadb_dump.run_jobs(jobs, parallel)
     metadb_dump.raise_first(outcomes, "Restoring the OMS databases failed")
     result.update(changed=True, durations=dict((o[0]["database"], o[0]["duration"]) for o in outcomes),
-              msg="restored %s from %s; dumping each again gives back the backup's content"
-              % (", ".join(result["restored"]), backup_dir))
+                  msg="restored %s from %s; dumping each again gives back the backup's content"
+                  % (", ".join(result["restored"]), backup_dir))
     return result

@@ -105,7 +105,7 @@ notes:
     O(backup_dir) (their first argument), removed afterwards and swept at the next start when a
     killed run left it; it is never on a command line, in the environment or in C(/tmp), so C(ps)
     does not show it.
-  - On an OceanBase MetaDB, C(mysqldump) runs with the tenant's global C(ob_query_timeout): a table
+  - On an OceanBase MetaDB, C(mysqldump) runs with the tenant's global C(ob_query_timeout), so a table
     whose dump takes longer than that (10 s by default) is killed by the server, and the dump fails
     with a message that names the variable and what to do.
   - Check mode says what would be deleted, written, dropped or restored, and changes nothing.

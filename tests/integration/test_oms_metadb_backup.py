@@ -394,8 +394,8 @@ def files_holding(needle, roots, since):
     return hits
 
 
-def test_sigkill_of_the_module_leaves_no_password_in_tmp_and_the_next_run_sweeps(bed, run_module, backup_dir,
-                                                                                tmp_path, extra_user):
+def test_sigkill_of_the_module_leaves_no_password_in_tmp_and_the_next_run_sweeps(
+        bed, run_module, backup_dir, tmp_path, extra_user):
     """SIGKILL skips every finally: the defaults file must not be in /tmp, and the next start removes it."""
     insert_heartbeats(bed, 1500000)  # mysqldump runs long enough to be killed while it does
     # a password of this test's own: other runs on the machine cannot leave it anywhere
@@ -522,4 +522,3 @@ def test_restore_refuses_a_dump_from_another_host_before_dropping(bed, run_modul
                                              force=True))
     assert r.failed and "does not come from the MetaDB" in r["msg"] and "Nothing was dropped" in r["msg"]
     assert all_checksums(bed) == before
-

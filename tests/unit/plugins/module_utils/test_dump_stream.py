@@ -182,7 +182,6 @@ def test_run_jobs_workers_take_jobs_in_order_and_outcomes_keep_positions():
     assert [o[0] for o in outcomes] == [0, 1, 2] and peak[0] == 3
 
 
-
 HEADER = b"-- MariaDB dump 10.19\n--\n-- Host: 10.0.0.1    Database: rm_411\n-- ----\n"
 
 
