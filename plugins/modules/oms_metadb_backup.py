@@ -100,7 +100,8 @@ options:
     default: []
 notes:
   - Stop the OMS container before O(state=pruned), O(state=dumped) and O(state=restored), as the
-    procedure does. A database that changes while it is dumped fails the dump.
+    procedure does. C(--single-transaction) gives each database one consistent snapshot; only a
+    stopped OMS makes the three databases consistent with each other.
   - The password reaches C(mysqldump) and C(mysql) only through a mode 0600 C(--defaults-file) in
     O(backup_dir) (their first argument), removed afterwards and swept at the next start when a
     killed run left it; it is never on a command line, in the environment or in C(/tmp), so C(ps)
