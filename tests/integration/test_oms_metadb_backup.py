@@ -312,8 +312,11 @@ def test_unreachable_metadb_fails_clearly_and_changes_nothing(bed, run_module, b
     assert not os.path.exists(backup_dir)
 
 
-def scan_proc(password, seen, stop):
-    """Look at every process's argv and environment until stopped; note mysqldump sightings."""
+def scan_proc(password, seen, stop, databases=()):
+    """Look at every process's argv and environment until stopped; note mysqldump sightings.
+
+    Only mysqldump runs of `databases` are noted: other runs on this shared machine dump others.
+    """
     needle = password.encode()
     while not stop.is_set():
         for pid in os.listdir("/proc"):
@@ -325,7 +328,9 @@ def scan_proc(password, seen, stop):
                         data = f.read()
                 except (IOError, OSError):
                     continue
-                if what == "cmdline" and b"mysqldump" in data.split(b"\0")[0]:
+                argv = data.split(b"\0")
+                if what == "cmdline" and b"mysqldump" in argv[0] and \
+                        any(a.decode("utf-8", "replace") in databases for a in argv[-3:]):
                     seen["mysqldump"].append(data.replace(b"\0", b" ").decode("utf-8", "replace"))
                 if needle in data:
                     seen["leaks"].append((pid, what, data[:200]))
@@ -338,7 +343,7 @@ def test_password_never_visible_in_ps_while_mysqldump_runs(bed, run_module, back
     insert_heartbeats(bed, 1500000)
     seen = {"mysqldump": [], "leaks": []}
     stop = threading.Event()
-    scanner = threading.Thread(target=scan_proc, args=(bed["metadb"]["password"], seen, stop))
+    scanner = threading.Thread(target=scan_proc, args=(bed["metadb"]["password"], seen, stop, dbs(bed)))
     scanner.start()
     try:
         r = run_module("oms_metadb_backup", args(bed, state="dumped", backup_dir=backup_dir, compress="gzip"))

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from ansible_collections.obtools.oms.plugins.module_utils import dump_files, metadb_inventory  # noqa: E402
+from ansible_collections.obtools.oms.plugins.module_utils import dump_files  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402
 
