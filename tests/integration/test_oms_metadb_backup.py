@@ -337,7 +337,56 @@ def scan_proc(password, seen, stop, databases=()):
         time.sleep(0.005)
 
 
-def test_password_never_visible_in_ps_while_mysqldump_runs(bed, run_module, backup_dir):
+@pytest.fixture
+def global_ob_timeouts(bed):
+    """On OceanBase, what the module's message tells the tenant's admin to do for long dumps.
+
+    mysqldump runs under the tenant's global ob_query_timeout (10 s by default): the tests that
+    make it run long raise it, as the operator would, and set it back afterwards.
+    """
+    def set_global(values=None):
+        conn = root_connect(bed)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT @@global.ob_query_timeout, @@global.ob_trx_timeout")
+                before = cur.fetchone()
+                if values:
+                    cur.execute("SET GLOBAL ob_query_timeout = %s" % int(values[0]))
+                    cur.execute("SET GLOBAL ob_trx_timeout = %s" % int(values[1]))
+                return before
+        finally:
+            conn.close()
+    if engine_of(bed) != "oceanbase":
+        yield set_global
+        return
+    before = set_global((1800 * 10 ** 6, 1800 * 10 ** 6))
+    try:
+        yield set_global
+    finally:
+        set_global(before)
+
+
+def test_oceanbase_dump_killed_by_ob_query_timeout_names_the_variable(bed, run_module, backup_dir,
+                                                                     global_ob_timeouts):
+    """mysqldump cannot raise its session's timeout: when the server kills it, the message says what to do."""
+    if engine_of(bed) != "oceanbase":
+        pytest.skip("ob_query_timeout is OceanBase's")
+    insert_heartbeats(bed, 300000)
+    try:
+        global_ob_timeouts((200000, 1800 * 10 ** 6))  # 0.2 s: the heartbeat table's SELECT outlives it
+        est = run_module("oms_metadb_backup", args(bed, state="estimated", backup_dir=backup_dir))
+        assert not est.failed, est.get("msg")  # our own sessions raise their timeouts: COUNT(*) works
+        assert est["dump_timeout_risks"] and any("ob_query_timeout" in w for w in est.get("warnings", []))
+        r = run_module("oms_metadb_backup", args(bed, state="dumped", backup_dir=backup_dir))
+        assert r.failed
+        assert "ob_query_timeout" in r["msg"] and "SET GLOBAL ob_query_timeout" in r["msg"]
+        assert os.listdir(backup_dir) == []  # no manifest, no temporary dump, no defaults file
+    finally:
+        global_ob_timeouts((1800 * 10 ** 6, 1800 * 10 ** 6))
+        clear_heartbeats(bed)
+
+
+def test_password_never_visible_in_ps_while_mysqldump_runs(bed, run_module, backup_dir, global_ob_timeouts):
     hb = bed["metadb"]["cm_hb_db"]
     # enough rows that mysqldump runs for a while
     insert_heartbeats(bed, 1500000)
@@ -350,6 +399,7 @@ def test_password_never_visible_in_ps_while_mysqldump_runs(bed, run_module, back
     finally:
         stop.set()
         scanner.join()
+        clear_heartbeats(bed)  # also when it failed: the next tests need a small table
     assert not r.failed, r.get("msg")
     assert seen["mysqldump"], "the scan never saw mysqldump running"
     # --defaults-file= first: no ~/.my.cnf can redirect the client; the file is in the backup dir
@@ -358,7 +408,6 @@ def test_password_never_visible_in_ps_while_mysqldump_runs(bed, run_module, back
     assert seen["leaks"] == []
     assert not glob.glob("/tmp/.obtools-oms-client-*")
     assert not glob.glob(os.path.join(backup_dir, ".obtools-oms-client-*"))
-    clear_heartbeats(bed)
 
 
 def module_pids(backup_dir):
@@ -400,9 +449,16 @@ def files_holding(needle, roots, since):
 
 
 def test_sigkill_of_the_module_leaves_no_password_in_tmp_and_the_next_run_sweeps(
-        bed, run_module, backup_dir, tmp_path, extra_user):
+        bed, run_module, backup_dir, tmp_path, extra_user, global_ob_timeouts):
     """SIGKILL skips every finally: the defaults file must not be in /tmp, and the next start removes it."""
     insert_heartbeats(bed, 1500000)  # mysqldump runs long enough to be killed while it does
+    try:
+        _sigkill_then_rerun(bed, run_module, backup_dir, tmp_path, extra_user)
+    finally:
+        clear_heartbeats(bed)
+
+
+def _sigkill_then_rerun(bed, run_module, backup_dir, tmp_path, extra_user):
     # a password of this test's own: other runs on the machine cannot leave it anywhere
     secret = "it-kill-%s" % hashlib.sha256(os.urandom(16)).hexdigest()[:16]
     user = extra_user("it_kill_user", secret)
@@ -434,8 +490,9 @@ def test_sigkill_of_the_module_leaves_no_password_in_tmp_and_the_next_run_sweeps
     left = glob.glob(os.path.join(backup_dir, ".obtools-oms-client-*.cnf"))
     assert len(left) == 1 and os.stat(left[0]).st_mode & 0o777 == 0o600
     assert os.stat(backup_dir).st_mode & 0o777 == 0o700
+    # the backup directory is where the file belongs (pytest's tmp_path puts it under /tmp here)
     leaks = [p for p in files_holding(password, ["/tmp", "/var/tmp"], started - 1)
-             if not p.startswith(str(harness))]
+             if not p.startswith((str(harness) + "/", backup_dir + "/"))]
     assert leaks == [], "a password was left behind"
     assert not os.path.exists(os.path.join(backup_dir, "manifest.json"))
 
@@ -443,7 +500,6 @@ def test_sigkill_of_the_module_leaves_no_password_in_tmp_and_the_next_run_sweeps
                                                  login_user=user, login_password=secret))
     assert not again.failed, again.get("msg")
     assert not glob.glob(os.path.join(backup_dir, ".obtools-oms-client-*"))
-    clear_heartbeats(bed)
 
 
 def root_connect(desc):
