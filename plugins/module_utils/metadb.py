@@ -201,7 +201,7 @@ DEFAULTS_PREFIX = ".obtools-oms-client-"
 _DEFAULTS_RE = re.compile(r"^\.obtools-oms-client-(\d+)-.*\.cnf$")
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
     try:
         os.kill(pid, 0)
     except OSError as e:
@@ -222,7 +222,7 @@ def sweep_defaults_files(directory):
         return removed
     for name in names:
         m = _DEFAULTS_RE.match(name)
-        if m and (int(m.group(1)) == os.getpid() or not _pid_alive(int(m.group(1)))):
+        if m and (int(m.group(1)) == os.getpid() or not pid_alive(int(m.group(1)))):
             try:
                 os.unlink(os.path.join(directory, name))
                 removed.append(name)

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import threading
 import time
 
@@ -106,6 +107,20 @@ def estimate(settings, backup_dir=None):
         result["free_bytes"] = st.f_bavail * st.f_frsize
         result["enough_space"] = result["free_bytes"] >= result["estimate_bytes"]
     return result
+
+
+_TMP_DUMP = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+def sweep_partial_dumps(backup_dir):
+    """Remove the temporary dump files of killed runs (their pid is gone); return their names."""
+    removed = []
+    for name in os.listdir(backup_dir):
+        m = _TMP_DUMP.match(name)
+        if m and int(m.group(1)) != os.getpid() and not metadb.pid_alive(int(m.group(1))):
+            dump_files.remove_quietly(os.path.join(backup_dir, name))
+            removed.append(name)
+    return removed
 
 
 def manifest_matches(manifest, databases):
@@ -214,6 +229,7 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
         except OSError as e:
             raise OmsError("Cannot create the backup directory %s: %s" % (backup_dir, e.strerror or e),
                            "Create it (mode 0700) or give a backup_dir this user can write")
+    sweep_partial_dumps(backup_dir)
     started = time.time()
     jobs = []
     with metadb.client_defaults_file(settings, backup_dir, engine["engine"]) as defaults_file:

@@ -500,6 +500,7 @@ def _sigkill_then_rerun(bed, run_module, backup_dir, tmp_path, extra_user):
                                                  login_user=user, login_password=secret))
     assert not again.failed, again.get("msg")
     assert not glob.glob(os.path.join(backup_dir, ".obtools-oms-client-*"))
+    assert not glob.glob(os.path.join(backup_dir, ".*.tmp-*"))  # the killed run's partial dumps too
 
 
 def root_connect(desc):

@@ -215,3 +215,16 @@ def test_oceanbase_timeouts_are_named_in_the_error():
                                              "maximum query timeout ... ob_query_timeout", "generic")
     assert "SET GLOBAL ob_query_timeout" in hint
     assert mysql_clients.client_failure_hint("mysqldump: Got error: 1045", "generic") == "generic"
+
+
+def test_partial_dumps_of_killed_runs_are_swept(tmp_path):
+    from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], stdout=subprocess.PIPE,
+                           check=True)
+    dead = tmp_path / (".rm_411.sql.tmp-%d" % int(child.stdout))
+    live = tmp_path / (".cm_411.sql.tmp-%d" % os.getppid())
+    kept = tmp_path / "rm_411.sql"
+    for f in (dead, live, kept):
+        f.write_text(u"x")
+    assert metadb_dump.sweep_partial_dumps(str(tmp_path)) == [dead.name]
+    assert sorted(os.listdir(str(tmp_path))) == sorted([live.name, kept.name])
