@@ -366,8 +366,8 @@ def global_ob_timeouts(bed):
         set_global(before)
 
 
-def test_oceanbase_dump_killed_by_ob_query_timeout_names_the_variable(bed, run_module, backup_dir,
-                                                                     global_ob_timeouts):
+def test_oceanbase_dump_killed_by_ob_query_timeout_names_the_variable(
+        bed, run_module, backup_dir, global_ob_timeouts):
     """mysqldump cannot raise its session's timeout: when the server kills it, the message says what to do."""
     if engine_of(bed) != "oceanbase":
         pytest.skip("ob_query_timeout is OceanBase's")
