@@ -35,13 +35,17 @@ options:
   login_user:
     description:
       - MetaDB user. Overrides C(oms_meta_user).
+      - An OBProxy user C(name@tenant#cluster) is passed on unchanged.
     type: str
     version_added: 0.1.0
   login_password:
     description:
       - Password of O(login_user). Overrides C(oms_meta_password).
       - Never passed on a command line or in the environment; the C(mysql) and C(mysqldump)
-        clients get it from a mode 0600 C(--defaults-extra-file) that is removed afterwards.
+        clients get it from a mode 0600 C(--defaults-file) (their first argument, so no
+        C(~/.my.cnf) applies) in the 0700 backup directory, removed afterwards and, when a killed
+        run left it, at the next start.
+      - Sent as UTF-8 by PyMySQL and by the clients alike, so non-ASCII passwords work.
     type: str
     version_added: 0.1.0
   rm_db:
@@ -70,5 +74,9 @@ requirements:
   - PyMySQL on the host the module runs on.
   - PyYAML on that host when O(config_file) is used.
 notes:
-  - The MetaDB is MySQL, MariaDB or OceanBase in MySQL mode, as OMS supports.
+  - The MetaDB is MySQL, MariaDB or OceanBase in MySQL mode, as OMS supports. The engine is read
+    from C(SELECT VERSION(\)) and C(@@version_comment). On OceanBase every session of the
+    collection raises C(ob_query_timeout) and C(ob_trx_timeout) (6 hours), and so does the
+    C(mysql) client (C(init-command)); C(mysqldump) cannot, and runs with the tenant's global
+    values. A statement the server still kills fails with a message naming the variable.
 '''

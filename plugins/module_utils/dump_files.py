@@ -17,9 +17,11 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import subprocess
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import dump_digest
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -30,6 +32,17 @@ COMPLETION_PREFIX = b"-- Dump completed"
 # inside /*!50001 ... */ comments and so do not start a line with this
 CREATE_TABLE = b"\nCREATE TABLE "
 TAIL_BYTES = 4096
+HEAD_BYTES = 1024
+# mysqldump's header names the server and database it dumped: `-- Host: 10.0.0.1    Database: rm_411`
+_HEADER = re.compile(br"^-- Host: (\S*)\s+Database: ([^\r\n]*?)\s*$", re.M)
+
+
+def parse_header(head):
+    """(host, database) from the first bytes of a dump, or (None, None) when it has no header."""
+    m = _HEADER.search(head or b"")
+    if not m:
+        return None, None
+    return m.group(1).decode("utf-8", "replace"), m.group(2).decode("utf-8", "replace")
 
 
 def dump_file_name(database, compress="none"):
@@ -55,16 +68,23 @@ class DumpScanner(object):
 
     KEEP = len(CREATE_TABLE) - 1
 
-    def __init__(self):
+    def __init__(self, digest=False):
         self.count = 0
         self.carry = b"\n"  # so that a CREATE TABLE on the very first line counts too
         self.tail = b""
+        self.head = b""
         self.size = 0
+        # the content digest costs a second pass of hashing: only at rollback, never in the window
+        self.digest = dump_digest.ContentDigest() if digest else None
 
     def feed(self, chunk):
         if not chunk:
             return
         self.size += len(chunk)
+        if len(self.head) < HEAD_BYTES:
+            self.head = (self.head + chunk)[:HEAD_BYTES]
+        if self.digest is not None:
+            self.digest.feed(chunk)
         # a match needs KEEP + 1 bytes: one that starts in the carried bytes ends within the
         # chunk's first KEEP bytes, and the carry itself (KEEP bytes) cannot hold a whole one
         self.count += (self.carry + chunk[:self.KEEP]).count(CREATE_TABLE) + chunk.count(CREATE_TABLE)
@@ -80,19 +100,43 @@ class DumpScanner(object):
     def result(self):
         lines = [line for line in self.tail.splitlines() if line.strip()]
         last = lines[-1].decode("utf-8", "replace") if lines else ""
-        return {"create_tables": self.count, "last_line": last,
-                "completed": last.encode("utf-8").startswith(COMPLETION_PREFIX), "content_bytes": self.size}
+        host, database = parse_header(self.head)
+        result = {"create_tables": self.count, "last_line": last,
+                  "completed": last.encode("utf-8").startswith(COMPLETION_PREFIX), "content_bytes": self.size,
+                  "header_host": host, "header_database": database}
+        if self.digest is not None:
+            result["content_digest"] = self.digest.hexdigest()
+            result["table_names"] = list(self.digest.tables)
+        return result
 
 
-def scan_dump(stream):
+def scan_dump(stream, digest=False):
     """Read a decompressed dump stream; return CREATE TABLE count, last line, completion flag."""
-    scanner = DumpScanner()
+    scanner = DumpScanner(digest)
     while True:
         chunk = stream.read(CHUNK)
         if not chunk:
             break
         scanner.feed(chunk)
     return scanner.result()
+
+
+def header_problems(path, scan, host=None, database=None):
+    """Problems when the dump's header names another server or database than the one checked.
+
+    The header is what mysqldump itself says it connected to, so a defaults file or a client that
+    went elsewhere (another host, a ~/.my.cnf) shows here before the dump is trusted or loaded.
+    """
+    problems = []
+    got_host, got_db = scan.get("header_host"), scan.get("header_database")
+    if got_host is None and got_db is None:
+        return ["%s has no mysqldump header (-- Host: ... Database: ...)" % path]
+    if host is not None and got_host != str(host):
+        problems.append("%s was dumped from host %s, not from %s (the MetaDB that was checked)"
+                        % (path, got_host, host))
+    if database is not None and got_db != database:
+        problems.append("%s is a dump of database %s, not of %s" % (path, got_db, database))
+    return problems
 
 
 def scan_problems(path, scan, expected_tables=None):
@@ -151,19 +195,28 @@ def sha256_file(path):
     return h.hexdigest(), size
 
 
-def check_dump_content(path, compress="none", expected_tables=None, zstd_path="zstd"):
-    """Problems (list of strings, empty when fine) with the dump's content."""
+def check_dump_content(path, compress="none", expected_tables=None, zstd_path="zstd", scan_out=None,
+                       database=None):
+    """Problems (list of strings, empty when fine) with the dump's content.
+
+    With scan_out (a dict), the scan's result, content digest included, is stored in it.
+    """
     try:
         if os.path.getsize(path) == 0:
             return ["%s is empty" % path]
         with open_decompressed(path, compress, zstd_path) as stream:
-            scan = scan_dump(stream)
+            scan = scan_dump(stream, digest=scan_out is not None)
     except (IOError, OSError, EOFError, ValueError) as e:
         return ["%s cannot be read as a %s dump: %s" % (path, compress, e)]
-    return scan_problems(path, scan, expected_tables)
+    if scan_out is not None:
+        scan_out.update(scan)
+    problems = scan_problems(path, scan, expected_tables)
+    if database is not None:
+        problems.extend(header_problems(path, scan, database=database))
+    return problems
 
 
-def verify_against_manifest(backup_dir, entry, content=True, zstd_path="zstd"):
+def verify_against_manifest(backup_dir, entry, content=True, zstd_path="zstd", scan_out=None):
     """Problems of one manifest entry's file: missing, size, sha256 and (optionally) content."""
     path = os.path.join(backup_dir, entry["file"])
     if not os.path.isfile(path):
@@ -176,7 +229,7 @@ def verify_against_manifest(backup_dir, entry, content=True, zstd_path="zstd"):
         problems.append("%s has sha256 %s, the manifest says %s" % (path, digest, entry.get("sha256")))
     if content and not problems:
         problems.extend(check_dump_content(path, compression_of(entry["file"]), entry.get("tables"),
-                                           zstd_path))
+                                           zstd_path, scan_out=scan_out, database=entry.get("database")))
     return problems
 
 

@@ -6,19 +6,22 @@
 Every module that talks to the MetaDB takes metadb_argument_spec() (documented once in the
 obtools.oms.metadb doc fragment), turns its params into MetaDBSettings with settings_from_params()
 and connects with connect(). The mysql/mysqldump clients get the password only through
-client_defaults_file(), a 0600 file removed afterwards, never through argv or the environment.
+client_defaults_file(), a 0600 file in the 0700 backup directory, removed afterwards and swept at
+the next start when a killed run left it (never in /tmp, never in argv or the environment).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import errno
 import os
+import re
 import tempfile
 import traceback
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import oms_config
+from ansible_collections.obtools.oms.plugins.module_utils import metadb_engine, oms_config
 
 try:
     import pymysql
@@ -89,23 +92,52 @@ def where(settings):
     return "%s@%s:%s" % (settings.user, settings.host, settings.port)
 
 
+def password_bytes(password):
+    """The password as the mysql clients send it: UTF-8 bytes (PyMySQL would send a str as latin-1)."""
+    if password is None:
+        return b""
+    if isinstance(password, bytes):
+        return password
+    return password.encode("utf-8")
+
+
 def connect(settings, database=None):
-    """A PyMySQL connection (autocommit off, utf8mb4) or OmsError saying what to fix."""
+    """A PyMySQL connection (autocommit off, utf8mb4) or OmsError saying what to fix.
+
+    The connection knows its server: `conn.oms_engine` is metadb_engine.detect()'s answer, and on
+    OceanBase the session's ob_query_timeout and ob_trx_timeout are raised before it is returned.
+    """
     if not HAS_PYMYSQL:
         raise OmsError("PyMySQL is not installed", "Install PyMySQL (python3-pymysql) on the OMS host")
     try:
-        return pymysql.connect(host=settings.host, port=int(settings.port), user=settings.user,
-                               password=settings.password or "", database=database,
+        conn = pymysql.connect(host=settings.host, port=int(settings.port), user=settings.user,
+                               password=password_bytes(settings.password), database=database,
                                connect_timeout=settings.connect_timeout, charset="utf8mb4",
                                autocommit=False)
     except pymysql.err.MySQLError as e:
         raise translate_error(e, settings, database)
+    try:
+        info = metadb_engine.detect(conn)
+        setup = metadb_engine.session_setup_sql(info["engine"])
+        if setup:
+            with conn.cursor() as cur:
+                cur.execute(setup)
+    except pymysql.err.MySQLError as e:
+        conn.close()
+        raise translate_error(e, settings, database, doing="prepare the MetaDB session")
+    conn.oms_engine = info
+    return conn
 
 
 def translate_error(exc, settings, database=None, doing="connect to the MetaDB"):
     """An OmsError for a PyMySQL error: what failed and what to do."""
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     text = exc.args[1] if len(exc.args) > 1 else str(exc)
+    variable = metadb_engine.timeout_variable(code, text)
+    if variable:
+        return OmsError("The MetaDB at %s:%s killed a statement while trying to %s (error %s: %s)"
+                        % (settings.host, settings.port, doing, code, text),
+                        metadb_engine.timeout_hint(variable), code=code, variable=variable)
     password_hint = ("login_password" if settings.sources.get("password") == "option"
                      else "oms_meta_password in %s" % settings.config_file if settings.config_file
                      else "login_password")
@@ -141,8 +173,14 @@ def _option_value(value):
     return '"%s"' % escaped
 
 
-def defaults_file_text(settings):
-    """The [client] section the mysql and mysqldump clients read with --defaults-extra-file."""
+def defaults_file_text(settings, engine=None):
+    """The option file the mysql and mysqldump clients read with --defaults-file (and nothing else).
+
+    The user and port go through unchanged (an OBProxy user `name@tenant#cluster` is quoted, as
+    `#` would start a comment); the file is written as UTF-8, the bytes PyMySQL sends too. On
+    OceanBase the mysql client raises the session timeouts with init-command (mysqldump knows no
+    init-command: see metadb_engine.timeout_hint).
+    """
     lines = ["[client]",
              "host=%s" % _option_value(settings.host),
              "port=%d" % int(settings.port),
@@ -153,17 +191,63 @@ def defaults_file_text(settings):
         lines.append("protocol=TCP")
     # mysqldump knows no connect-timeout; only the mysql client reads the [mysql] group
     lines.extend(["", "[mysql]", "connect-timeout=%d" % int(settings.connect_timeout or 10)])
+    setup = metadb_engine.session_setup_sql(engine)
+    if setup:
+        lines.append("init-command=%s" % _option_value(setup))
     return "\n".join(lines) + "\n"
 
 
+DEFAULTS_PREFIX = ".obtools-oms-client-"
+_DEFAULTS_RE = re.compile(r"^\.obtools-oms-client-(\d+)-.*\.cnf$")
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError as e:
+        return e.errno == errno.EPERM
+    return True
+
+
+def sweep_defaults_files(directory):
+    """Remove defaults files that a killed run left in `directory`; return their names.
+
+    A file's name carries the pid of the process that wrote it; one whose process is gone is a
+    leftover (a SIGKILL skips the `finally` that removes it). Files of live processes are kept.
+    """
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        m = _DEFAULTS_RE.match(name)
+        if m and (int(m.group(1)) == os.getpid() or not pid_alive(int(m.group(1)))):
+            try:
+                os.unlink(os.path.join(directory, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
+
+
 @contextlib.contextmanager
-def client_defaults_file(settings, directory=None):
-    """Yield the path of a 0600 defaults file holding the credentials; remove it afterwards."""
-    fd, path = tempfile.mkstemp(prefix=".obtools-oms-client-", suffix=".cnf", dir=directory)
+def client_defaults_file(settings, directory, engine=None):
+    """Yield the path of a 0600 defaults file holding the credentials; remove it afterwards.
+
+    It lives in `directory` (the 0700 backup directory), never in /tmp, so that a SIGKILL of the
+    module leaves the password only where the dumps already are, and the next run sweeps it.
+    """
+    if not directory:
+        raise OmsError("No private directory for the client defaults file",
+                       "Give backup_dir (a 0700 directory on the OMS host)")
+    sweep_defaults_files(directory)
+    fd, path = tempfile.mkstemp(prefix="%s%d-" % (DEFAULTS_PREFIX, os.getpid()), suffix=".cnf",
+                                dir=directory)
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(defaults_file_text(settings))
+        with os.fdopen(fd, "wb") as f:
+            f.write(defaults_file_text(settings, engine).encode("utf-8"))
         yield path
     finally:
         try:

@@ -5,18 +5,19 @@
 
 The three run side by side (the dump is downtime), each `mysqldump --single-transaction --quick`
 into a temporary file in the backup directory, optionally through gzip or zstd, checked and hashed
-as it is written (mysql_clients.run_dump_to_file). A file is kept only when it verifies (non-empty,
-completion line, CREATE TABLE count == information_schema's) and its database did not change while
-it was dumped: information_schema's table times unchanged (metadb_inventory.change_marks), or,
-where those cannot prove it, CHECKSUM TABLE after == before. Then the
-old manifest goes, the files are renamed into place, and the new manifest is written last,
-atomically: a manifest on disk always describes complete files.
+as it is written (mysql_clients.run_dump_to_file). Inside the window nothing else is done: a file is
+kept only when it verifies (non-empty, completion line, CREATE TABLE count == information_schema's,
+its header names the server and database that were checked) and its sha256 is recorded. The proof
+that a restore gives back what was dumped is a re-dump at rollback (dump_digest), which every engine
+answers. Then the old manifest goes, the files are renamed into place, and the new manifest is
+written last, atomically: a manifest on disk always describes complete files.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import threading
 import time
 
@@ -82,12 +83,17 @@ def raise_first(outcomes, describe):
 
 
 def estimate(settings, backup_dir=None):
-    """Space the dumps need (information_schema) and, with backup_dir, whether it is there."""
+    """Space the dumps need and, with backup_dir, whether it is there; the server's engine."""
     databases = settings.databases()
     conn = metadb.connect(settings)
     try:
-        result = metadb_inventory.size_estimate(conn, databases)
+        engine = conn.oms_engine
         missing = [pair[1] for pair in databases if metadb_inventory.database_charset(conn, pair[1])[0] is None]
+        present = [pair for pair in databases if pair[1] not in missing]
+        result = metadb_inventory.size_estimate(conn, present, engine["engine"])
+        result["engine"] = engine
+        if engine["engine"] == "oceanbase":
+            result["dump_timeout_risks"] = metadb_inventory.dump_timeout_risks(conn, result)
     except metadb.pymysql.err.MySQLError as e:
         raise metadb.translate_error(e, settings, doing="read information_schema")
     finally:
@@ -101,6 +107,20 @@ def estimate(settings, backup_dir=None):
         result["free_bytes"] = st.f_bavail * st.f_frsize
         result["enough_space"] = result["free_bytes"] >= result["estimate_bytes"]
     return result
+
+
+_TMP_DUMP = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+def sweep_partial_dumps(backup_dir):
+    """Remove the temporary dump files of killed runs (their pid is gone); return their names."""
+    removed = []
+    for name in os.listdir(backup_dir):
+        m = _TMP_DUMP.match(name)
+        if m and int(m.group(1)) != os.getpid() and not metadb.pid_alive(int(m.group(1))):
+            dump_files.remove_quietly(os.path.join(backup_dir, name))
+            removed.append(name)
+    return removed
 
 
 def manifest_matches(manifest, databases):
@@ -121,7 +141,7 @@ class DumpJob(object):
     """One database's dump: runs in its own thread with its own connection."""
 
     def __init__(self, settings, role, database, backup_dir, compress, triggers, mysqldump,
-                 defaults_file, extra_args, paths):
+                 defaults_file, extra_args, paths, tables):
         self.settings = settings
         self.role = role
         self.database = database
@@ -131,49 +151,43 @@ class DumpJob(object):
         self.compress = compress
         self.argv = mysql_clients.dump_command(mysqldump, defaults_file, database, triggers, extra_args)
         self.paths = paths
+        # (charset, collation, [tables]) read before the dump by dump(), on one connection
+        self.charset, self.collation, self.tables = tables
 
     def __call__(self):
-        conn = metadb.connect(self.settings, self.database)
-        after_pass = False
-        try:
-            try:
-                charset, collation = metadb_inventory.database_charset(conn, self.database)
-                tables = metadb_inventory.base_tables(conn, self.database)
-                # marks first: a write during the checksum pass must move them too
-                marks = metadb_inventory.change_marks(conn, self.database, tables)
-                before = metadb_inventory.table_checksums(conn, self.database, tables)
-                conn.rollback()
-                run = mysql_clients.run_dump_to_file(self.argv, self.tmp, self.compress, self.paths)
-                tables_after = metadb_inventory.base_tables(conn, self.database)
-                marks_after = metadb_inventory.change_marks(conn, self.database, tables_after)
-                if marks is None or marks_after != marks:
-                    # the marks cannot prove it: read every row again, as CHECKSUM TABLE does
-                    after_pass = True
-                    after = metadb_inventory.table_checksums(conn, self.database, tables_after)
-                else:
-                    after = before
-                conn.rollback()
-            except metadb.pymysql.err.MySQLError as e:
-                raise metadb.translate_error(e, self.settings, self.database,
-                                             doing="dump %s" % self.database)
-        finally:
-            conn.close()
-        if after != before:
-            changed = sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
-            raise OmsError("%s changed while it was dumped (tables: %s)" % (self.database, ", ".join(changed[:10])),
-                           "Stop the OMS container first (the procedure's step 2.1) so nothing writes "
-                           "to the MetaDB, then dump again")
+        # mysqldump's --single-transaction reads one consistent snapshot; the old container is
+        # stopped, so nothing writes: no second pass over the rows inside the window
+        run = mysql_clients.run_dump_to_file(self.argv, self.tmp, self.compress, self.paths)
         if run["size"] == 0:
             problems = ["%s is empty" % self.tmp]
         else:
-            problems = dump_files.scan_problems(self.tmp, run["scan"], len(tables))
+            problems = dump_files.scan_problems(self.tmp, run["scan"], len(self.tables))
+            problems.extend(dump_files.header_problems(self.tmp, run["scan"], self.settings.host,
+                                                       self.database))
         if problems:
             raise OmsError("The dump of %s did not verify: %s" % (self.database, "; ".join(problems)),
                            "Check the MetaDB and the space in the backup directory, then dump again")
         return {"role": self.role, "database": self.database, "file": self.file, "size": run["size"],
-                "sha256": run["sha256"], "tables": len(tables), "duration": round(run["seconds"], 1),
-                "charset": charset, "collation": collation, "checksums": before,
-                "unchanged_proof": "checksums" if after_pass else "marks"}
+                "sha256": run["sha256"], "tables": len(self.tables), "duration": round(run["seconds"], 1),
+                "charset": self.charset, "collation": self.collation}
+
+
+def read_databases(settings, databases):
+    """{database: (charset, collation, [base tables])} and the engine, on one connection."""
+    conn = metadb.connect(settings)
+    try:
+        try:
+            found = {}
+            for _role, database in databases:
+                charset, collation = metadb_inventory.database_charset(conn, database)
+                if charset is not None:
+                    found[database] = (charset, collation, metadb_inventory.base_tables(conn, database))
+            conn.rollback()
+            return found, conn.oms_engine
+        except metadb.pymysql.err.MySQLError as e:
+            raise metadb.translate_error(e, settings, doing="read information_schema")
+    finally:
+        conn.close()
 
 
 def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, force=False,
@@ -202,9 +216,10 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
         result["estimate"] = estimate(settings, backup_dir)
         return result
 
-    # reach the MetaDB and find the three databases before anything is created on disk
-    sizes = estimate(settings)
-    missing = sizes["missing_databases"]
+    # reach the MetaDB and find the three databases before anything is created on disk; inside
+    # the window this is one connection and information_schema only (no size estimate)
+    found, engine = read_databases(settings, databases)
+    missing = [pair[1] for pair in databases if pair[1] not in found]
     if missing:
         raise OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, ", ".join(missing)),
                        "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in config.yaml)")
@@ -214,14 +229,14 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
         except OSError as e:
             raise OmsError("Cannot create the backup directory %s: %s" % (backup_dir, e.strerror or e),
                            "Create it (mode 0700) or give a backup_dir this user can write")
+    sweep_partial_dumps(backup_dir)
     started = time.time()
     jobs = []
-    with metadb.client_defaults_file(settings) as defaults_file:
+    with metadb.client_defaults_file(settings, backup_dir, engine["engine"]) as defaults_file:
         jobs = [DumpJob(settings, role, db, backup_dir, compress, triggers, mysqldump, defaults_file,
-                        extra_args, paths) for role, db in databases]
-        # largest first: it bounds the run, so it must not wait for a worker or start last
-        size_of = dict((d["database"], d["bytes"]) for d in sizes["databases"])
-        order = sorted(range(len(jobs)), key=lambda i: -size_of.get(jobs[i].database, 0))
+                        extra_args, paths, found[db]) for role, db in databases]
+        # most tables first (rm): it bounds the run, so it must not wait for a worker or start last
+        order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i].tables))
         try:
             ordered = run_jobs([jobs[i] for i in order], parallel, DUMP_WORKERS)
             outcomes = [None] * len(jobs)
@@ -245,6 +260,7 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
         "finished_at": utc_iso(finished),
         "duration": round(finished - started, 1),
         "metadb": settings.public(),
+        "engine": engine,
         "compress": compress,
         "triggers": bool(triggers),
         "parallel": bool(parallel),
@@ -262,13 +278,23 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
             "msg": "dumped %s in %.1f s" % (", ".join(pair[1] for pair in databases), finished - started)}
 
 
-def verify(backup_dir, zstd_path="zstd"):
-    """Every file of the manifest: sha256, size and content. OmsError listing every problem."""
+def verify(backup_dir, zstd_path="zstd", scans=None):
+    """Every file of the manifest: sha256, size and content. OmsError listing every problem.
+
+    With scans (a dict), each database's content scan (content digest, header, tables) is stored
+    in scans[database]: the restore compares re-dumps with it.
+    """
     manifest = dump_files.read_manifest(backup_dir)
     if manifest is None:
         raise OmsError("No backup manifest in %s" % backup_dir,
                        "Point backup_dir at the directory of a finished dump (state=dumped)")
-    problems = manifest_problems(backup_dir, manifest, content=True, zstd_path=zstd_path)
+    problems = []
+    for entry in manifest["databases"]:
+        scan = None
+        if scans is not None:
+            scan = scans.setdefault(entry.get("database"), {})
+        problems.extend(dump_files.verify_against_manifest(backup_dir, entry, content=True,
+                                                           zstd_path=zstd_path, scan_out=scan))
     if problems:
         raise OmsError("The backup in %s does not verify: %s" % (backup_dir, "; ".join(problems)),
                        "Do not restore from it; dump again if the databases are still as before "

@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Running the mysqldump and mysql clients, streaming through a compressor, without secrets in argv.
 
-Each client's first argument is --defaults-extra-file pointing at the 0600 file from
-metadb.client_defaults_file(); nothing else carries the password, and the environment passed on
-has no MYSQL_PWD. A load flows file -> (decompressor) -> mysql through pipes and file descriptors;
+Each client's first argument is --defaults-file pointing at the 0600 file from
+metadb.client_defaults_file(): the clients read that file and no other, so a ~/.my.cnf or
+/etc/mysql/my.cnf on the OMS host cannot send them to another server or user. Nothing else carries
+the password, and the environment passed on has no MYSQL_PWD. A load flows file -> (decompressor) -> mysql through pipes and file descriptors;
 a dump flows through this process in fixed-size chunks, so that it is hashed and checked while it
 is written, without reading the file back.
 """
@@ -24,7 +25,7 @@ import threading
 import time
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import dump_files
+from ansible_collections.obtools.oms.plugins.module_utils import dump_files, metadb_engine
 
 STDERR_TAIL = 2000
 PIPE_SIZE = 1024 * 1024
@@ -47,8 +48,12 @@ def client_env():
 
 def dump_command(mysqldump, defaults_file, database, triggers=False, extra_args=None):
     """argv for mysqldump of one database as the procedure's step 2.3 does, minus the password."""
-    cmd = [mysqldump, "--defaults-extra-file=%s" % defaults_file,
+    cmd = [mysqldump, "--defaults-file=%s" % defaults_file,
            "--single-transaction", "--quick",
+           # the same database dumps to the same bytes: no date in the completion line, rows in
+           # primary-key order (the order clustered engines read them in anyway), so a re-dump
+           # after a restore can be compared with the file (dump_digest)
+           "--skip-dump-date", "--order-by-primary",
            "--triggers" if triggers else "--skip-triggers",
            # OMS's tables hold binary columns; hex keeps them intact across character sets
            "--hex-blob", "--default-character-set=utf8mb4",
@@ -61,7 +66,7 @@ def dump_command(mysqldump, defaults_file, database, triggers=False, extra_args=
 
 def load_command(mysql, defaults_file, database):
     """argv for mysql loading a dump from stdin into `database` (step 9.4, without -e source)."""
-    return [mysql, "--defaults-extra-file=%s" % defaults_file, "--default-character-set=utf8mb4",
+    return [mysql, "--defaults-file=%s" % defaults_file, "--default-character-set=utf8mb4",
             "--database=%s" % database]
 
 
@@ -77,6 +82,12 @@ def _tail(fileobj):
     size = fileobj.tell()
     fileobj.seek(max(0, size - STDERR_TAIL))
     return fileobj.read().decode("utf-8", "replace").strip()
+
+
+def client_failure_hint(stderr_text, default):
+    """What to do after a client failed: the OceanBase timeout's own hint when that killed it."""
+    variable = metadb_engine.timeout_variable(None, stderr_text)
+    return metadb_engine.timeout_hint(variable) if variable else default
 
 
 def _start(argv, what, **kwargs):
@@ -204,8 +215,10 @@ def run_dump_to_file(dump_argv, out_path, compress="none", paths=None):
                            % (compress, dump_argv[-1], rc_comp, _tail(err_comp)),
                            "Check disk space in the backup directory and the %s binary" % compress)
         if rc_dump != 0:
-            raise OmsError("mysqldump of %s failed (rc %s): %s" % (dump_argv[-1], rc_dump, _tail(err_dump)),
-                           "Fix the cause above (MetaDB reachable, user privileges, disk space) and run again")
+            text = _tail(err_dump)
+            raise OmsError("mysqldump of %s failed (rc %s): %s" % (dump_argv[-1], rc_dump, text),
+                           client_failure_hint(text, "Fix the cause above (MetaDB reachable, user "
+                                                     "privileges, disk space) and run again"))
         os.fsync(fd)
     except (IOError, OSError) as e:
         raise OmsError("Writing the dump of %s to %s failed: %s" % (dump_argv[-1], out_path, e.strerror or e),
@@ -252,9 +265,11 @@ def run_load_from_file(load_argv, in_path, compress="none", paths=None):
         rc_comp = comp.wait() if comp else 0
         if rc_load != 0:
             database = load_argv[-1].split("=", 1)[-1]
-            raise OmsError("Loading %s into %s failed (rc %s): %s" % (in_path, database, rc_load, _tail(err_load)),
-                           "The database is now partly restored: fix the cause and run the restore "
-                           "again (it drops and reloads that database)")
+            text = _tail(err_load)
+            raise OmsError("Loading %s into %s failed (rc %s): %s" % (in_path, database, rc_load, text),
+                           client_failure_hint(text, "The database is now partly restored: fix the "
+                                                     "cause and run the restore again (it drops and "
+                                                     "reloads that database)"))
         if rc_comp != 0:
             raise OmsError("Decompressing %s failed (rc %s): %s" % (in_path, rc_comp, _tail(err_comp)),
                            "Check the file and the %s binary, then run the restore again" % compress)
@@ -262,4 +277,35 @@ def run_load_from_file(load_argv, in_path, compress="none", paths=None):
         src.close()
         err_load.close()
         err_comp.close()
+    return time.time() - started
+
+
+def run_dump_to_stream(dump_argv, feed):
+    """mysqldump, its output handed chunk by chunk to `feed` and written nowhere. Returns seconds.
+
+    Used after a restore: the restored database is dumped again with the same options and its
+    content digest compared with the file's, without a second copy on disk.
+    """
+    started = time.time()
+    err_dump = tempfile.TemporaryFile()
+    dump = None
+    try:
+        dump = _start(dump_argv, "mysqldump", stdout=subprocess.PIPE, stderr=err_dump)
+        src = dump.stdout.fileno()
+        _grow_pipe(src)
+        while True:
+            data = os.read(src, dump_files.CHUNK)
+            if not data:
+                break
+            feed(data)
+        dump.stdout.close()
+        rc = dump.wait()
+        if rc != 0:
+            text = _tail(err_dump)
+            raise OmsError("mysqldump of %s (to compare it with its backup) failed (rc %s): %s"
+                           % (dump_argv[-1], rc, text),
+                           client_failure_hint(text, "Fix the cause above and run the restore again"))
+    finally:
+        _stop(dump)
+        err_dump.close()
     return time.time() - started

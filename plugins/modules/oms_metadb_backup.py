@@ -14,25 +14,29 @@ version_added: 0.1.0
 description:
   - Works on OMS's rm, cm and cm_hb databases in the MetaDB, as steps 2.2, 2.3, 9.3 and 9.4 of the
     OMS 4.2.0-CE single-node upgrade procedure do by hand, and more safely.
-  - O(state=estimated) reports the space a dump needs, from C(information_schema). Read only.
+  - O(state=estimated) reports the space a dump needs and the MetaDB's engine. Read only. On MySQL
+    and MariaDB the size comes from C(information_schema); on OceanBase, whose C(information_schema)
+    reads 0 rows and 0 bytes until a compaction, from C(COUNT(*\)) of every table times the average
+    length, as mysqldump writes it, of a sample of its rows.
   - O(state=pruned) deletes the heartbeat rows of C(heatbeat_sequence) below its highest C(id), in
     batches. It reads the highest C(id) first, because the procedure's one-statement form is refused by
     MySQL (error 1093).
   - O(state=dumped) dumps the three databases side by side with C(mysqldump --single-transaction
-    --quick), each into a temporary file in O(backup_dir) that is verified while it is written
-    (non-empty, ends with mysqldump's completion line, as many C(CREATE TABLE) as
-    C(information_schema) lists, sha256 of the bytes stored), then fsynced and renamed to
+    --quick --skip-dump-date --order-by-primary), each into a temporary file in O(backup_dir) that is
+    verified while it is written (non-empty, ends with mysqldump's completion line, as many
+    C(CREATE TABLE) as C(information_schema) lists, its header names the host and database that
+    were checked, sha256 of the bytes stored), then fsynced and renamed to
     C(<database>.sql[.gz|.zst]) with mode 0600. A C(manifest.json) records each file's size,
-    sha256, table count, duration and every table's C(CHECKSUM TABLE) value, read before the dump.
-  - That nothing wrote to a database while it was dumped is proven by C(information_schema)'s
-    C(UPDATE_TIME) and C(CREATE_TIME) of every table, read before the checksums and after the dump
-    (MariaDB and MySQL, InnoDB, MyISAM or Aria tables). Where they cannot prove it (another server
-    such as OceanBase, another engine, a table written in the last two seconds, or the values moved)
-    every C(CHECKSUM TABLE) is read again after the dump and must equal the first.
-  - O(state=verified) checks every file against the manifest (size, sha256, content). Read only;
-    fails when anything does not match.
-  - O(state=restored) first verifies every file, and only then drops, creates and reloads each
-    database whose tables differ from the manifest's checksums, then compares the checksums again.
+    sha256, table count and duration, and the server's engine. Nothing else runs inside the
+    upgrade's window.
+  - O(state=verified) checks every file against the manifest (size, sha256, content, header). Read
+    only; fails when anything does not match.
+  - O(state=restored) first verifies every file and computes the content digest of each (its schema
+    and data lines, without comments, dates and C(AUTO_INCREMENT) counters), and only then drops,
+    creates and reloads each database that, dumped again, does not give back that digest. After
+    the load each database is dumped again to a stream (no file) and its digest must equal the
+    file's. This proof uses only C(mysqldump), so every engine answers it (OceanBase has no table
+    checksum statement).
 extends_documentation_fragment:
   - obtools.oms.metadb
 options:
@@ -96,10 +100,15 @@ options:
     default: []
 notes:
   - Stop the OMS container before O(state=pruned), O(state=dumped) and O(state=restored), as the
-    procedure does. A database that changes while it is dumped fails the dump.
-  - The password reaches C(mysqldump) and C(mysql) only through a mode 0600
-    C(--defaults-extra-file) that is removed afterwards; it is never on a command line or in the
-    environment, so C(ps) does not show it.
+    procedure does. C(--single-transaction) gives each database one consistent snapshot; only a
+    stopped OMS makes the three databases consistent with each other.
+  - The password reaches C(mysqldump) and C(mysql) only through a mode 0600 C(--defaults-file) in
+    O(backup_dir) (their first argument), removed afterwards and swept at the next start when a
+    killed run left it; it is never on a command line, in the environment or in C(/tmp), so C(ps)
+    does not show it.
+  - On an OceanBase MetaDB, C(mysqldump) runs with the tenant's global C(ob_query_timeout), so a table
+    whose dump takes longer than that (10 s by default) is killed by the server, and the dump fails
+    with a message that names the variable and what to do.
   - Check mode says what would be deleted, written, dropped or restored, and changes nothing.
     Diff mode is not supported (nothing here is a value to compare).
 attributes:
@@ -151,7 +160,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 estimate_bytes:
-  description: Bytes the dumps may need (data + index length of the three databases, with a margin).
+  description: Bytes the dumps may need (see RV(method)), with a margin.
   returned: when O(state=estimated) or O(state=dumped) in check mode
   type: int
   sample: 12582912
@@ -172,6 +181,35 @@ enough_space:
   returned: when O(state=estimated) and O(backup_dir) is given
   type: bool
   sample: true
+method:
+  description: How the size was estimated, C(information_schema) (MySQL, MariaDB) or C(sampled)
+    (OceanBase, row counts times a sampled row length).
+  returned: when O(state=estimated)
+  type: str
+  sample: sampled
+engine:
+  description: The MetaDB's engine (C(mysql), C(mariadb) or C(oceanbase)), from C(SELECT VERSION(\))
+    and C(@@version_comment).
+  returned: when O(state=estimated) or O(state=restored)
+  type: dict
+  sample: {"engine": "oceanbase", "version": "5.7.25-OceanBase seekdb-v1.4.0.0",
+           "version_comment": "OceanBase 4.3.5.3 seekdb (r1.4.0.0)"}
+dump_timeout_risks:
+  description:
+    - On OceanBase, the tables whose dump may take longer than the tenant's global
+      C(ob_query_timeout), which mysqldump runs under (also given as warnings).
+    - Estimated at 10 MiB/s against half the timeout.
+  returned: when O(state=estimated) on OceanBase
+  type: list
+  elements: dict
+  sample: [{"database": "cm_hb_411", "table": "heatbeat_sequence", "bytes": 524288000,
+            "ob_query_timeout_seconds": 10.0}]
+content_digests:
+  description: Per database, the content digest of its dump file, which a restored database must give
+    back when dumped again.
+  returned: when O(state=restored)
+  type: dict
+  sample: {"rm_411": "f0c6e81a689b13d9c0012a0b75a7d4b3cec19143c94dec1eefd6cae3f264f5f6"}
 missing_databases:
   description: Which of the three databases do not exist.
   returned: when O(state=estimated)
@@ -206,18 +244,16 @@ rows_after:
 manifest:
   description:
     - The backup's manifest (also in C(<backup_dir>/manifest.json)).
-    - C(databases[].checksums) maps every table to its C(CHECKSUM TABLE) value at dump time.
-    - C(databases[].unchanged_proof) says how the dump proved the database did not change while
-      it was dumped, C(marks) (C(information_schema) times) or C(checksums) (a second pass).
+    - C(engine) is the MetaDB's engine when it was dumped.
   returned: when O(state=dumped) (not in check mode), O(state=verified) or O(state=restored)
   type: dict
   sample: {"format": 1, "created_at": "2024-05-01T10:00:00Z", "finished_at": "2024-05-01T10:00:12Z",
            "duration": 12.3, "metadb": {"host": "10.0.0.1", "port": 3306, "user": "oms_meta"},
+           "engine": {"engine": "mariadb", "version": "10.11.6-MariaDB-0+deb12u1", "version_comment": "Debian 12"},
            "compress": "none", "triggers": false, "parallel": true,
            "databases": [{"role": "rm", "database": "rm_411", "file": "rm_411.sql", "size": 1048576,
                           "sha256": "e3b0c442...", "tables": 130, "duration": 11.9,
-                          "charset": "utf8mb4", "collation": "utf8mb4_general_ci",
-                          "checksums": {"oms_normal_config": 1234567}, "unchanged_proof": "marks"}]}
+                          "charset": "utf8mb4", "collation": "utf8mb4_general_ci"}]}
 manifest_path:
   description: Path of C(manifest.json).
   returned: when O(state=dumped)
@@ -248,7 +284,8 @@ unchanged:
   elements: str
   sample: ["cm_hb_411"]
 plan:
-  description: Per database, C(state) (missing, identical, different) and the differing tables.
+  description: Per database, C(state) (missing, identical, different) and the tables that differ
+    (C((content)) when the table lists are equal but the content is not).
   returned: when O(state=restored)
   type: dict
   sample: {"rm_411": {"state": "different", "differing_tables": ["oms_meta_version"]}}
@@ -264,7 +301,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import heartbeat, metadb, metadb_dump
+from ansible_collections.obtools.oms.plugins.module_utils import heartbeat, metadb, metadb_dump, metadb_engine
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
 
 
@@ -276,6 +313,8 @@ def client_paths(module, compress):
         paths["mysqldump"] = module.params["mysqldump_path"] or module.get_bin_path("mysqldump", required=True)
     if state == "restored":
         paths["mysql"] = module.params["mysql_path"] or module.get_bin_path("mysql", required=True)
+        # the restored databases are dumped again and compared with the files
+        paths["mysqldump"] = module.params["mysqldump_path"] or module.get_bin_path("mysqldump", required=True)
     if compress in ("gzip", "zstd"):
         paths[compress] = module.get_bin_path(compress, required=True)
     for name in ("mysqldump", "mysql"):
@@ -340,6 +379,12 @@ def main():
         settings = metadb.settings_from_params(p)
         if state == "estimated":
             result = metadb_dump.estimate(settings, p["backup_dir"])
+            for risk in result.get("dump_timeout_risks", []):
+                module.warn("%s.%s (~%d MiB) may take mysqldump longer than the OceanBase tenant's global "
+                            "ob_query_timeout (%.0f s), and the server would kill that dump. %s"
+                            % (risk["database"], risk["table"], risk["bytes"] // 1048576,
+                               risk["ob_query_timeout_seconds"],
+                               metadb_engine.timeout_hint("ob_query_timeout")))
             module.exit_json(changed=False, **result)
 
         if state == "pruned":
@@ -361,7 +406,8 @@ def main():
                 paths[c] = module.get_bin_path(c, required=True)
             result = metadb_restore.restore(settings, p["backup_dir"], parallel=p["parallel"],
                                             force=p["force"], check_mode=module.check_mode,
-                                            mysql=paths["mysql"], paths=paths)
+                                            mysql=paths["mysql"], paths=paths,
+                                            mysqldump=paths["mysqldump"])
             module.exit_json(**result)
     except OmsError as e:
         e.fail(module)

@@ -185,11 +185,6 @@ def test_restore_refuses_a_backup_of_other_databases():
     assert "rm_999" in e.value.msg
 
 
-def test_differing_tables():
-    assert metadb_restore.differing_tables({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4}) == ["b", "c"]
-    assert metadb_restore.differing_tables({"a": 1}, {"a": 1}) == []
-
-
 def test_manifest_matches_roles_and_names():
     m = {"databases": [{"role": "rm", "database": "r"}, {"role": "cm", "database": "c"}]}
     assert metadb_dump.manifest_matches(m, [("cm", "c"), ("rm", "r")])

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from ansible_collections.obtools.oms.plugins.module_utils import dump_files, metadb_inventory  # noqa: E402
+from ansible_collections.obtools.oms.plugins.module_utils import dump_files  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402
 
@@ -68,7 +68,8 @@ def test_scanner_tail_longer_than_kept_bytes_and_big_chunks():
 
 def test_scanner_empty_stream():
     result = dump_files.DumpScanner().result()
-    assert result == {"create_tables": 0, "last_line": "", "completed": False, "content_bytes": 0}
+    assert result == {"create_tables": 0, "last_line": "", "completed": False, "content_bytes": 0,
+                      "header_host": None, "header_database": None}
     assert "holds no SQL" in dump_files.scan_problems("f", result, 0)[0]
 
 
@@ -150,51 +151,6 @@ def test_existing_file_is_never_overwritten(tmp_path, fake_mysqldump):
     assert out.read_bytes() == b"keep"
 
 
-class FakeCursor(object):
-    def __init__(self, answers):
-        self.answers = answers
-        self.last = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def execute(self, sql, args=None):
-        self.last = sql
-
-    def fetchone(self):
-        return self.answers["version"]
-
-    def fetchall(self):
-        return self.answers["rows"]
-
-
-class FakeConn(object):
-    def __init__(self, version, rows):
-        self.answers = {"version": version, "rows": rows}
-
-    def cursor(self):
-        return FakeCursor(self.answers)
-
-
-def test_change_marks():
-    rows = [("a", "innodb", "2024-01-01 00:00:00", "2024-05-01 10:00:00", 0), ("b", "innodb", "c", None, None)]
-    maria = ("10.11.6-MariaDB-0+deb12u1", "Debian 12")
-    marks = metadb_inventory.change_marks(FakeConn(maria, rows), "db", ["a", "b"])
-    assert marks == {"a": ("innodb", "2024-01-01 00:00:00", "2024-05-01 10:00:00"), "b": ("innodb", "c", "None")}
-    # what the marks cannot prove falls back to a second checksum pass
-    assert metadb_inventory.change_marks(FakeConn(maria, rows), "db", ["a"]) is None
-    assert metadb_inventory.change_marks(FakeConn(maria, rows[:1] + [("b", "innodb", "c", "x", 1)]), "db",
-                                         ["a", "b"]) is None
-    assert metadb_inventory.change_marks(FakeConn(maria, [("a", "memory", "c", None, None)]), "db", ["a"]) is None
-    assert metadb_inventory.change_marks(FakeConn(("5.7.25-OceanBase_CE-v4.2.1.2", "OceanBase"), rows), "db",
-                                         ["a", "b"]) is None
-    assert metadb_inventory.change_marks(FakeConn(("8.0.36", "MySQL Community Server - GPL"), rows), "db",
-                                         ["a", "b"]) == marks
-
-
 def test_run_jobs_workers_take_jobs_in_order_and_outcomes_keep_positions():
     import threading
     import time
@@ -226,71 +182,58 @@ def test_run_jobs_workers_take_jobs_in_order_and_outcomes_keep_positions():
     assert [o[0] for o in outcomes] == [0, 1, 2] and peak[0] == 3
 
 
-class FakeDbConn(object):
-    def rollback(self):
-        pass
-
-    def close(self):
-        pass
+HEADER = b"-- MariaDB dump 10.19\n--\n-- Host: 10.0.0.1    Database: rm_411\n-- ----\n"
 
 
 @pytest.fixture
 def job_world(monkeypatch, tmp_path):
-    """DumpJob with the MetaDB and mysqldump replaced: marks and checksums answered from lists."""
+    """DumpJob with mysqldump replaced: the window's dump runs no SQL, only the dump and its scan."""
     from ansible_collections.obtools.oms.plugins.module_utils import metadb, metadb_dump
-    world = {"marks": [], "checksums": [], "calls": []}
-    monkeypatch.setattr(metadb, "connect", lambda *a, **kw: FakeDbConn())
-    monkeypatch.setattr(metadb_inventory, "database_charset", lambda conn, db: ("utf8mb4", "utf8mb4_general_ci"))
-    monkeypatch.setattr(metadb_inventory, "base_tables", lambda conn, db: ["t"])
+    from ansible_collections.obtools.oms.plugins.module_utils.oms_config import MetaDBSettings
+    world = {"calls": [], "scan": None}
 
-    def marks(conn, db, tables):
-        world["calls"].append("marks")
-        return world["marks"].pop(0)
-
-    def checksums(conn, db, tables):
-        world["calls"].append("checksum")
-        return world["checksums"].pop(0)
+    def no_sql(*a, **kw):
+        raise AssertionError("the dump job must not query the MetaDB inside the window")
+    monkeypatch.setattr(metadb, "connect", no_sql)
 
     def run(argv, tmp, compress, paths):
-        world["calls"].append("dump")
-        return {"seconds": 0.1, "sha256": "ab", "size": 10,
-                "scan": {"create_tables": 1, "completed": True, "last_line": "-- Dump completed", "content_bytes": 10}}
-    monkeypatch.setattr(metadb_inventory, "change_marks", marks)
-    monkeypatch.setattr(metadb_inventory, "table_checksums", checksums)
+        world["calls"].append(argv)
+        scanner = dump_files.DumpScanner()
+        scanner.feed(world["dump"])
+        return {"seconds": 0.1, "sha256": "ab", "size": len(world["dump"]), "scan": scanner.result()}
     monkeypatch.setattr(mysql_clients, "run_dump_to_file", run)
+    settings = MetaDBSettings(host="10.0.0.1", port=3306, user="u", password="p", connect_timeout=5)
 
     def make():
-        return metadb_dump.DumpJob(None, "rm", "rm_411", str(tmp_path), "none", False, "mysqldump",
-                                   "defaults", None, None)
+        return metadb_dump.DumpJob(settings, "rm", "rm_411", str(tmp_path), "none", False, "mysqldump",
+                                   "defaults", None, None, ("utf8mb4", "utf8mb4_general_ci", ["t0", "t1", "t2"]))
     world["job"] = make
     return world
 
 
-def test_job_marks_unchanged_one_checksum_pass(job_world):
-    job_world["marks"] = [{"t": 1}, {"t": 1}]
-    job_world["checksums"] = [{"t": 7}]
+def test_job_keeps_a_dump_from_the_checked_server_and_database(job_world):
+    job_world["dump"] = HEADER + sample(tables=2)  # `first` + t0 + t1: three tables
     entry = job_world["job"]()()
-    assert entry["checksums"] == {"t": 7} and entry["unchanged_proof"] == "marks"
-    assert job_world["calls"].count("checksum") == 1 and job_world["calls"][0] == "marks"
-    assert job_world["calls"][-1] == "marks"
+    assert entry["tables"] == 3 and entry["sha256"] == "ab" and entry["charset"] == "utf8mb4"
+    assert "checksums" not in entry
+    argv = job_world["calls"][0]
+    assert argv[1] == "--defaults-file=defaults" and "--skip-dump-date" in argv and "--order-by-primary" in argv
 
 
-def test_job_marks_moved_reads_the_checksums_again(job_world):
-    job_world["marks"] = [{"t": 1}, {"t": 2}]
-    job_world["checksums"] = [{"t": 7}, {"t": 7}]
-    entry = job_world["job"]()()
-    assert entry["unchanged_proof"] == "checksums"
-    assert job_world["calls"] == ["marks", "checksum", "dump", "marks", "checksum"]
-    job_world["marks"] = [{"t": 1}, {"t": 2}]
-    job_world["checksums"] = [{"t": 7}, {"t": 8}]
+@pytest.mark.parametrize("header,why", [
+    (b"-- Host: 10.9.9.9    Database: rm_411\n", "was dumped from host 10.9.9.9"),
+    (b"-- Host: 10.0.0.1    Database: cm_411\n", "is a dump of database cm_411"),
+    (b"", "has no mysqldump header"),
+])
+def test_job_refuses_a_dump_of_another_server_or_database(job_world, header, why):
+    job_world["dump"] = header + sample(tables=2)
     with pytest.raises(OmsError) as e:
         job_world["job"]()()
-    assert "changed while it was dumped" in e.value.msg
+    assert why in e.value.msg
 
 
-def test_job_without_marks_checksums_before_and_after_the_dump(job_world):
-    job_world["marks"] = [None, None]
-    job_world["checksums"] = [{"t": 7}, {"t": 7}]
-    entry = job_world["job"]()()
-    assert entry["unchanged_proof"] == "checksums"
-    assert job_world["calls"] == ["marks", "checksum", "dump", "marks", "checksum"]
+def test_job_refuses_a_wrong_table_count(job_world):
+    job_world["dump"] = HEADER + sample(tables=1)
+    with pytest.raises(OmsError) as e:
+        job_world["job"]()()
+    assert "2 CREATE TABLE statements, the database has 3 tables" in e.value.msg

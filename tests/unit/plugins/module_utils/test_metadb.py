@@ -1,8 +1,12 @@
-"""The client defaults file: credentials only there, 0600, escaped, removed afterwards."""
+"""The client defaults file: credentials only there, 0600, escaped, removed afterwards, swept."""
 
 import os
+import shutil
 import stat
+import subprocess
+import sys
 
+import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import metadb, mysql_clients  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.oms_config import MetaDBSettings  # noqa: E402
@@ -43,7 +47,9 @@ def test_commands_never_carry_the_password():
     dump = mysql_clients.dump_command("mysqldump", "/tmp/x.cnf", "rm_411")
     load = mysql_clients.load_command("mysql", "/tmp/x.cnf", "rm_411")
     for argv in (dump, load):
-        assert argv[1] == "--defaults-extra-file=/tmp/x.cnf"  # must come first
+        # --defaults-file, first: the clients read that file and no ~/.my.cnf or /etc/mysql/my.cnf
+        assert argv[1] == "--defaults-file=/tmp/x.cnf"
+        assert not any("defaults-extra-file" in a for a in argv)
         assert not any(s.password in a or a.startswith("-p") or "password" in a for a in argv)
     assert dump[-1] == "rm_411"
     assert "--single-transaction" in dump and "--quick" in dump and "--skip-triggers" in dump
@@ -66,3 +72,159 @@ def test_translate_error_messages():
 
 def test_quote_identifier():
     assert metadb.quote_identifier("a`b") == "`a``b`"
+
+
+def print_defaults(path, group):
+    """What the real MariaDB/MySQL option-file parser reads from `path` for `group`."""
+    tool = shutil.which("my_print_defaults")
+    if not tool:
+        pytest.skip("my_print_defaults (mariadb-client) is not installed")
+    out = subprocess.run([tool, "--defaults-file=%s" % path, group], stdout=subprocess.PIPE,
+                         check=True).stdout.decode("utf-8")
+    return dict(line[2:].split("=", 1) for line in out.splitlines() if line.startswith("--"))
+
+
+@pytest.mark.parametrize("user,port,password", [
+    ("oms_meta@oms_tenant#obcluster", 2883, "p#;w\'\"d"),   # OBProxy: user@tenant#cluster, proxy port
+    ("root@sys#cluster-1", 3306, u"p\u00e4ss w\u00f6rd \u20ac#1"),  # non-ASCII password
+    ("plain", 23306, "x"),
+])
+def test_obproxy_users_ports_and_passwords_reach_the_clients_unchanged(tmp_path, user, port, password):
+    s = MetaDBSettings(host="ob.example", port=port, user=user, password=password, connect_timeout=5)
+    with metadb.client_defaults_file(s, str(tmp_path)) as path:
+        seen = print_defaults(path, "client")
+    assert seen["user"] == user and seen["port"] == str(port) and seen["host"] == "ob.example"
+    assert seen["password"] == password
+
+
+def test_oceanbase_gets_session_timeouts_in_the_mysql_group_only(tmp_path):
+    with metadb.client_defaults_file(settings(), str(tmp_path), engine="oceanbase") as path:
+        mysql = print_defaults(path, "mysql")
+        client = print_defaults(path, "client")
+    assert mysql["init-command"].startswith("SET SESSION ob_query_timeout = ")
+    assert "ob_trx_timeout" in mysql["init-command"]
+    # mysqldump reads [client] and refuses an init-command there ("unknown variable")
+    assert "init-command" not in client
+    with metadb.client_defaults_file(settings(), str(tmp_path), engine="mariadb") as path:
+        assert "init-command" not in print_defaults(path, "mysql")
+
+
+def test_defaults_file_needs_a_private_directory():
+    with pytest.raises(metadb.OmsError):
+        with metadb.client_defaults_file(settings(), None):
+            pass
+
+
+def test_leftover_of_a_killed_run_is_swept_at_the_next_start(tmp_path):
+    """A SIGKILL skips the finally: the file stays in the backup directory until the next start."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           stdout=subprocess.PIPE, check=True)
+    dead_pid = int(child.stdout)
+    left = tmp_path / (".obtools-oms-client-%d-abc.cnf" % dead_pid)
+    left.write_text(u"[client]\npassword=secret\n")
+    live = tmp_path / (".obtools-oms-client-%d-abc.cnf" % os.getppid())  # a live process's file
+    live.write_text(u"[client]\n")
+    other = tmp_path / "rm_411.sql"
+    other.write_text(u"--")
+    with metadb.client_defaults_file(settings(), str(tmp_path)) as path:
+        assert not left.exists() and live.exists() and other.exists()
+        assert os.path.dirname(path) == str(tmp_path)
+        assert os.path.basename(path).startswith(".obtools-oms-client-%d-" % os.getpid())
+    assert sorted(os.listdir(str(tmp_path))) == sorted([live.name, other.name])
+
+
+def test_password_bytes_are_utf8_like_the_clients():
+    assert metadb.password_bytes(u"p\u00e4ss\u20ac") == u"p\u00e4ss\u20ac".encode("utf-8")
+    assert metadb.password_bytes(None) == b""
+    assert metadb.password_bytes(b"raw") == b"raw"
+
+
+class FakeCursor(object):
+    def __init__(self, log, answer):
+        self.log, self.answer = log, answer
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+    def execute(self, sql, args=None):
+        self.log.append(sql)
+
+    def fetchone(self):
+        return self.answer
+
+
+class FakeConn(object):
+    def __init__(self, answer):
+        self.log, self.answer, self.closed = [], answer, False
+
+    def cursor(self):
+        return FakeCursor(self.log, self.answer)
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize("version,comment,engine,setup", [
+    ("5.7.25-OceanBase seekdb-v1.4.0.0", "OceanBase 4.3.5.3 seekdb (r1.4.0.0)", "oceanbase", True),
+    ("5.7.25-OceanBase_CE-v4.2.1.2", "OceanBase_CE 4.2.1.2", "oceanbase", True),
+    ("10.11.6-MariaDB-0+deb12u1", "Debian 12", "mariadb", False),
+    ("8.0.36", "MySQL Community Server - GPL", "mysql", False),
+    ("5.7.44-log", "MySQL Community Server (GPL)", "mysql", False),
+])
+def test_connect_detects_the_engine_and_raises_oceanbase_timeouts(monkeypatch, version, comment, engine, setup):
+    """The user (OBProxy style) and port reach PyMySQL unchanged, the password as UTF-8 bytes."""
+    seen = {}
+    conn = FakeConn((version, comment))
+
+    def fake_connect(**kwargs):
+        seen.update(kwargs)
+        return conn
+
+    monkeypatch.setattr(metadb, "HAS_PYMYSQL", True)
+    monkeypatch.setattr(metadb, "pymysql", type("P", (), {"connect": staticmethod(fake_connect),
+                                                          "err": type("E", (), {"MySQLError": Exception})}))
+    s = MetaDBSettings(host="10.0.0.1", port=2883, user="oms_meta@t1#c1", password=u"pw\u00e9",
+                       connect_timeout=7)
+    got = metadb.connect(s, "rm_411")
+    assert seen["user"] == "oms_meta@t1#c1" and seen["port"] == 2883 and seen["host"] == "10.0.0.1"
+    assert seen["password"] == u"pw\u00e9".encode("utf-8") and seen["database"] == "rm_411"
+    assert got.oms_engine["engine"] == engine and got.oms_engine["version"] == version
+    set_sql = [sql for sql in conn.log if sql.startswith("SET SESSION")]
+    if setup:
+        assert set_sql == ["SET SESSION ob_query_timeout = 21600000000, ob_trx_timeout = 21600000000"]
+    else:
+        assert set_sql == []
+
+
+def test_oceanbase_timeouts_are_named_in_the_error():
+    s = settings()
+    q = metadb.translate_error(Exception(4012, "Timeout, query has reached the maximum query timeout: "
+                                               "10000000(us), maybe you can adjust the session variable "
+                                               "ob_query_timeout or query_timeout hint"), s, doing="prune")
+    assert "killed a statement" in q.msg and "ob_query_timeout" in q.hint
+    assert q.details["variable"] == "ob_query_timeout"
+    t = metadb.translate_error(Exception(4012, "Transaction timeout occurred, please rollback the "
+                                               "transaction, set the variable ob_trx_timeout to a larger "
+                                               "value"), s)
+    assert t.details["variable"] == "ob_trx_timeout" and "ob_trx_timeout" in t.hint
+    # a mysqldump killed the same way: its stderr names the variable, the hint says what to do
+    hint = mysql_clients.client_failure_hint("mysqldump: Error 4012: Timeout, query has reached the "
+                                             "maximum query timeout ... ob_query_timeout", "generic")
+    assert "SET GLOBAL ob_query_timeout" in hint
+    assert mysql_clients.client_failure_hint("mysqldump: Got error: 1045", "generic") == "generic"
+
+
+def test_partial_dumps_of_killed_runs_are_swept(tmp_path):
+    from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], stdout=subprocess.PIPE,
+                           check=True)
+    dead = tmp_path / (".rm_411.sql.tmp-%d" % int(child.stdout))
+    live = tmp_path / (".cm_411.sql.tmp-%d" % os.getppid())
+    kept = tmp_path / "rm_411.sql"
+    for f in (dead, live, kept):
+        f.write_text(u"x")
+    assert metadb_dump.sweep_partial_dumps(str(tmp_path)) == [dead.name]
+    assert sorted(os.listdir(str(tmp_path))) == sorted([live.name, kept.name])
