@@ -21,6 +21,9 @@ def parser():
     s.add_argument("--fault", action="append", default=[],
                    help="fault token written to the faults file before start")
     s.add_argument("--ssl", action="store_true", help="mount a test certificate: HTTPS console")
+    s.add_argument("--profile", choices=["short", "realistic"],
+                   help="durations of boot and docker_init.sh (default $OMS_TESTBED_PROFILE "
+                        "or short)")
     s.add_argument("--no-wait", action="store_true")
     s = sub.add_parser("describe", help="JSON description of INSTANCE")
     s.add_argument("instance")
@@ -44,7 +47,8 @@ def main(argv=None):
         elif args.command == "status":
             print(json.dumps(bed.status(), indent=2))
         elif args.command == "reset":
-            bed.reset(args.instance, faults=args.fault, ssl=args.ssl, wait=not args.no_wait)
+            bed.reset(args.instance, faults=args.fault, ssl=args.ssl, wait=not args.no_wait,
+                      profile=args.profile)
         elif args.command == "describe":
             print(json.dumps(bed.describe(args.instance), indent=2))
         elif args.command == "fault":

@@ -75,13 +75,14 @@ class Testbed(object):
                     continue
                 self._reset(inst, wait_timeout=wait_timeout)
 
-    def reset(self, name, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90):
+    def reset(self, name, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90,
+              profile=None):
         """A fresh 4.1.1 deployment of `name`: containers (incl. upgraded ones) removed, its
         databases dropped and created empty, its directories recreated, the container run."""
         inst = self.instance(name)
         self.metadb()
         with locked(self.root, "instance-" + name):
-            self._reset(inst, faults, env_faults, ssl, wait, wait_timeout)
+            self._reset(inst, faults, env_faults, ssl, wait, wait_timeout, profile)
         return self.describe(name)
 
     def down(self, names=None):
@@ -129,6 +130,8 @@ class Testbed(object):
                             "port": naming.METADB_PORT, "socket": metadb.socket_path(self.root)},
             "metadb_container": naming.METADB_CONTAINER,
             "faults_file": inst.faults_file,
+            "profile_file": inst.profile_file,
+            "profile": deployment.read_profile(inst),
             "image_repository": self.image_repo,
             "source_image": self.source_image,
             "target_image": self.target_image,
@@ -138,6 +141,12 @@ class Testbed(object):
     def unload_target(self):
         """Untag the 4.2.0 image unless a container uses it; True when it is not present now."""
         return images.remove_target_tag(self.client, self.image_repo)
+
+    def set_profile(self, name, profile):
+        """Durations for the instance's next container start and docker_init.sh run."""
+        inst = self.instance(name)
+        deployment.read_state(inst)
+        return deployment.write_profile(inst, deployment.profile_name(profile))
 
     def set_faults(self, name, tokens):
         inst = self.instance(name)
@@ -226,7 +235,8 @@ class Testbed(object):
         if os.path.isdir(inst.host_dir):
             shutil.rmtree(inst.host_dir)
 
-    def _reset(self, inst, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90):
+    def _reset(self, inst, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90,
+               profile=None):
         started = time.monotonic()
         deployment.check_faults(list(faults) + list(env_faults))
         for c in deployment.instance_containers(self.client, inst):
@@ -235,7 +245,7 @@ class Testbed(object):
         # (up, images and unload_target() untag it when no container uses it).
         meta_pw, root_pw = metadb.passwords(self.root)
         metadb.recreate_databases(root_pw, inst.databases)
-        state = deployment.prepare_dirs(inst, meta_pw, ssl, faults)
+        state = deployment.prepare_dirs(inst, meta_pw, ssl, faults, profile)
         env = {"OMS_SIM_FAULTS": " ".join(env_faults)} if env_faults else None
         try:
             self.client.images.get(self.source_image)
@@ -246,6 +256,7 @@ class Testbed(object):
         if wait:
             slow = sum(int(t.split("=")[1]) for t in list(faults) + list(env_faults)
                        if t.startswith("slow_start="))
-            self.wait_serving(inst.name, timeout=wait_timeout + slow)
+            boot = deployment.read_profile(inst)["boot_seconds"]
+            self.wait_serving(inst.name, timeout=wait_timeout + slow + boot)
             self.say("instance %s: 4.1.1 serving on %s (%.1f s)" % (
                 inst.name, deployment.console_url(inst, state), time.monotonic() - started))
