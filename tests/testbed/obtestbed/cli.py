@@ -1,4 +1,4 @@
-"""tests/testbed/testbed: up|down|status|reset|describe|fault|engine|images"""
+"""tests/testbed/testbed: up|down|status|reset|describe|fault|profile|engine|images"""
 
 import argparse
 import json
@@ -31,6 +31,10 @@ def parser():
     s.add_argument("instance")
     s.add_argument("tokens", nargs="*")
     s.add_argument("--clear", action="store_true")
+    s = sub.add_parser("profile", help="durations of INSTANCE's next container start and "
+                                       "docker_init.sh run")
+    s.add_argument("instance")
+    s.add_argument("name", choices=["short", "realistic"])
     sub.add_parser("engine", help="make sure the Docker engine runs")
     sub.add_parser("images", help="base images, simulator images, 4.2.0 tarball")
     return p
@@ -55,6 +59,8 @@ def main(argv=None):
             if args.clear == bool(args.tokens):
                 raise TestbedError("give fault tokens or --clear (not both)")
             bed.set_faults(args.instance, [] if args.clear else args.tokens)
+        elif args.command == "profile":
+            print(json.dumps(bed.set_profile(args.instance, args.name)))
         elif args.command == "engine":
             bed.engine()
         elif args.command == "images":

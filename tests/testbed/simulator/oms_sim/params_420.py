@@ -33,5 +33,6 @@ def write(meta, rm_db, version, log):
         if added:
             log("  %s: new system parameter %s" % (rm_db, name))
     meta.execute(OMS_VERSION_DDL.format(db=rm))
-    meta.execute("REPLACE INTO %s.`oms_version` (`version`) VALUES (%%s)" % rm, (version,))
+    # obd REPLACEs; INSERT IGNORE gives the same row and keeps a re-run from changing anything.
+    meta.execute("INSERT IGNORE INTO %s.`oms_version` (`version`) VALUES (%%s)" % rm, (version,))
     log("  %s: oms_version %s" % (rm_db, version))

@@ -1,0 +1,32 @@
+"""realistic: OMS-like durations and every survivable unfavourable side; the upgrade passed (its
+journal says how), the rollback gave back the snapshot row for row."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+import checks  # noqa: E402
+
+
+def snapfile(host):
+    return os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "testbed",
+                        checks.instance_of(host) + ".snapshot.json")
+
+
+def test_rolled_back_to_the_snapshot_row_for_row(host):
+    checks.assert_rolled_back(checks.describe(checks.instance_of(host)), snapfile(host))
+
+
+def test_the_realistic_lifecycle_was_met(host):
+    d = checks.describe(checks.instance_of(host))
+    assert d["profile"]["name"] == "realistic" and d["profile"]["boot_seconds"] >= 60
+    steps = checks.journal(d)["steps"]
+    # docker_init.sh was started while the new container still booted, and waited for it
+    assert int(steps["init"]["data"]["init_attempts"]) > 1
+    assert float(steps["init"]["data"]["init_duration"]) >= d["profile"]["init_seconds"]
+
+
+def test_health_was_judged_without_oms_health(host):
+    d = checks.describe(checks.instance_of(host))
+    signals = checks.journal(d)["steps"]["health"]["data"]["health_signals"]
+    assert any("OpenAPI ListProjects" in s and "404" in s for s in signals), signals
+    assert any("written after" in s for s in signals), signals
