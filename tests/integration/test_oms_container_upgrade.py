@@ -376,8 +376,8 @@ def test_start_the_stopped_411_container_twice(instance, run_module, engine):
     assert engine.containers.get(old).status == "running"
 
 
-def test_a_411_container_refusing_its_metadata_is_caught_through_health(mine, run_module,
-                                                                      engine):
+def test_a_411_container_refusing_its_metadata_is_caught_through_health(
+        mine, run_module, engine):
     """After docker_init.sh migrated the databases, 4.1.1 refuses them. As under OMS's
     supervisord, the container stays up (the refusing server is restarted again and again): the
     refusal shows only through health, which must fail, even though the heartbeat the 4.2.0
@@ -446,8 +446,8 @@ def test_failing_docker_init_fails_with_its_output_then_succeeds(mine, testbed, 
     assert retried.changed and retried["rc"] == 0
 
 
-def test_init_waits_for_a_booting_container_and_checks_the_success_line(mine, testbed,
-                                                                         run_module, engine):
+def test_init_waits_for_a_booting_container_and_checks_the_success_line(
+        mine, testbed, run_module, engine):
     """Right after docker run the container boots: docker_init.sh's not-ready failure is retried
     until it runs; an exit 0 without the documented success line fails the task."""
     stop_old(run_module, mine)

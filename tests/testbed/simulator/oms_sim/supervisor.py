@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 from oms_sim import profile
 from oms_sim.logs import Log
