@@ -479,7 +479,7 @@ def test_init_gives_up_on_a_container_that_keeps_booting(mine, testbed, run_modu
     try:
         assert_ok(run_module(MODULE, upgrade_args(mine, settle_seconds=0)))
         result = run_module(MODULE, {"name": mine["new_container"], "state": "initialized",
-                                     "init_ready_timeout": 3, "init_retry_interval": 1})
+                                     "init_ready_timeout": 20, "init_retry_interval": 1})
     finally:
         testbed.set_profile(INSTANCE, "short")
     assert result.failed and "still starting" in result["msg"]
