@@ -11,11 +11,21 @@ bed's simulator may call it `ip`, so the column is looked up rather than assumed
 
 The heartbeat's age is computed by the MetaDB (NOW(6) - gmt_modified) so that the OMS host's and
 the MetaDB's clocks may disagree without making a fresh heartbeat look stale.
+
+Right after an upgrade the OLD container's last heartbeat may still be younger than the age
+limit, so with `started_after` (the new container's start, UTC) a heartbeat counts only when it
+was written after that moment (compared on the MetaDB's clock: the start is shifted by the
+MetaDB's offset from UTC) or when it advanced while we watched, which only a live writer does.
+
+The console's GET /oms/health is in OceanBase's deployer (obdeploy plugins/oms/1.0.0/
+health_check.py) but in no OMS doc: when it answers 404 the console is judged by the documented
+OpenAPI instead (ListProjects, one item), when credentials are given. `signals` says what was used.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import time
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
@@ -39,11 +49,53 @@ def heartbeat_columns_sql():
 
 
 def heartbeat_ages_sql(cm_hb_db, ip_column):
-    """Per server address, seconds since its supervisor heartbeat, by the MetaDB's clock."""
+    """Per server address, seconds since its supervisor heartbeat (by the MetaDB's clock) and
+    the heartbeat's gmt_modified."""
     address = quote(ip_column) if ip_column else "NULL"
-    return ("SELECT %s, TIMESTAMPDIFF(MICROSECOND, MAX(gmt_modified), NOW(6)) "
+    return ("SELECT %s, TIMESTAMPDIFF(MICROSECOND, MAX(gmt_modified), NOW(6)), MAX(gmt_modified) "
             "FROM %s.heart_beat WHERE task_name = %%s GROUP BY %s"
             % (address, quote(cm_hb_db), address))
+
+
+UTC_OFFSET_SQL = "SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW())"
+
+
+def parse_utc(text):
+    """'2024-05-06T09:01:00.123456789Z' (docker's StartedAt) or '2024-05-06 09:01:00' -> naive
+    UTC datetime; raises OmsError for anything else."""
+    value = (text or "").strip().rstrip("Z").replace("T", " ")
+    if "+" in value:
+        value, dummy, offset = value.partition("+")
+        if offset not in ("00:00", "0000", "00"):
+            raise OmsError("started_after %r is not in UTC" % text,
+                           "Give the time in UTC, as docker inspect's State.StartedAt")
+    if "." in value:
+        value, dummy, fraction = value.partition(".")
+        value += "." + (fraction + "000000")[:6]
+    for layout in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.datetime.strptime(value, layout)
+        except ValueError:
+            pass
+    raise OmsError("started_after %r is not a time" % text,
+                   "Give it as 2024-05-06T09:01:00Z (docker inspect's State.StartedAt)")
+
+
+class HeartbeatWatch(object):
+    """Whether each server's heartbeat was written after the new container started."""
+
+    def __init__(self, started_local):
+        self.started_local = started_local   # the start on the MetaDB's clock
+        self.first_seen = {}
+
+    def judge(self, written):
+        """{address: gmt_modified} -> {address: True/False}."""
+        verdict = {}
+        for address, value in written.items():
+            first = self.first_seen.setdefault(address, value)
+            verdict[address] = bool(value is not None and (
+                value > self.started_local or (first is not None and value > first)))
+        return verdict
 
 
 def pick_ip_column(columns):
@@ -54,13 +106,15 @@ def pick_ip_column(columns):
     return None
 
 
-def evaluate(hosts, heartbeat_ages, heartbeat_max_age, console=None, read_errors=None):
+def evaluate(hosts, heartbeat_ages, heartbeat_max_age, console=None, read_errors=None,
+             heartbeat_new=None, started_after=None):
     """The health report from what was read.
 
     hosts: [(ip, host_status)] from <cm>.host; heartbeat_ages: {ip: seconds} (key None: a
     heartbeat without an address, which then stands for every server); console: None when no
     console URL was given, else console.ConsoleClient.health()'s dict; read_errors: strings for
-    what could not be read this time.
+    what could not be read this time; heartbeat_new: None, or {ip: whether the heartbeat was
+    written after started_after (the new container's start)}.
     Returns {servers, healthy, console_healthy, console_error, problems}.
     """
     servers = []
@@ -74,6 +128,10 @@ def evaluate(hosts, heartbeat_ages, heartbeat_max_age, console=None, read_errors
             reasons.append("no %s heartbeat" % HEARTBEAT_TASK)
         elif age > heartbeat_max_age:
             reasons.append("%s heartbeat %.0f s old (max %s s)" % (HEARTBEAT_TASK, age, heartbeat_max_age))
+        elif heartbeat_new is not None and not heartbeat_new.get(ip, heartbeat_new.get(None)):
+            reasons.append("%s heartbeat written before the container started (%s) and not "
+                           "advanced since: it may be the old container's" % (
+                               HEARTBEAT_TASK, started_after))
         servers.append(dict(ip=ip, host_status=status, online=not reasons, reasons=reasons,
                             heartbeat_age=None if age is None else round(max(age, 0.0), 1)))
     problems = list(read_errors or [])
@@ -82,7 +140,7 @@ def evaluate(hosts, heartbeat_ages, heartbeat_max_age, console=None, read_errors
                         "No alive hosts in current region)")
     console_healthy = None
     console_error = None
-    if console is not None:
+    if console is not None and console.get("healthy") is not None:
         console_healthy = bool(console.get("healthy"))
         console_error = console.get("error")
         if not console_healthy:
@@ -123,6 +181,7 @@ class MetaDBHealthReader(object):
         self._translate = translate
         self._conn = None
         self._ip_column = None
+        self.written = {}
 
     def open(self):
         """Connect now, so that a wrong password fails at once instead of after the timeout."""
@@ -172,20 +231,61 @@ class MetaDBHealthReader(object):
             if self._ip_column is None:
                 columns = [row[0] for row in self._query(heartbeat_columns_sql(), (self.cm_hb_db,))]
                 self._ip_column = pick_ip_column(columns) or ""
-            for address, micros in self._query(heartbeat_ages_sql(self.cm_hb_db, self._ip_column),
-                                               (HEARTBEAT_TASK,)):
+            self.written = {}
+            for address, micros, written in self._query(
+                    heartbeat_ages_sql(self.cm_hb_db, self._ip_column), (HEARTBEAT_TASK,)):
                 if micros is not None:
                     ages[address] = float(micros) / 1000000.0
+                    self.written[address] = written
         except Exception as exc:
             errors.append(self._describe(exc, "read %s.heart_beat" % self.cm_hb_db))
             self.close()
         return hosts, ages, errors
 
+    def utc_offset(self):
+        """Seconds the MetaDB's NOW() is ahead of UTC (its session time zone)."""
+        rows = self._query(UTC_OFFSET_SQL)
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
-def probe(reader, heartbeat_max_age, console_client=None):
+
+def console_probe(client):
+    """The console's health: GET /oms/health, or the OpenAPI when that URL is absent (404).
+
+    Returns {healthy (None: not judged), error, signal}."""
+    answer = client.health()
+    if answer.get("status") != 404:
+        return dict(healthy=answer["healthy"], error=answer.get("error"),
+                    signal="console GET /oms/health data.healthy")
+    if not client.password:
+        return dict(healthy=None, error=None,
+                    signal=None, note="GET /oms/health answered 404 (this OMS does not serve it) "
+                                      "and no console_password was given: the console was not "
+                                      "judged, only the MetaDB")
+    try:
+        client.call("ListProjects", {"pageNumber": 1, "pageSize": 1})
+    except OmsError as exc:
+        return dict(healthy=False, error="OpenAPI ListProjects: %s" % exc.msg,
+                    signal="console OpenAPI ListProjects (GET /oms/health answered 404)")
+    return dict(healthy=True, error=None,
+                signal="console OpenAPI ListProjects (GET /oms/health answered 404)")
+
+
+def probe(reader, heartbeat_max_age, console_client=None, watch=None, started_after=None):
     hosts, ages, errors = reader.read()
-    console = console_client.health() if console_client is not None else None
-    return evaluate(hosts, ages, heartbeat_max_age, console, errors)
+    heartbeat_new = watch.judge(reader.written) if watch is not None else None
+    console = console_probe(console_client) if console_client is not None else None
+    report = evaluate(hosts, ages, heartbeat_max_age, console, errors, heartbeat_new,
+                      started_after)
+    signals = ["MetaDB %s.host host_status ONLINE" % reader.cm_db,
+               "MetaDB %s.heart_beat supervisor gmt_modified younger than %s s%s" % (
+                   reader.cm_hb_db, heartbeat_max_age,
+                   "" if watch is None else " and written after %s (or advancing)"
+                   % started_after)]
+    if console is not None and console.get("signal"):
+        signals.append(console["signal"])
+    report["signals"] = signals
+    report["notes"] = [console["note"]] if console is not None and console.get("note") else []
+    return report
 
 
 def wait_until_healthy(check, timeout, interval, clock=time.monotonic, sleep=time.sleep):

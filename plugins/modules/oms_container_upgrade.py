@@ -48,7 +48,11 @@ options:
         task (name clash).
       - V(initialized) runs C(bash /root/docker_init.sh) inside the running container O(name) and
         leaves a marker file there (C(/root/.obtools_docker_init_done)) on success; with the
-        marker present nothing is run unless O(force=true).
+        marker present nothing is run unless O(force=true). Success is exit code 0 AND the
+        script's documented last line C(【结束】全部初始化步骤执行成功); an exit 0 without it
+        fails the task. While the container is still starting (its supervisord does not answer
+        yet) the script is run again every O(init_retry_interval) seconds for up to
+        O(init_ready_timeout) seconds.
       - V(started) starts a stopped container (rollback to the old container).
     type: str
     required: true
@@ -132,6 +136,21 @@ options:
         the task fails.
     type: int
     default: 1800
+  init_ready_timeout:
+    description:
+      - Seconds to keep running C(docker_init.sh) again while it fails because the container is
+        still starting (supervisord not answering yet), O(state=initialized). OceanBase's
+        deployer waits 60 s after C(docker run) before it looks at a new OMS container; a busy
+        host needs more.
+    type: int
+    default: 600
+    version_added: 0.1.0
+  init_retry_interval:
+    description:
+      - Seconds between two runs of C(docker_init.sh) while the container is still starting.
+    type: int
+    default: 10
+    version_added: 0.1.0
   force:
     description:
       - Run C(docker_init.sh) again even though the marker of a successful run is present
@@ -334,10 +353,16 @@ stdout_tail:
   elements: str
   sample: ["migrating cm_411 ... done", "docker_init finished"]
 duration:
-  description: Seconds the script ran, one decimal.
+  description: Seconds the script ran, one decimal (every attempt, and the waits between them).
   returned: when O(state=initialized)
   type: float
   sample: 42.3
+attempts:
+  description: How many times C(docker_init.sh) was run; more than one when the container was
+    still starting.
+  returned: when O(state=initialized) and the script ran now
+  type: int
+  sample: 2
 marker:
   description: Contents of the marker of a previous successful run (finished_at, duration,
     image), or V(null).
@@ -349,11 +374,13 @@ marker:
 import datetime
 import json
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import docker_client
+from ansible_collections.obtools.oms.plugins.module_utils import docker_init
 from ansible_collections.obtools.oms.plugins.module_utils.container_facts import (
     CONTAINER_PATHS,
     DATA_MOUNTS,
@@ -597,6 +624,41 @@ class ContainerUpgrade(object):
         result["container"] = self._describe(started)
         return result
 
+    def _not_running(self, inspect):
+        """The OmsError for a container that is absent or not running (with how it ended)."""
+        if inspect is None:
+            self._require(self.name)
+        state = inspect.get("State") or {}
+        if state.get("FinishedAt") and not state.get("FinishedAt", "").startswith("0001-"):
+            return OmsError("The container %s is not running: it exited (exit code %s) at %s. "
+                            "Last log lines:\n%s"
+                            % (self.name, state.get("ExitCode"), state.get("FinishedAt"),
+                               "\n".join(self.client.logs_tail(self.name))),
+                            "Read docker logs %s, fix the cause, then start it "
+                            "(state=upgraded or state=started) and run docker_init.sh again"
+                            % self.name, exit_code=state.get("ExitCode"))
+        return OmsError("The container %s is not running" % self.name,
+                        "Start it (state=upgraded or state=started) before running "
+                        "docker_init.sh")
+
+    def _run_init(self, timeout):
+        """Run docker_init.sh, again while the container is still starting. Returns (the last
+        exec result, its outcome, attempts, seconds in all)."""
+        started = time.time()
+        deadline = started + max(0, self.params["init_ready_timeout"])
+        interval = max(1, self.params["init_retry_interval"])
+        attempts = 0
+        while True:
+            attempts += 1
+            run = self.client.exec_command(self.name, ["bash", INIT_SCRIPT], timeout)
+            outcome = docker_init.classify(run)
+            if outcome != docker_init.NOT_READY or time.time() + interval > deadline:
+                return run, outcome, attempts, round(time.time() - started, 1)
+            time.sleep(interval)
+            inspect = self.client.inspect_container(self.name)
+            if inspect is None or not inspect["State"].get("Running"):
+                raise self._not_running(inspect)
+
     def initialized(self):
         inspect = self.client.inspect_container(self.name)
         # No `rc` unless the script ran (or ran before): Ansible fails any result whose rc is not 0.
@@ -607,20 +669,7 @@ class ContainerUpgrade(object):
                                  % self.name)
                 result["changed"] = True
                 return result
-            if inspect is None:
-                self._require(self.name)
-            state = inspect.get("State") or {}
-            if state.get("FinishedAt") and not state.get("FinishedAt", "").startswith("0001-"):
-                raise OmsError("The container %s is not running: it exited (exit code %s) at %s. "
-                               "Last log lines:\n%s"
-                               % (self.name, state.get("ExitCode"), state.get("FinishedAt"),
-                                  "\n".join(self.client.logs_tail(self.name))),
-                               "Read docker logs %s, fix the cause, then start it "
-                               "(state=upgraded or state=started) and run docker_init.sh again"
-                               % self.name, exit_code=state.get("ExitCode"))
-            raise OmsError("The container %s is not running" % self.name,
-                           "Start it (state=upgraded or state=started) before running "
-                           "docker_init.sh")
+            raise self._not_running(inspect)
         marker = self.client.read_file(self.name, INIT_MARKER)
         if marker is not None:
             try:
@@ -636,24 +685,37 @@ class ContainerUpgrade(object):
         timeout = self.params["init_timeout"]
         if marker is not None:  # forced: a failure now must not leave an old success behind
             self.client.remove_file(self.name, INIT_MARKER)
-        run = self.client.exec_command(self.name, ["bash", INIT_SCRIPT], timeout)
-        result.update(rc=run["rc"], stdout_tail=run["stdout_tail"], duration=run["duration"])
+        run, outcome, attempts, duration = self._run_init(timeout)
+        result.update(rc=run["rc"], stdout_tail=run["stdout_tail"], duration=duration,
+                      attempts=attempts)
         tail = "\n".join(run["stdout_tail"][-20:])
-        if run["timed_out"]:
+        details = dict(rc=run["rc"], stdout_tail=run["stdout_tail"], duration=duration,
+                       attempts=attempts)
+        again = "Read /home/admin/logs/docker_init*.log in the container, fix the cause and run " \
+                "this task again (the script may be re-run)"
+        if outcome == docker_init.TIMED_OUT:
             raise OmsError("%s did not finish within %d s in %s (rc=%s). Last output:\n%s"
                            % (INIT_SCRIPT, timeout, self.name, run["rc"], tail),
                            "Read /home/admin/logs/docker_init*.log in the container, then run "
                            "again with a larger init_timeout (the script may be re-run)",
-                           rc=run["rc"], stdout_tail=run["stdout_tail"],
-                           duration=run["duration"])
-        if run["rc"] != 0:
+                           **details)
+        if outcome == docker_init.NOT_READY:
+            raise OmsError("%s found %s still starting (its supervisord does not answer) on all "
+                           "%d attempts over %.0f s (init_ready_timeout %s s). Last output:\n%s"
+                           % (INIT_SCRIPT, self.name, attempts, duration,
+                              self.params["init_ready_timeout"], tail),
+                           "Look at the container (docker logs %s; supervisorctl status inside "
+                           "it); on a slow host raise init_ready_timeout and run this task again"
+                           % self.name, **details)
+        if outcome == docker_init.NO_SUCCESS_LINE:
+            raise OmsError("%s exited 0 in %s but did not print its success line %s, so a step "
+                           "did not finish. Last output:\n%s"
+                           % (INIT_SCRIPT, self.name, docker_init.SUCCESS_LINE, tail),
+                           again, **details)
+        if outcome != docker_init.SUCCEEDED:
             raise OmsError("%s failed in %s with exit code %s. Last output:\n%s"
-                           % (INIT_SCRIPT, self.name, run["rc"], tail),
-                           "Read /home/admin/logs/docker_init*.log in the container, fix the "
-                           "cause and run this task again (the script may be re-run)",
-                           rc=run["rc"], stdout_tail=run["stdout_tail"],
-                           duration=run["duration"])
-        marker = {"finished_at": utc_now(), "duration": run["duration"], "rc": 0,
+                           % (INIT_SCRIPT, self.name, run["rc"], tail), again, **details)
+        marker = {"finished_at": utc_now(), "duration": duration, "rc": 0, "attempts": attempts,
                   "image": (inspect.get("Config") or {}).get("Image")}
         self.client.write_file(self.name, INIT_MARKER, json.dumps(marker, sort_keys=True))
         result["marker"] = marker
@@ -679,6 +741,8 @@ def main():
         ssl_key=dict(type="path"),
         oms_host_ip=dict(type="str"),
         init_timeout=dict(type="int", default=1800),
+        init_ready_timeout=dict(type="int", default=600),
+        init_retry_interval=dict(type="int", default=10),
         force=dict(type="bool", default=False),
     )
     module = AnsibleModule(

@@ -17,7 +17,13 @@ description:
     database's C(heart_beat) table is younger than O(heartbeat_max_age), the checks of OMS's own
     host-down guide.
   - When O(console_url) is given, the console's C(GET /oms/health) must also answer
-    C(data.healthy=true).
+    C(data.healthy=true). That URL comes from OceanBase's deployer (obd), not from OMS's docs;
+    where it answers HTTP 404 the console counts as healthy when the documented OpenAPI answers
+    (C(ListProjects) with O(console_user) and O(console_password)), and without a password the
+    console is not judged. RV(signals) says which signals were used.
+  - With O(started_after) (the new container's start) a heartbeat counts only when it was
+    written after it, or advanced while the module watched, so that the old container's last
+    heartbeat cannot pass for the new one's.
   - With O(wait=true) it polls every O(interval) seconds until all is healthy, and fails after
     O(timeout) seconds with a short table of the servers that are not online and why.
   - Read-only; never reports changed.
@@ -37,8 +43,10 @@ options:
   timeout:
     description:
       - Seconds to wait with O(wait=true).
+      - The default is OceanBase's deployer's wait for a real OMS start (60 s after C(docker
+        run), then up to 900 polls a second apart).
     type: int
-    default: 600
+    default: 960
   interval:
     description:
       - Seconds between two polls with O(wait=true).
@@ -50,6 +58,14 @@ options:
         refreshes it every few seconds while the server runs.
     type: int
     default: 60
+  started_after:
+    description:
+      - The time (UTC, ISO 8601, as C(docker inspect) gives C(State.StartedAt)) the OMS container
+        to check was started. A supervisor heartbeat written before it (compared on the MetaDB's
+        clock, shifted by the MetaDB's offset from UTC) counts only once it advances.
+      - Leave it out to accept any heartbeat younger than O(heartbeat_max_age).
+    type: str
+    version_added: 0.1.0
 attributes:
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
@@ -144,12 +160,28 @@ elapsed:
   returned: always
   type: float
   sample: 12.3
+signals:
+  description: What the verdict rests on, in words (MetaDB tables, heartbeat rule, which console
+    check).
+  returned: always
+  type: list
+  elements: str
+  sample: ["MetaDB cm_411.host host_status ONLINE", "console GET /oms/health data.healthy"]
+notes:
+  description: What could not be judged and why (for example no C(/oms/health) and no console
+    password).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 polls:
   description: How many times the state was read.
   returned: always
   type: int
   sample: 3
 '''
+
+import datetime
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -178,9 +210,15 @@ def run(module):
         settings.cm_db, settings.cm_hb_db,
         translate=lambda exc, doing: metadb.translate_error(exc, settings, doing=doing))
     reader.open()  # a wrong password or an unreachable MetaDB fails now, not after the timeout
+    watch = None
+    if params["started_after"]:
+        started = server_health.parse_utc(params["started_after"])
+        watch = server_health.HeartbeatWatch(
+            started + datetime.timedelta(seconds=reader.utc_offset()))
     try:
         def check():
-            return server_health.probe(reader, params["heartbeat_max_age"], client)
+            return server_health.probe(reader, params["heartbeat_max_age"], client, watch,
+                                       params["started_after"])
         if params["wait"]:
             report, elapsed, polls = server_health.wait_until_healthy(
                 check, params["timeout"], params["interval"])
@@ -191,14 +229,14 @@ def run(module):
 
     result = dict(changed=False, servers=report["servers"], healthy=report["healthy"],
                   console_healthy=report["console_healthy"], problems=report["problems"],
-                  elapsed=elapsed, polls=polls)
+                  signals=report["signals"], notes=report["notes"], elapsed=elapsed, polls=polls)
     if params["wait"] and not report["healthy"]:
         table = server_health.format_table(report)
         hint = ("Look at the container (docker logs; supervisorctl status inside it), its "
                 "OMS_HOST_IP and config.yaml's cm_nodes, and /home/admin/logs/docker_init*.log")
         module.fail_json(
-            msg="OMS servers are not all online after %s s (timeout %s s):\n%s\n%s"
-                % (elapsed, params["timeout"], table, hint),
+            msg="OMS servers are not all online after %s s (timeout %s s):\n%s\nJudged by: %s\n%s"
+                % (elapsed, params["timeout"], table, "; ".join(report["signals"]), hint),
             hint=hint,
             table=table, **result)
     return result
@@ -209,9 +247,10 @@ def main():
     argument_spec.update(console.console_argument_spec(url_required=False))
     argument_spec.update(
         wait=dict(type="bool", default=True),
-        timeout=dict(type="int", default=600),
+        timeout=dict(type="int", default=960),
         interval=dict(type="int", default=5),
         heartbeat_max_age=dict(type="int", default=60),
+        started_after=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     metadb.check_libraries(module)

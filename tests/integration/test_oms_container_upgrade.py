@@ -376,17 +376,36 @@ def test_start_the_stopped_411_container_twice(instance, run_module, engine):
     assert engine.containers.get(old).status == "running"
 
 
-def test_a_411_container_refusing_its_metadata_fails_the_start(mine, run_module, engine):
-    """After docker_init.sh migrated the databases, 4.1.1 exits: `started` must say so."""
+def test_a_411_container_refusing_its_metadata_is_caught_through_health(
+        mine, run_module, engine):
+    """After docker_init.sh migrated the databases, 4.1.1 refuses them. As under OMS's
+    supervisord, the container stays up (the refusing server is restarted again and again): the
+    refusal shows only through health, which must fail, even though the heartbeat the 4.2.0
+    container wrote a moment ago is still young."""
     old, new = mine["old_container"], mine["new_container"]
     stop_old(run_module, mine)
     load_target(run_module, mine)
     assert_ok(run_module(MODULE, upgrade_args(mine)))
-    assert_ok(run_module(MODULE, {"name": new, "state": "initialized", "init_timeout": 300}))
+    assert_ok(run_module(MODULE, {"name": new, "state": "initialized", "init_timeout": 300,
+                                  "init_retry_interval": 1}))
     assert_ok(run_module(MODULE, {"name": new, "state": "stopped", "stop_timeout": 10}))
-    result = run_module(MODULE, {"name": old, "state": "started"})
-    assert result.failed and "exited right after it started" in result["msg"]
-    assert engine.containers.get(old).status == "exited"
+    started = run_module(MODULE, {"name": old, "state": "started"})
+    assert_ok(started)
+    assert engine.containers.get(old).status == "running"
+    meta = mine["metadb"]
+    health = run_module("oms_server_health", {
+        "login_host": meta["host"], "login_port": meta["port"], "login_user": meta["user"],
+        "login_password": meta["password"], "cm_db": meta["cm_db"], "cm_hb_db": meta["cm_hb_db"],
+        "console_url": mine["console_url"], "console_user": mine["console_user"],
+        "console_password": mine["console_password"], "timeout": 20, "interval": 2,
+        "started_after": started["started_at"]})
+    assert health.failed and "not all online" in health["msg"]
+    # not online: its host row, a heartbeat from before its start, or one gone stale
+    assert health["servers"] and not health["servers"][0]["online"]
+    assert health["console_healthy"] is False
+    assert engine.containers.get(old).status == "running"
+    logs = engine.containers.get(old).logs().decode()
+    assert "refusing" in logs or "cannot run on" in logs
 
 
 def test_upgraded_starts_its_own_stopped_container_again(mine, run_module, engine):
@@ -425,6 +444,46 @@ def test_failing_docker_init_fails_with_its_output_then_succeeds(mine, testbed, 
                                   "init_timeout": 300})
     assert_ok(retried)
     assert retried.changed and retried["rc"] == 0
+
+
+def test_init_waits_for_a_booting_container_and_checks_the_success_line(
+        mine, testbed, run_module, engine):
+    """Right after docker run the container boots: docker_init.sh's not-ready failure is retried
+    until it runs; an exit 0 without the documented success line fails the task."""
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    assert_ok(run_module(MODULE, upgrade_args(mine, settle_seconds=0)))
+    testbed.set_faults(INSTANCE, ["init_no_success_line"])
+    try:
+        silent = run_module(MODULE, {"name": mine["new_container"], "state": "initialized",
+                                     "init_timeout": 300, "init_retry_interval": 1})
+        assert silent.failed and silent["rc"] == 0
+        assert "did not print its success line" in silent["msg"]
+        # how many attempts the boot costs depends on the host's speed: the retry itself is
+        # shown by test_init_gives_up_on_a_container_that_keeps_booting
+        assert silent["attempts"] >= 1
+    finally:
+        testbed.set_faults(INSTANCE, [])
+    done = run_module(MODULE, {"name": mine["new_container"], "state": "initialized",
+                               "init_timeout": 300, "init_retry_interval": 1})
+    assert_ok(done)
+    assert done.changed and done["rc"] == 0
+    assert any(u"\u5168\u90e8\u521d\u59cb\u5316\u6b65\u9aa4\u6267\u884c\u6210\u529f" in line
+               for line in done["stdout_tail"])
+
+
+def test_init_gives_up_on_a_container_that_keeps_booting(mine, testbed, run_module):
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    testbed.set_profile(INSTANCE, "realistic")  # a 60 s boot
+    try:
+        assert_ok(run_module(MODULE, upgrade_args(mine, settle_seconds=0)))
+        result = run_module(MODULE, {"name": mine["new_container"], "state": "initialized",
+                                     "init_ready_timeout": 20, "init_retry_interval": 1})
+    finally:
+        testbed.set_profile(INSTANCE, "short")
+    assert result.failed and "still starting" in result["msg"]
+    assert "init_ready_timeout" in result["msg"] and result["attempts"] >= 2
 
 
 def test_initialize_a_stopped_container_fails_with_what_to_do(instance, run_module):

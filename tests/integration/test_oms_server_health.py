@@ -109,3 +109,52 @@ def test_missing_database_names_are_asked_for(instance, run_module):
     result = run_module("oms_server_health", args)
     assert result.failed
     assert "cm_hb_db" in result["msg"]
+
+
+# -- the unfavourable sides: no /oms/health, the old container's last heartbeat -----------------
+
+def test_without_oms_health_the_openapi_and_metadb_decide_and_it_says_so(instance, testbed,
+                                                                         run_module):
+    testbed.set_faults(INSTANCE, ["no_health_endpoint"])
+    try:
+        args = with_console(instance, metadb_args(instance, timeout=60, interval=1))
+        result = run_module("oms_server_health", args)
+        assert not result.failed, result.get("msg")
+        assert result["healthy"] is True and result["console_healthy"] is True
+        assert any("OpenAPI ListProjects" in s and "404" in s for s in result["signals"])
+        assert any(".host host_status" in s for s in result["signals"])
+        # no password: only the MetaDB is judged, and the result says so
+        bare = dict(args)
+        del bare["console_password"]
+        partial = run_module("oms_server_health", bare)
+        assert not partial.failed, partial.get("msg")
+        assert partial["console_healthy"] is None
+        assert partial["notes"] and "404" in partial["notes"][0]
+        # the OpenAPI refusing now makes the console unhealthy
+        testbed.set_faults(INSTANCE, ["no_health_endpoint", "openapi_refuse"])
+        refused = run_module("oms_server_health", dict(args, wait=False))
+        assert refused["healthy"] is False and refused["console_healthy"] is False
+        assert any("ListProjects" in p for p in refused["problems"])
+    finally:
+        testbed.set_faults(INSTANCE, [])
+
+
+def test_the_old_containers_last_heartbeat_does_not_pass_for_a_new_start(instance, run_module):
+    """A heartbeat younger than heartbeat_max_age but written before started_after (the old
+    container's last) is refused until a live writer advances it."""
+    subprocess.run(["docker", "stop", "-t", "5", instance["old_container"]], check=True,
+                   stdout=subprocess.DEVNULL)
+    now = run_module("oms_server_health", metadb_args(instance, wait=False))
+    assert now["healthy"] is True, "the stopped container's heartbeat is still young"
+    after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    stale = run_module("oms_server_health", metadb_args(instance, timeout=5, interval=1,
+                                                        started_after=after))
+    assert stale.failed and "written before the container started" in stale["msg"]
+    assert any("written after %s" % after in s for s in stale["signals"])
+    # a container started now writes heartbeats after `after`: it passes
+    subprocess.run(["docker", "start", instance["old_container"]], check=True,
+                   stdout=subprocess.DEVNULL)
+    fresh = run_module("oms_server_health", metadb_args(instance, timeout=120, interval=1,
+                                                        started_after=after))
+    assert not fresh.failed, fresh.get("msg")
+    assert fresh["healthy"] is True

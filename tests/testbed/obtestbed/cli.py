@@ -1,4 +1,4 @@
-"""tests/testbed/testbed: up|down|status|reset|describe|fault|engine|images"""
+"""tests/testbed/testbed: up|down|status|reset|describe|fault|profile|engine|images"""
 
 import argparse
 import json
@@ -24,6 +24,9 @@ def parser():
     s.add_argument("--fault", action="append", default=[],
                    help="fault token written to the faults file before start")
     s.add_argument("--ssl", action="store_true", help="mount a test certificate: HTTPS console")
+    s.add_argument("--profile", choices=["short", "realistic"],
+                   help="durations of boot and docker_init.sh (default $OMS_TESTBED_PROFILE "
+                        "or short)")
     s.add_argument("--no-wait", action="store_true")
     s = sub.add_parser("describe", help="JSON description of INSTANCE")
     s.add_argument("instance")
@@ -31,6 +34,10 @@ def parser():
     s.add_argument("instance")
     s.add_argument("tokens", nargs="*")
     s.add_argument("--clear", action="store_true")
+    s = sub.add_parser("profile", help="durations of INSTANCE's next container start and "
+                                       "docker_init.sh run")
+    s.add_argument("instance")
+    s.add_argument("name", choices=["short", "realistic"])
     sub.add_parser("engine", help="make sure the Docker engine runs")
     sub.add_parser("images", help="base images, simulator images, 4.2.0 tarball")
     return p
@@ -47,13 +54,16 @@ def main(argv=None):
         elif args.command == "status":
             print(json.dumps(bed.status(), indent=2))
         elif args.command == "reset":
-            bed.reset(args.instance, faults=args.fault, ssl=args.ssl, wait=not args.no_wait)
+            bed.reset(args.instance, faults=args.fault, ssl=args.ssl, wait=not args.no_wait,
+                      profile=args.profile)
         elif args.command == "describe":
             print(json.dumps(bed.describe(args.instance), indent=2))
         elif args.command == "fault":
             if args.clear == bool(args.tokens):
                 raise TestbedError("give fault tokens or --clear (not both)")
             bed.set_faults(args.instance, [] if args.clear else args.tokens)
+        elif args.command == "profile":
+            print(json.dumps(bed.set_profile(args.instance, args.name)))
         elif args.command == "engine":
             bed.engine()
         elif args.command == "images":

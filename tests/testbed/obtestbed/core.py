@@ -94,14 +94,15 @@ class Testbed(object):
                     continue
                 self._reset(inst, wait_timeout=wait_timeout, engine=wanted[name])
 
-    def reset(self, name, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90):
+    def reset(self, name, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90,
+              profile=None):
         """A fresh 4.1.1 deployment of `name`: containers (incl. upgraded ones) removed, its
         databases dropped and created empty, its directories recreated, the container run."""
         inst = self.instance(name)
         engine = self._engine_for(inst)
         self.metadb(engine)
         with locked(self.root, "instance-" + name):
-            self._reset(inst, faults, env_faults, ssl, wait, wait_timeout, engine)
+            self._reset(inst, faults, env_faults, ssl, wait, wait_timeout, engine, profile)
         return self.describe(name)
 
     def down(self, names=None):
@@ -153,6 +154,8 @@ class Testbed(object):
                             if engine == naming.MARIADB else None},
             "metadb_container": spec.container,
             "faults_file": inst.faults_file,
+            "profile_file": inst.profile_file,
+            "profile": deployment.read_profile(inst),
             "image_repository": self.image_repo,
             "source_image": self.source_image,
             "target_image": self.target_image,
@@ -162,6 +165,12 @@ class Testbed(object):
     def unload_target(self):
         """Untag the 4.2.0 image unless a container uses it; True when it is not present now."""
         return images.remove_target_tag(self.client, self.image_repo)
+
+    def set_profile(self, name, profile):
+        """Durations for the instance's next container start and docker_init.sh run."""
+        inst = self.instance(name)
+        deployment.read_state(inst)
+        return deployment.write_profile(inst, deployment.profile_name(profile))
 
     def set_faults(self, name, tokens):
         inst = self.instance(name)
@@ -265,7 +274,7 @@ class Testbed(object):
             shutil.rmtree(inst.host_dir)
 
     def _reset(self, inst, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90,
-               engine=naming.MARIADB):
+               engine=naming.MARIADB, profile=None):
         started = time.monotonic()
         deployment.check_faults(list(faults) + list(env_faults))
         for c in deployment.instance_containers(self.client, inst):
@@ -277,7 +286,7 @@ class Testbed(object):
             self._drop(inst, [previous])  # moving engines: leave nothing behind on the old one
         meta_pw, root_pw = metadb.passwords(self.root, engine)
         metadb.recreate_databases(root_pw, inst.databases, engine)
-        state = deployment.prepare_dirs(inst, meta_pw, ssl, faults, engine)
+        state = deployment.prepare_dirs(inst, meta_pw, ssl, faults, engine, profile)
         env = {"OMS_SIM_FAULTS": " ".join(env_faults)} if env_faults else None
         try:
             self.client.images.get(self.source_image)
@@ -288,7 +297,8 @@ class Testbed(object):
         if wait:
             slow = sum(int(t.split("=")[1]) for t in list(faults) + list(env_faults)
                        if t.startswith("slow_start="))
-            self.wait_serving(inst.name, timeout=wait_timeout + slow)
+            boot = deployment.read_profile(inst)["boot_seconds"]
+            self.wait_serving(inst.name, timeout=wait_timeout + slow + boot)
             self.say("instance %s: 4.1.1 serving on %s, MetaDB %s (%.1f s)" % (
                 inst.name, deployment.console_url(inst, state), engine,
                 time.monotonic() - started))

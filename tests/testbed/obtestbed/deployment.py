@@ -17,7 +17,18 @@ import yaml
 from obtestbed import naming
 from obtestbed.errors import TestbedError
 
-FAULT_TOKENS = ("init_fail_halfway", "never_online", "openapi_refuse", "slow_start")
+FAULT_TOKENS = ("init_fail_halfway", "init_no_success_line", "never_online", "openapi_refuse",
+                "slow_start", "no_health_endpoint", "ha_config_cached", "envelope_strings",
+                "describe_list")
+# The simulated container's durations (simulator/oms_sim/profile.py). Every profile has the same
+# lifecycle (supervised, a boot phase answering 502, docker_init.sh restarting the components);
+# only the durations differ. `realistic` is OMS's (boot >= 60 s as obd waits, docker_init.sh 2-4
+# minutes as the docs say); `short` keeps the test suites inside CI's budget, never zero.
+PROFILES = {
+    "realistic": {"boot_seconds": 60, "init_seconds": 120},
+    "short": {"boot_seconds": 3, "init_seconds": 6},
+}
+DEFAULT_PROFILE = "short"
 
 
 def check_faults(tokens):
@@ -25,9 +36,33 @@ def check_faults(tokens):
         name, dummy, value = token.partition("=")
         if name not in FAULT_TOKENS or (name == "slow_start") != bool(value) or (
                 value and not value.isdigit()):
-            raise TestbedError("unknown fault %r. Use: init_fail_halfway, never_online, "
-                               "openapi_refuse, slow_start=SECONDS" % token)
+            raise TestbedError("unknown fault %r. Use: %s, slow_start=SECONDS" % (
+                token, ", ".join(t for t in FAULT_TOKENS if t != "slow_start")))
     return list(tokens)
+
+
+def profile_name(name=None):
+    """The profile asked for, else OMS_TESTBED_PROFILE, else short."""
+    name = name or os.environ.get("OMS_TESTBED_PROFILE") or DEFAULT_PROFILE
+    if name not in PROFILES:
+        raise TestbedError("unknown profile %r. Use: %s" % (name, ", ".join(sorted(PROFILES))))
+    return name
+
+
+def write_profile(inst, name):
+    """Written to the run mount, so the 4.2.0 container of an upgrade finds it too."""
+    os.makedirs(os.path.dirname(inst.profile_file), exist_ok=True)
+    with open(inst.profile_file, "w") as f:
+        json.dump(dict(PROFILES[name], name=name), f)
+    return PROFILES[name]
+
+
+def read_profile(inst):
+    try:
+        with open(inst.profile_file) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return dict(PROFILES["realistic"], name="realistic")  # the simulator's own default
 
 
 def write_faults(inst, tokens):
@@ -87,7 +122,7 @@ def make_ssl(inst):
     return crt, key
 
 
-def prepare_dirs(inst, meta_pw, ssl_enabled=False, faults=(), engine=None):
+def prepare_dirs(inst, meta_pw, ssl_enabled=False, faults=(), engine=None, profile=None):
     """Fresh host directories, config.yaml and the instance's state file; returns the state.
     The state remembers the MetaDB engine, for describe, status, down and later resets."""
     if os.path.isdir(inst.host_dir):
@@ -101,6 +136,7 @@ def prepare_dirs(inst, meta_pw, ssl_enabled=False, faults=(), engine=None):
     if ssl_enabled:
         crt, key = make_ssl(inst)
     write_faults(inst, list(faults))
+    write_profile(inst, profile_name(profile))
     state = {"instance": inst.name, "console_port": inst.console_port,
              "console_user": "admin", "console_password": password,
              "ssl_certificate": crt, "ssl_key": key,

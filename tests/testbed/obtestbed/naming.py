@@ -99,6 +99,7 @@ class Instance(object):
         self.backup_dir = os.path.join(self.host_dir, "backup")
         self.ssl_dir = os.path.join(self.host_dir, "ssl")
         self.faults_file = os.path.join(self.mounts["run"], "oms_sim_faults")
+        self.profile_file = os.path.join(self.mounts["run"], "oms_sim_profile")
         self.console_port = console_port(name)
 
     @property

@@ -95,6 +95,17 @@ def openapi(info, action, body=None, auth=None):
     return http("%s/api/v2?Action=%s" % (info["console_url"], action), "POST", body or {}, auth)
 
 
+def refusal(bed, name, needle, timeout=60):
+    """Under the supervisor a refusing server never ends the container: wait until its log shows
+    `needle`, check it still runs and is not serving; return its log."""
+    def logged():
+        text = bed.client.containers.get(name).logs().decode()
+        return text if needle in text else None
+    logs = wait_for(logged, timeout, what="%r in the log of %s" % (needle, name))
+    assert bed.client.containers.get(name).status == "running"
+    return logs
+
+
 def container_exit(bed, name, timeout=40):
     """Wait until the container stopped; return (exit code, its log)."""
     def stopped():
@@ -129,10 +140,20 @@ def run_new(bed, info, env=None):
                 pass
 
 
-def docker_init(bed, info):
-    result = bed.client.containers.get(info["new_container"]).exec_run(
-        ["bash", "/root/docker_init.sh"])
-    return result.exit_code, result.output.decode()
+NOT_READY = "supervisor.sock no such file"
+SUCCESS_LINE = u"\u3010\u7ed3\u675f\u3011\u5168\u90e8\u521d\u59cb\u5316\u6b65\u9aa4\u6267\u884c\u6210\u529f"
+
+
+def docker_init(bed, info, container=None, wait_ready=True, timeout=120):
+    """Run docker_init.sh; with wait_ready, again while the container still boots."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = bed.client.containers.get(container or info["new_container"]).exec_run(
+            ["bash", "/root/docker_init.sh"])
+        out = result.output.decode("utf-8", "replace")
+        if not wait_ready or NOT_READY not in out or time.monotonic() > deadline:
+            return result.exit_code, out
+        time.sleep(0.5)
 
 
 def versions(info):

@@ -7,7 +7,7 @@ import time
 import pytest
 import yaml
 
-from conftest import (MAIN, SPARE, container_exit, health, healthy, http, mysql_cli,
+from conftest import (MAIN, SPARE, health, healthy, http, mysql_cli, refusal,
                       openapi, query, wait_for)
 
 HA_DEFAULT = ('{"enable":false,"enableHost":false,"enableStore":true,'
@@ -133,16 +133,17 @@ def _restart_with_config(bed, info, edit, env=None):
         bed.client.containers.run(**kwargs)
     else:
         container.start()
-    return container_exit(bed, info["old_container"])
+    return info["old_container"]
 
 
 def test_refuses_config_without_a_required_key(spare):
     bed = spare
     bed.up([SPARE])
     info = bed.describe(SPARE)
-    code, logs = _restart_with_config(bed, info, lambda c: c.pop("drc_cm_heartbeat_db"))
-    assert code != 0 and "lacks required key(s): drc_cm_heartbeat_db" in logs
+    name = _restart_with_config(bed, info, lambda c: c.pop("drc_cm_heartbeat_db"))
+    logs = refusal(bed, name, "lacks required key(s): drc_cm_heartbeat_db")
     assert "OMS service start successfully" not in logs.split("starting")[-1]
+    assert health(info) is None
 
 
 def test_refuses_missing_config_file(spare):
@@ -152,17 +153,18 @@ def test_refuses_missing_config_file(spare):
     kwargs = bed.run_kwargs(SPARE, container_name="oms_t2_noconf")
     kwargs["volumes"] = [v for v in kwargs["volumes"] if not v.startswith(info["config_file"])]
     bed.client.containers.run(**kwargs)
-    code, logs = container_exit(bed, "oms_t2_noconf")
-    assert code != 0 and "config file /home/admin/conf/config.yaml not found" in logs
+    refusal(bed, "oms_t2_noconf", "config file /home/admin/conf/config.yaml not found")
+    bed.client.containers.get("oms_t2_noconf").remove(force=True)
 
 
 def test_refuses_unreachable_metadb(spare):
     bed = spare
     bed.up([SPARE])
     info = bed.describe(SPARE)
-    code, logs = _restart_with_config(bed, info, lambda c: c.update(oms_meta_port=1),
-                                      env={"OMS_SIM_METADB_WAIT": "2"})
-    assert code != 0 and "MetaDB 127.0.0.1:1 (user oms_meta) is not reachable" in logs
+    name = _restart_with_config(bed, info, lambda c: c.update(oms_meta_port=1),
+                                env={"OMS_SIM_METADB_WAIT": "2"})
+    refusal(bed, name, "MetaDB 127.0.0.1:1 (user oms_meta) is not reachable")
+    assert not healthy(info)
 
 
 def test_restart_on_existing_data_does_not_reinitialise(bed, fresh):

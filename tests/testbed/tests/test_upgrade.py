@@ -2,8 +2,8 @@
 
 import os
 
-from conftest import (MAIN, connect, container_exit, docker_init, health, healthy, openapi,
-                      query, run_new, versions, wait_for)
+from conftest import (MAIN, SUCCESS_LINE, connect, docker_init, health, healthy, openapi,
+                      query, refusal, run_new, versions, wait_for)
 from obtestbed import rowdigest
 
 
@@ -47,8 +47,9 @@ def test_upgrade_waits_for_docker_init_then_comes_online(bed, fresh):
     assert "labels" in cols(info, m["rm_db"], "oms_project")
     assert "host_version" in cols(info, m["cm_db"], "host")
     assert "component_version" in cols(info, m["cm_hb_db"], "heart_beat")
-    with open(os.path.join(info["mounts"]["logs"], "docker_init.log")) as f:
-        assert "finished" in f.read()
+    assert out.rstrip().endswith(SUCCESS_LINE)
+    with open(os.path.join(info["mounts"]["logs"], "docker_init.log"), encoding="utf-8") as f:
+        assert SUCCESS_LINE in f.read()
     wait_for(lambda: healthy(info) and bed.host_status(MAIN) == "ONLINE", 10,
              what="4.2.0 online")
     before = checksums(info)
@@ -86,8 +87,8 @@ def test_docker_init_refuses_an_unknown_schema(bed, fresh):
 def test_420_without_is_upgrade_refuses_411_metadata(bed, fresh):
     info = fresh
     run_new(bed, info)
-    code, logs = container_exit(bed, info["new_container"])
-    assert code != 0 and "IS_UPGRADE is not true: refusing to start" in logs
+    refusal(bed, info["new_container"], "IS_UPGRADE is not true: refusing to start")
+    assert not healthy(info)
     assert versions(info) == ["4.1.1-CE"] * 3
 
 
@@ -98,5 +99,5 @@ def test_411_refuses_420_metadata(bed, fresh):
     bed.client.containers.get(info["new_container"]).stop(timeout=10)
     old = bed.client.containers.get(info["old_container"])
     old.start()
-    code, logs = container_exit(bed, info["old_container"])
-    assert code != 0 and "cannot run on" in logs.split("starting")[-1]
+    refusal(bed, info["old_container"], "cannot run on")
+    assert not healthy(info)

@@ -5,6 +5,11 @@
 data); ListProjects pages with pageNumber (default 1) and pageSize (default 10, at most 150);
 DescribeProject takes {"id": ...}. [obd] /oms/health answers data.healthy.
 [guess] the HTTP statuses and error codes of refusals (the docs list none for these cases).
+[guess] 502 with nginx's HTML page while the components boot (nginx is up, its upstream not).
+Unfavourable sides (faults.py): no_health_endpoint (no OMS doc from V4.1.1 to V4.2.2 has
+/oms/health: 404 with nginx's HTML page), envelope_strings ([doc] the api-reference examples,
+e.g. 800.list-projects.md, send "success": "true" and "pageNumber": "1"), describe_list ([doc]
+900.describe-project.md's example wraps data in a one-element list).
 """
 
 import base64
@@ -40,6 +45,22 @@ def envelope(data=None, success=True, code=None, message=None, advice=None, page
     if page:
         body["pageNumber"], body["pageSize"], body["totalCount"] = page
     return body
+
+
+NGINX_PAGE = ("<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} "
+              "{reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+def stringify(body):
+    """The envelope as the docs' examples show it: booleans and numbers as strings."""
+    out = dict(body)
+    for key in ("success", "pageNumber", "pageSize", "totalCount"):
+        value = out.get(key)
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, int):
+            out[key] = str(value)
+    return out
 
 
 def _iso(value):
@@ -163,7 +184,10 @@ class Console(object):
             return 200, envelope(success=False, code="GHANA-PROJECT000002",
                                  message="Project %r does not exist" % pid,
                                  advice="Check the project ID", started=started)
-        return 200, envelope(project_json(rows[0], detailed=True), started=started)
+        data = project_json(rows[0], detailed=True)
+        if "describe_list" in faults.active():
+            data = [data]
+        return 200, envelope(data, started=started)
 
     def _handler(self):
         console = self
@@ -176,7 +200,24 @@ class Console(object):
             def log_message(self, fmt, *args):  # access log to the logs mount, not stdout
                 console.log("console %s %s" % (self.address_string(), fmt % args), console=False)
 
+            def nginx_page(self, status, reason):
+                data = NGINX_PAGE.format(code=status, reason=reason).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def booting(self):
+                if console.state.booting:
+                    self.nginx_page(502, "Bad Gateway")
+                    return True
+                return False
+
             def reply(self, status, body, headers=None):
+                if isinstance(body, dict) and "requestId" in body and \
+                        "envelope_strings" in faults.active():
+                    body = stringify(body)
                 data = json.dumps(body).encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json;charset=UTF-8")
@@ -187,7 +228,11 @@ class Console(object):
                 self.wfile.write(data)
 
             def do_GET(self):  # noqa: N802
+                if self.booting():
+                    return None
                 if urlparse(self.path).path.rstrip("/") == "/oms/health":
+                    if "no_health_endpoint" in faults.active():
+                        return self.nginx_page(404, "Not Found")
                     return self.reply(200, console.health())
                 return self.reply(404, envelope(success=False, code="GHANA-NOTFOUND",
                                                 message="Not found"))
@@ -197,6 +242,8 @@ class Console(object):
                 url = urlparse(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                if self.booting():
+                    return None
                 if url.path.rstrip("/") != "/api/v2":
                     return self.reply(404, envelope(success=False, code="GHANA-NOTFOUND",
                                                     message="Not found", started=started))

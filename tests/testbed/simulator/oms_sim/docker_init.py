@@ -1,22 +1,41 @@
 """`/root/docker_init.sh`: initialise the MetaDB, or on upgrade apply 4.2.0's schema change.
 
-[doc] It initialises the MetaDB, applies the schema changes of the three databases on upgrade, may
-be re-run, and logs failures to /home/admin/logs/docker_init*.log. What it checks, and the fault
-init_fail_halfway (rm migrated, cm and cm_hb not, exit 1), are the test bed's choices [guess].
+[doc] zh-CN/400.deployment-guide/800.scale-out-oms.md (V4.1.1, V4.2.0): its steps are 1. initialise
+the data in the MetaDB, 2. generate every component's config, 3. restart every component, 4.
+initialise resource tags and groups; it takes 2-4 minutes (profile.init_seconds here) and on
+success prints 【结束】全部初始化步骤执行成功. [doc] 900.check-the-deployment.md: it may be re-run
+after a failure; failures log to /home/admin/logs/docker_init*.log (500.deploy-oms-on-a-single-
+node.md). [guess] what it prints when supervisord does not answer yet (the container still
+boots), its exit codes, what it checks, and the faults init_fail_halfway (rm migrated, cm and
+cm_hb not, exit 1) and init_no_success_line (exit 0 without the success line).
 """
+
+import time
 
 import pymysql
 
-from oms_sim import faults, schema, settings
+from oms_sim import faults, params_420, profile, schema, settings, supervisor
 from oms_sim.logs import Log
 from oms_sim.metadb import MetaDB
 
 BLANK = ("absent", "empty")
+SUCCESS_LINE = u"\u3010\u7ed3\u675f\u3011\u5168\u90e8\u521d\u59cb\u5316\u6b65\u9aa4\u6267\u884c\u6210\u529f"
+# = 【结束】全部初始化步骤执行成功 ("[end] every initialisation step succeeded")
+# Share of init_seconds each documented step takes [guess].
+STEP_SHARES = (0.25, 0.15, 0.45, 0.15)
 
 
 def run():
     log = Log("docker_init.log")
     log("docker_init.sh started (image %s)" % _version())
+    try:
+        supervisor.request("status", timeout=5)
+    except OSError:
+        # [guess] what supervisorctl says when supervisord does not answer.
+        log.error("unix://%s no such file" % supervisor.SOCKET_PATH)
+        log.error("docker_init.sh failed: supervisor is not running yet (the container is still "
+                  "starting); run docker_init.sh again once `supervisorctl status` answers")
+        return 1
     try:
         conf = settings.load()
     except settings.ConfigError as exc:
@@ -25,7 +44,10 @@ def run():
     meta = MetaDB(conf)
     try:
         meta.wait_reachable(10)
-        return _init(conf, meta, log, faults.active())
+        rc = _init(conf, meta, log, faults.active())
+        if rc is not None:
+            return rc
+        return _restart_components(log, faults.active())
     except pymysql.MySQLError as exc:
         log.error("docker_init.sh failed: MetaDB %s:%s error: %s. Check that the MetaDB runs and "
                   "the credentials in config.yaml are right, then run it again"
@@ -49,8 +71,8 @@ def _init(conf, meta, log, active_faults):
         if conf.version == schema.V420:
             for role in schema.ROLES:
                 schema.migrate_420(meta, conf.databases[role], role, log)
-        log("docker_init.sh finished: MetaDB initialised at %s" % conf.version)
-        return 0
+        log("MetaDB initialised at %s" % conf.version)
+        return None
     allowed = (schema.V411,) if conf.version == schema.V411 else (schema.V411, schema.V420)
     bad = [r for r in schema.ROLES if states[r] not in allowed]
     if bad:
@@ -61,8 +83,11 @@ def _init(conf, meta, log, active_faults):
                                 " nor ".join(allowed), schema.V411))
         return 1
     if conf.version == schema.V411:
-        log("docker_init.sh finished: MetaDB already at %s, nothing to change" % schema.V411)
-        return 0
+        log("MetaDB already at %s, nothing to change" % schema.V411)
+        return None
+    durations = profile.load()
+    log("[1/4] initialising the data in the MetaDB")
+    started = time.monotonic()
     for index, role in enumerate(schema.ROLES):
         db = conf.databases[role]
         if states[role] == schema.V420:
@@ -75,7 +100,40 @@ def _init(conf, meta, log, active_faults):
             log.error("docker_init.sh failed half way: %s migrated, %s not (injected fault "
                       "init_fail_halfway)" % (db, rest))
             return 1
-    log("generating component configs and restarting components")
-    log("docker_init.sh finished: %s at %s" % (", ".join(conf.databases[r] for r in schema.ROLES),
-                                               schema.V420))
+        if index == 0:
+            params_420.write(meta, db, schema.V420, log)
+    log("MetaDB %s at %s" % (", ".join(conf.databases[r] for r in schema.ROLES), schema.V420))
+    _sleep_until(started, durations["init_seconds"] * STEP_SHARES[0])
+    return None
+
+
+def _sleep_until(started, seconds):
+    left = started + seconds - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+
+
+def _restart_components(log, active_faults):
+    """Steps 2-4: configs, a restart of every component (health false meanwhile), tags."""
+    durations = profile.load()
+    total = durations["init_seconds"]
+    started = time.monotonic()
+    log("[2/4] generating every component's config")
+    _sleep_until(started, total * STEP_SHARES[1])
+    log("[3/4] restarting every component")
+    supervisor.request("restart")
+    if "init_no_success_line" in active_faults:
+        log.error("restart of oms_drc_cm did not complete (injected fault init_no_success_line)")
+        return 0
+    _sleep_until(started, total * sum(STEP_SHARES[1:3]))
+    log("[4/4] initialising resource tags and resource groups")
+    _sleep_until(started, total * sum(STEP_SHARES[1:]))
+    deadline = time.monotonic() + durations["boot_seconds"] + 120
+    while supervisor.request("status") != "RUNNING":
+        if time.monotonic() > deadline:
+            log.error("docker_init.sh failed: the components did not come back after the "
+                      "restart; read /home/admin/logs/oms_sim.log, then run it again")
+            return 1
+        time.sleep(0.5)
+    log(SUCCESS_LINE)
     return 0

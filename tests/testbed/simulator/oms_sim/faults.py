@@ -1,14 +1,26 @@
 """Injected faults, for tests: env OMS_SIM_FAULTS and the file /home/ds/run/oms_sim_faults.
 
-Tokens (space, comma or newline separated): init_fail_halfway, never_online, openapi_refuse,
-slow_start=N (seconds). The file is re-read on every call, so faults can be switched live.
+Tokens (space, comma or newline separated), each the unfavourable side of a behaviour
+(FIDELITY.md says which are guesses):
+  init_fail_halfway      docker_init.sh migrates rm, then exits 1
+  init_no_success_line   docker_init.sh exits 0 without its documented success line
+  never_online           the server never comes Online (host OFFLINE, no heartbeat)
+  openapi_refuse         the OpenAPI answers HTTP 503
+  slow_start=N           the server does nothing for N s after its boot phase
+  no_health_endpoint     GET /oms/health answers 404 with nginx's HTML page (no OMS doc has it)
+  ha_config_cached       ha.config is read once at server start, not re-read while running
+  envelope_strings       OpenAPI envelope booleans and numbers as strings, as in the docs' examples
+  describe_list          DescribeProject's data is a one-element list, as in the doc's example
+The file is re-read on every call, so faults can be switched live.
 """
 
 import os
 import re
 
 FAULT_FILE = "/home/ds/run/oms_sim_faults"
-KNOWN = ("init_fail_halfway", "never_online", "openapi_refuse", "slow_start")
+KNOWN = ("init_fail_halfway", "init_no_success_line", "never_online", "openapi_refuse",
+         "slow_start", "no_health_endpoint", "ha_config_cached", "envelope_strings",
+         "describe_list")
 
 
 def parse(text):

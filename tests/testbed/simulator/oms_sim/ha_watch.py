@@ -4,12 +4,15 @@ stale heartbeats.
 [doc] ha.config lives in <rm>.oms_normal_config; perceiveStoreClientCheckpoint (with enable and
 enableStore) restarts a Store at the downstream's earliest checkpoint minus
 refetchStoreIntervalMin, otherwise at now minus refetchStoreIntervalMin.
+[guess] that OMS re-reads it while running (every 5 s here); the fault ha_config_cached is the
+unfavourable side: read once when the server starts, taken only after a restart.
 [guess] that a heart_beat row older than checkHostDownIntervalSec is what triggers it, and the log
 line itself ("HA action: ...").
 """
 
 import json
 
+from oms_sim import faults
 from oms_sim.schema import qname
 
 
@@ -20,8 +23,12 @@ class HaWatch(object):
         self.raw = None
         self.config = {}
         self.reported = set()
+        self.loaded = False
 
     def reload(self, meta):
+        if self.loaded and "ha_config_cached" in faults.active():
+            return  # [guess] the unfavourable side: cached until the console restarts
+        self.loaded = True
         rows = meta.query("SELECT cfg_value FROM %s.oms_normal_config WHERE cfg_name='ha.config'"
                           % qname(self.conf.rm_db))
         raw = rows[0][0] if rows else None

@@ -26,7 +26,7 @@ class Log(object):
                 self._write_stream(line)
             try:
                 os.makedirs(LOG_DIR, exist_ok=True)
-                with open(self.path, "a") as f:
+                with open(self.path, "a", encoding="utf-8") as f:
                     f.write(line + "\n")
             except OSError:
                 pass

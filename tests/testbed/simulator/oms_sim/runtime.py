@@ -1,5 +1,6 @@
-"""`serve`: the OMS server process. Checks config and metadata, serves the console, and while it
-runs keeps heartbeats, host status and its files current.
+"""`serve`: the OMS server process, run (and restarted) by the supervisor (supervisor.py). Boots,
+checks config and metadata, serves the console, and while it runs keeps heartbeats, host status
+and its files current. A refusal ends this process, never the container.
 """
 
 import datetime
@@ -11,7 +12,7 @@ import time
 
 import pymysql
 
-from oms_sim import faults, schema, settings
+from oms_sim import faults, profile, schema, settings, supervisor
 from oms_sim.console import Console
 from oms_sim.ha_watch import HaWatch
 from oms_sim.logs import Log
@@ -33,6 +34,7 @@ class State(object):
     def __init__(self):
         self.lock = threading.Lock()
         self.mode = "starting"      # running | awaiting_init
+        self.booting = True         # [guess] nginx answers 502 while the components boot
         self.db_ok = False
         self.online = False
         self.reasons = ["starting"]
@@ -123,16 +125,13 @@ class Server(object):
             self.write_files()
 
     def refresh(self, active):
-        if self.mode == "awaiting_init":
-            states = schema.states(self.meta, self.conf)
-            if set(states.values()) == {schema.V420}:
-                self.mode = "running"
-                self.log("MetaDB migrated to %s by docker_init.sh: server coming online"
-                         % schema.V420)
+        # [guess] a server that started on 4.1.1 metadata stays offline until docker_init.sh has
+        # migrated it AND restarted the components (its step 3); migrated metadata alone does not
+        # bring this process online.
         reasons = []
         if self.mode == "awaiting_init":
-            reasons.append("MetaDB not yet migrated to %s: run /root/docker_init.sh"
-                           % schema.V420)
+            reasons.append("started on %s metadata: waiting for /root/docker_init.sh to migrate "
+                           "it to %s and restart the components" % (schema.V411, schema.V420))
         if "never_online" in active:
             reasons.append("injected fault never_online")
         online = not reasons
@@ -183,18 +182,39 @@ def run():
         signal.signal(sig, lambda *_: stop.set())
     log = Log("oms_sim.log")
     version = os.environ.get("OMS_SIM_VERSION", schema.V411)
+    durations = profile.load()
     log("OMS %s (simulator) starting" % version)
-    delay = faults.slow_start_seconds(faults.active())
-    if delay:
-        log("slow start: waiting %d s before starting (injected fault slow_start)" % delay)
-        if stop.wait(delay):
-            return 0
     try:
         conf = settings.load()
     except settings.ConfigError as exc:
         log.error("OMS failed to start: %s" % exc)
         return 1
     server = Server(conf, log, stop)
+    try:
+        console = Console(conf, server.state, log)
+    except (OSError, ValueError) as exc:
+        log.error("OMS failed to start: console port %s: %s" % (conf.console_port, exc))
+        return 1
+    console.start()
+    try:
+        return _boot_and_serve(server, console, conf, log, stop, durations)
+    finally:
+        console.stop()
+        server.meta.close()
+
+
+def _boot_and_serve(server, console, conf, log, stop, durations):
+    # [obd] start.py waits 60 s after `docker run` before its first look: the boot phase, during
+    # which nginx answers 502 [guess: the status], is profile.boot_seconds long.
+    log("booting the components (%.1f s); the console answers 502 meanwhile"
+        % durations["boot_seconds"])
+    if stop.wait(durations["boot_seconds"]):
+        return 0
+    delay = faults.slow_start_seconds(faults.active())
+    if delay:
+        log("slow start: waiting %d s before starting (injected fault slow_start)" % delay)
+        if stop.wait(delay):
+            return 0
     try:
         server.meta.wait_reachable(int(os.environ.get("OMS_SIM_METADB_WAIT", "15")), stop)
         server.startup()
@@ -211,17 +231,12 @@ def run():
     for path in (RUN_DIR, STORE_DIR):
         os.makedirs(path, exist_ok=True)
     server.write_files()
-    try:
-        console = Console(conf, server.state, log)
-    except (OSError, ValueError) as exc:
-        log.error("OMS failed to start: console port %s: %s" % (conf.console_port, exc))
-        return 1
-    console.start()
+    server.state.booting = False
+    with open(supervisor.SERVING_FLAG, "w") as f:
+        f.write(str(os.getpid()))
     log("console listening on %s://0.0.0.0:%s" % (console.scheme, conf.console_port))
     log("OMS service start successfully")
     log.quiet = True
     server.loop()
     log("SIGTERM received: stopping", console=True)
-    console.stop()
-    server.meta.close()
     return 0

@@ -1,5 +1,9 @@
 """Server health from host rows and heartbeat ages; the reader's SQL; the wait loop."""
 
+import datetime
+
+import pytest
+
 from ansible_collections.obtools.oms.plugins.module_utils import server_health as sh  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402
 
@@ -125,8 +129,11 @@ class FakeConn(object):
         self.closed = True
 
 
+T0 = datetime.datetime(2026, 1, 2, 10, 0, 0)
+
+
 def test_reader_reads_hosts_and_ages_in_seconds_with_autocommit():
-    conn = FakeConn([[("10.0.0.5", "ONLINE")], [("id",), ("host_ip",)], [("10.0.0.5", 1500000)]])
+    conn = FakeConn([[("10.0.0.5", "ONLINE")], [("id",), ("host_ip",)], [("10.0.0.5", 1500000, T0)]])
     reader = sh.MetaDBHealthReader(lambda: conn, "cm", "hb")
     hosts, ages, errors = reader.read()
     assert hosts == [("10.0.0.5", "ONLINE")]
@@ -135,11 +142,12 @@ def test_reader_reads_hosts_and_ages_in_seconds_with_autocommit():
     assert conn.autocommit_value is True
     assert conn.executed[1][1] == ("hb",)
     assert conn.executed[2][1] == ("supervisor",)
+    assert reader.written == {"10.0.0.5": T0}
 
 
 def test_reader_turns_a_lost_connection_into_a_reason_and_reconnects():
     first = FakeConn([RuntimeError("Lost connection to MySQL server")])
-    second = FakeConn([[("a", "ONLINE")], [("ip",)], [("a", 1000000)]])
+    second = FakeConn([[("a", "ONLINE")], [("ip",)], [("a", 1000000, T0)]])
     conns = [first, second]
     reader = sh.MetaDBHealthReader(lambda: conns.pop(0), "cm", "hb",
                                    translate=lambda exc, doing: OmsError("%s failed: %s" % (doing, exc)))
@@ -192,3 +200,71 @@ def test_wait_with_zero_timeout_polls_once():
     _report, elapsed, polls = sh.wait_until_healthy(lambda: {"healthy": False}, 0, 5,
                                                     clock=clock, sleep=clock.sleep)
     assert polls == 1 and clock.sleeps == []
+
+
+# -- the old container's heartbeat, and a console without /oms/health ---------------------------
+
+def test_started_after_parses_docker_times_and_refuses_other_zones():
+    assert sh.parse_utc("2026-01-02T10:00:05.123456789Z") == datetime.datetime(
+        2026, 1, 2, 10, 0, 5, 123456)
+    assert sh.parse_utc("2026-01-02 10:00:05") == datetime.datetime(2026, 1, 2, 10, 0, 5)
+    assert sh.parse_utc("2026-01-02T10:00:05+00:00") == datetime.datetime(2026, 1, 2, 10, 0, 5)
+    with pytest.raises(OmsError):
+        sh.parse_utc("2026-01-02T10:00:05+08:00")
+    with pytest.raises(OmsError):
+        sh.parse_utc("yesterday")
+
+
+def test_a_heartbeat_older_than_the_start_counts_only_once_it_advances():
+    watch = sh.HeartbeatWatch(T0)
+    old = T0 - datetime.timedelta(seconds=20)  # the old container's last one, 20 s before start
+    assert watch.judge({"a": old}) == {"a": False}
+    assert watch.judge({"a": old}) == {"a": False}
+    report = sh.evaluate([("a", "ONLINE")], {"a": 25.0}, 60, heartbeat_new={"a": False},
+                         started_after="2026-01-02T10:00:00Z")
+    assert not report["healthy"]
+    assert "written before the container started" in report["servers"][0]["reasons"][0]
+    # advancing while watched proves a live writer, whatever the clocks say
+    assert watch.judge({"a": old + datetime.timedelta(seconds=2)}) == {"a": True}
+    # written after the start: new at once
+    assert sh.HeartbeatWatch(T0).judge({"a": T0 + datetime.timedelta(seconds=1)}) == {"a": True}
+
+
+class FakeConsole(object):
+    def __init__(self, status, healthy, password="pw", openapi_error=None):
+        self.status, self.healthy, self.password = status, healthy, password
+        self.openapi_error = openapi_error
+        self.calls = []
+
+    def health(self):
+        return dict(healthy=self.healthy, status=self.status, data=None,
+                    error=None if self.healthy else "GET /oms/health answered HTTP %s" % self.status)
+
+    def call(self, action, body=None):
+        self.calls.append((action, body))
+        if self.openapi_error:
+            raise OmsError(self.openapi_error)
+        return {"success": "true"}
+
+
+def test_console_probe_uses_the_health_url_when_it_exists():
+    answer = sh.console_probe(FakeConsole(200, True))
+    assert answer["healthy"] is True and "GET /oms/health" in answer["signal"]
+    answer = sh.console_probe(FakeConsole(502, False))
+    assert answer["healthy"] is False and "502" in answer["error"]
+
+
+def test_console_probe_falls_back_to_the_openapi_on_404():
+    console = FakeConsole(404, False)
+    answer = sh.console_probe(console)
+    assert answer["healthy"] is True and "ListProjects" in answer["signal"]
+    assert console.calls == [("ListProjects", {"pageNumber": 1, "pageSize": 1})]
+    refused = sh.console_probe(FakeConsole(404, False, openapi_error="HTTP 503"))
+    assert refused["healthy"] is False and "HTTP 503" in refused["error"]
+
+
+def test_console_probe_without_password_judges_only_the_metadb_and_says_so():
+    answer = sh.console_probe(FakeConsole(404, False, password=None))
+    assert answer["healthy"] is None and "404" in answer["note"]
+    report = sh.evaluate([("a", "ONLINE")], {"a": 1}, 60, answer)
+    assert report["healthy"] and report["console_healthy"] is None
