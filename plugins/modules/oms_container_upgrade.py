@@ -132,6 +132,20 @@ options:
         the task fails.
     type: int
     default: 1800
+  restart_policy:
+    description:
+      - A restart policy in C(docker run --restart) syntax (V(no), V(always), V(unless-stopped),
+        V(on-failure), V(on-failure:N)).
+      - With O(state=stopped) it is set B(before) the container stops, so that a Docker daemon
+        restart cannot bring back a container stopped for an upgrade (V(no)); the policy it had
+        is returned as RV(restart_policy_before).
+      - With O(state=started) it is set before the container starts (the rollback puts back the
+        policy recorded before the upgrade).
+      - With O(state=upgraded) the new container gets this policy instead of copying
+        O(source_container)'s (which is V(no) while it is stopped for the upgrade).
+      - Unset, the policy is neither changed nor overridden.
+    type: str
+    version_added: 0.1.0
   force:
     description:
       - Run C(docker_init.sh) again even though the marker of a successful run is present
@@ -244,6 +258,7 @@ container:
     labels: {}
     tty: true
     stdin_open: true
+    restart_policy: "no"
     started_at: "2024-05-06T08:00:00Z"
     finished_at: null
 deviations:
@@ -254,6 +269,13 @@ deviations:
   type: list
   elements: str
   sample: ["not privileged, the docs run OMS with --privileged=true"]
+restart_policy_before:
+  description:
+    - The container's restart policy before the task (C(docker run --restart) syntax). The
+      upgrade records it so that the rollback can put it back.
+  returned: when O(state=stopped) or O(state=started)
+  type: str
+  sample: always
 stopped_at:
   description:
     - When the container stopped (the engine's FinishedAt), UTC ISO 8601. This is T1 (old
@@ -361,6 +383,8 @@ from ansible_collections.obtools.oms.plugins.module_utils.container_facts import
     absent,
     describe,
     deviations,
+    parse_restart_policy,
+    restart_policy_string,
 )
 from ansible_collections.obtools.oms.plugins.module_utils.container_spec import (
     build_run_spec,
@@ -416,25 +440,59 @@ class ContainerUpgrade(object):
         container = self._describe(inspect)
         return dict(changed=False, container=container, deviations=deviations(container))
 
+    def _wanted_policy(self):
+        text = self.params["restart_policy"]
+        if text is None:
+            return None
+        policy = parse_restart_policy(text)
+        if policy is None:
+            raise OmsError("restart_policy %r is not a Docker restart policy" % text,
+                           "Use no, always, unless-stopped, on-failure or on-failure:N")
+        return policy
+
+    def _set_policy(self, inspect, diff):
+        """Set restart_policy (when given and different) before the container is stopped or
+        started. Returns the inspect data after, and whether it changed."""
+        wanted = self._wanted_policy()
+        before = restart_policy_string(inspect.get("HostConfig"))
+        if wanted is None or before == restart_policy_string({"RestartPolicy": wanted}):
+            return inspect, False
+        diff["before"]["restart_policy"] = before
+        diff["after"]["restart_policy"] = restart_policy_string({"RestartPolicy": wanted})
+        if self.check:
+            return inspect, True
+        return self.client.update_restart_policy(self.name, wanted), True
+
     def stopped(self):
         inspect = self._require(self.name)
-        if not inspect["State"].get("Running"):
+        running = bool(inspect["State"].get("Running"))
+        policy_before = restart_policy_string(inspect.get("HostConfig"))
+        diff = dict(before={"running": running}, after={"running": False})
+        # The policy first: a daemon restart between the stop and the update would bring back a
+        # container with restart=always on the data the new one is about to use.
+        inspect, policy_changed = self._set_policy(inspect, diff)
+        if not running:
             container = self._describe(inspect)
-            return dict(changed=False, container=container, stopped_at=container["finished_at"])
-        diff = dict(before={"running": True}, after={"running": False})
+            return dict(changed=policy_changed, container=container,
+                        stopped_at=container["finished_at"], restart_policy_before=policy_before,
+                        diff=diff)
         if self.check:
             return dict(changed=True, container=self._describe(inspect), stopped_at=None,
-                        diff=diff)
+                        restart_policy_before=policy_before, diff=diff)
         after = self.client.stop_container(self.name, self.params["stop_timeout"])
         container = self._describe(after)
-        return dict(changed=True, container=container,
+        return dict(changed=True, container=container, restart_policy_before=policy_before,
                     stopped_at=container["finished_at"] or utc_now(), diff=diff)
 
     def started(self):
         inspect = self._require(self.name)
+        policy_before = restart_policy_string(inspect.get("HostConfig"))
         if inspect["State"].get("Running"):
+            diff = dict(before={}, after={})
+            inspect, policy_changed = self._set_policy(inspect, diff)
             container = self._describe(inspect)
-            return dict(changed=False, container=container, started_at=container["started_at"])
+            return dict(changed=policy_changed, container=container, diff=diff,
+                        started_at=container["started_at"], restart_policy_before=policy_before)
         # The new container copies this one's data directories: never run both at once.
         others = self.client.running_containers_with_label(UPGRADED_FROM_LABEL, self.name)
         if others:
@@ -442,13 +500,14 @@ class ContainerUpgrade(object):
                            % (", ".join(others), self.name),
                            "Stop it first (state=stopped), then start %s" % self.name)
         diff = dict(before={"running": False}, after={"running": True})
+        inspect, _policy_changed = self._set_policy(inspect, diff)
         if self.check:
             return dict(changed=True, container=self._describe(inspect), started_at=None,
-                        diff=diff)
+                        restart_policy_before=policy_before, diff=diff)
         self.client.start_container(self.name)
         container = self._describe(self.client.wait_still_running(self.name, self.settle))
         return dict(changed=True, container=container, started_at=container["started_at"],
-                    diff=diff)
+                    restart_policy_before=policy_before, diff=diff)
 
     def image_loaded(self):
         image, path = self.params["image"], self.params["image_archive"]
@@ -562,6 +621,11 @@ class ContainerUpgrade(object):
                               oms_host_ip=self.params["oms_host_ip"],
                               ssl_certificate=self.params["ssl_certificate"],
                               ssl_key=self.params["ssl_key"])
+        wanted = self._wanted_policy()
+        if wanted is not None:
+            # The old container's policy was set to no for the stop: the role passes the one
+            # it had before.
+            spec["restart_policy"] = None if wanted["Name"] == "no" else wanted
         self._check_host_paths(old_container, spec)
         if old["State"].get("Running"):
             if not self.check:
@@ -680,6 +744,7 @@ def main():
         oms_host_ip=dict(type="str"),
         init_timeout=dict(type="int", default=1800),
         force=dict(type="bool", default=False),
+        restart_policy=dict(type="str"),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,

@@ -20,6 +20,10 @@ from obtestbed.errors import TestbedError
 FAULT_TOKENS = ("init_fail_halfway", "never_online", "openapi_refuse", "slow_start")
 
 
+# The restart policy of every 4.1.1 deployment the test bed starts (docker run --restart).
+OLD_RESTART_POLICY = "always"
+
+
 def check_faults(tokens):
     for token in tokens:
         name, dummy, value = token.partition("=")
