@@ -371,6 +371,7 @@ marker:
 import datetime
 import json
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -401,6 +402,14 @@ from ansible_collections.obtools.oms.plugins.module_utils.image_archive import (
 
 INIT_SCRIPT = "/root/docker_init.sh"
 INIT_MARKER = "/root/.obtools_docker_init_done"
+# Written (in the same exec) before docker_init.sh starts, removed with its success: a run that
+# finds it, and the script still running, waits for that run instead of starting a second one.
+INIT_RUNNING = "/root/.obtools_docker_init_running"
+# One exec reads both markers and whether docker_init.sh runs ([d] keeps grep from finding itself).
+_INIT_PROBE = ('cat "$1" 2>/dev/null; echo "@@obtools@@"; cat "$2" 2>/dev/null; echo "@@obtools@@"; '
+               'grep -l "[d]ocker_init[.]sh" /proc/[0-9]*/cmdline 2>/dev/null | head -n 1; true')
+# Seconds between two looks at a docker_init.sh that another run started.
+INIT_WAIT_EVERY = 2
 # Default seconds a started container must stay up before we call it started (settle_seconds):
 # OMS refusing its metadata (4.2.0 without IS_UPGRADE, 4.1.1 on migrated metadata) exits within a
 # second or two.
@@ -685,7 +694,12 @@ class ContainerUpgrade(object):
             raise OmsError("The container %s is not running" % self.name,
                            "Start it (state=upgraded or state=started) before running "
                            "docker_init.sh")
-        marker = self.client.read_file(self.name, INIT_MARKER)
+        timeout = self.params["init_timeout"]
+        marker, running_marker, running = self._init_state()
+        if running and not marker and not self.check:
+            # A run that was cut off (the controller killed) left docker_init.sh running: never
+            # start a second one on the same databases; wait for it, then judge by its marker.
+            marker, running_marker = self._wait_for_running_init(timeout, running_marker)
         if marker is not None:
             try:
                 result["marker"] = json.loads(marker)
@@ -697,10 +711,12 @@ class ContainerUpgrade(object):
         result["changed"] = True
         if self.check:
             return result
-        timeout = self.params["init_timeout"]
         if marker is not None:  # forced: a failure now must not leave an old success behind
             self.client.remove_file(self.name, INIT_MARKER)
-        run = self.client.exec_command(self.name, ["bash", INIT_SCRIPT], timeout)
+        started = json.dumps({"started_at": utc_now(), "previous": running_marker}, sort_keys=True)
+        run = self.client.exec_command(
+            self.name, ["sh", "-c", 'printf "%s\\n" "$1" > "$2" && exec bash "$3"', "sh", started,
+                        INIT_RUNNING, INIT_SCRIPT], timeout)
         result.update(rc=run["rc"], stdout_tail=run["stdout_tail"], duration=run["duration"])
         tail = "\n".join(run["stdout_tail"][-20:])
         if run["timed_out"]:
@@ -719,9 +735,46 @@ class ContainerUpgrade(object):
                            duration=run["duration"])
         marker = {"finished_at": utc_now(), "duration": run["duration"], "rc": 0,
                   "image": (inspect.get("Config") or {}).get("Image")}
-        self.client.write_file(self.name, INIT_MARKER, json.dumps(marker, sort_keys=True))
+        done = self.client.exec_command(
+            self.name, ["sh", "-c", 'printf "%s\\n" "$1" > "$2" && rm -f "$3"', "sh",
+                        json.dumps(marker, sort_keys=True), INIT_MARKER, INIT_RUNNING],
+            timeout=max(self.client.timeout, 10))
+        if done["rc"] != 0:
+            raise OmsError("docker_init.sh succeeded but its marker %s could not be written in %s "
+                           "(rc=%s)" % (INIT_MARKER, self.name, done["rc"]),
+                           "Check the container's filesystem, then run this task again (the "
+                           "script may be re-run)")
         result["marker"] = marker
         return result
+
+    def _init_state(self):
+        """(done marker text or None, running marker text or None, docker_init.sh runs)."""
+        probe = self.client.exec_command(self.name, ["sh", "-c", _INIT_PROBE, "sh", INIT_MARKER,
+                                                     INIT_RUNNING],
+                                         timeout=max(self.client.timeout, 10), tail_lines=1000)
+        parts = ("\n".join(probe["stdout_tail"]) + "\n").split("@@obtools@@")
+        if probe["rc"] != 0 or len(parts) != 3:
+            raise OmsError("Cannot read the docker_init.sh markers in %s (rc=%s)"
+                           % (self.name, probe["rc"]),
+                           "Check that the container runs (docker exec %s true)" % self.name)
+        done, running_marker, process = (x.strip() for x in parts)
+        return done or None, running_marker or None, bool(process)
+
+    def _wait_for_running_init(self, timeout, running_marker):
+        self.module.warn("docker_init.sh already runs in %s (started by an earlier run: %s): "
+                         "waiting for it instead of starting it again"
+                         % (self.name, running_marker or "no marker"))
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            time.sleep(INIT_WAIT_EVERY)
+            marker, running_marker, running = self._init_state()
+            if not running:
+                return marker, running_marker
+        raise OmsError("docker_init.sh started by an earlier run still runs in %s after %d s"
+                       % (self.name, timeout),
+                       "Do not start it twice: wait for it (docker exec %s ps -ef), read "
+                       "/home/admin/logs/docker_init*.log, then run the upgrade again"
+                       % self.name)
 
 
 def main():
