@@ -25,8 +25,8 @@ author:
 options:
   path:
     description:
-      - The lock file, normally C(<backup directory>/oms_run.lock). Its directory is created (mode
-        C(0700)) when missing; the file has mode C(0600).
+      - The lock file; the roles keep it beside the journal (C(<journal>.lock)). Its directory is
+        created (mode C(0700)) when missing; the file has mode C(0600) and is removed on release.
     type: path
     required: true
   state:
@@ -66,7 +66,7 @@ seealso:
 EXAMPLES = r'''
 - name: Lock | Take the deployment's run lock
   obtools.oms.oms_run_lock:
-    path: /data/oms/backup/oms_run.lock
+    path: /data/oms/backup/oms_upgrade_journal.json.lock
     state: acquired
     holder:
       run: "ctl01:4242:20240501T100000Z"
