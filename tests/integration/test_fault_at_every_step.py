@@ -17,6 +17,7 @@ The backup directory is a small tmpfs of the test's own (so it can be filled). A
 point takes long on a busy machine: by default a seeded sample runs (the seed is printed):
   OMS_FAULT_POINTS=all  pytest tests/integration/test_fault_at_every_step.py   # every point
   OMS_FAULT_POINTS=3 OMS_FAULT_SEED=7 pytest ...                                 # 3 of them
+  OMS_FAULT_POINTS=ha_on-revoked-grant,backup-full-disk pytest ...                # these
 """
 import json
 import os
@@ -167,6 +168,8 @@ def selected():
     ids = [p[0] for p in POINTS]
     if wanted == "all":
         chosen = ids
+    elif not wanted.isdigit():  # names, comma separated
+        chosen = [i for i in ids if i in wanted.split(",")]
     else:
         chosen = sorted(random.Random(seed).sample(ids, min(int(wanted), len(ids))), key=ids.index)
     print("fault points: %s (OMS_FAULT_POINTS=%s OMS_FAULT_SEED=%d)" % (", ".join(chosen), wanted, seed))
