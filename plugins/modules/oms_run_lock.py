@@ -18,7 +18,7 @@ description:
   - An Ansible run is many short processes, so the lock is a record, not a held C(flock); C(flock)
     guards only the record's read and write, so two runs starting together cannot both get it.
   - The record outlives a controller that was killed. A run that finds another holder does not
-    fail here (RV(acquired=false)): the caller checks whether the holder's controller process
+    fail here (RV(acquired) is V(false)); the caller checks whether the holder's controller process
     still runs and, if it does not, takes the lock over with O(break_run).
 author:
   - obtools developers (@obtools)
@@ -46,7 +46,7 @@ options:
     type: dict
   break_run:
     description:
-      - The C(run) of a holder to replace (O(state=acquired)): one the caller found dead, or one
+      - The C(run) of a holder to replace (O(state=acquired)), one the caller found dead, or one
         the operator names because its controller is gone for good.
     type: str
 attributes:
