@@ -118,11 +118,24 @@ def any_rollback(j):
     return any(s.startswith("rollback_") for s in j.get("steps", {}))
 
 
+def corrupt_archive(c):
+    """Flip bytes in the middle of the private copy of the 4.2.0 tarball (its manifest still
+    reads), and make sure the engine does not have the image already."""
+    c.bed.unload_target()
+    path = os.path.join(DISK + "-image", "oms_4.2.0.tar")
+    size = os.path.getsize(path)
+    with open(path, "r+b") as handle:
+        handle.seek(size // 2)
+        chunk = handle.read(4096)
+        handle.seek(size // 2)
+        handle.write(bytes(b ^ 0xFF for b in chunk))
+
+
 # Each point: (id, step to stop after first, fault before the resumed run, watchers during it,
 # committed, journal on the tmpfs, extra vars of the resumed run).
 POINTS = [
     ("ha_off-revoked-grant", "preflight", lambda c: c.revoke("rm_db", "INSERT, UPDATE"), [], False, True, {}),
-    ("image_load-corrupt-tarball", "ha_off", lambda c: corrupt_archive(c), [], False, True, {}),
+    ("image_load-corrupt-tarball", "ha_off", corrupt_archive, [], False, True, {}),
     ("stop_old-full-disk", "image_load", None,
      [(lambda j: os.path.exists(os.path.join(DISK, "oms_upgrade_journal.json.lock")), lambda c: c.disk_full(0))],
      False, True, {}),
@@ -147,19 +160,6 @@ POINTS = [
     ("ha_on-revoked-grant", "health", lambda c: c.revoke("rm_db", "INSERT, UPDATE"), [], True, True, {}),
     ("report-full-disk", "ha_on", lambda c: c.disk_full(0), [], True, False, {}),
 ]
-
-
-def corrupt_archive(c):
-    """Flip bytes in the middle of the private copy of the 4.2.0 tarball (its manifest still
-    reads), and make sure the engine does not have the image already."""
-    c.bed.unload_target()
-    path = os.path.join(DISK + "-image", "oms_4.2.0.tar")
-    size = os.path.getsize(path)
-    with open(path, "r+b") as handle:
-        handle.seek(size // 2)
-        chunk = handle.read(4096)
-        handle.seek(size // 2)
-        handle.write(bytes(b ^ 0xFF for b in chunk))
 
 
 def selected():

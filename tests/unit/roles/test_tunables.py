@@ -33,12 +33,10 @@ def expressions(node, key=None):
     {{ }} / {% %} spans of any other string (task names and plain text are not code)."""
     if isinstance(node, dict):
         for k, v in node.items():
-            for e in expressions(v, k):
-                yield e
+            yield from expressions(v, k)
     elif isinstance(node, list):
         for v in node:
-            for e in expressions(v, key):
-                yield e
+            yield from expressions(v, key)
     elif isinstance(node, str):
         if key in EXPRESSION_KEYS:
             yield node

@@ -66,12 +66,12 @@ def _race(path, run, barrier, out):
 
 def test_runs_starting_together_get_one_holder(tmp_path):
     path = str(tmp_path / "oms_run.lock")
-    for _round in range(5):
+    for dummy_round in range(5):
         barrier, out = multiprocessing.Barrier(6), multiprocessing.Queue()
         procs = [multiprocessing.Process(target=_race, args=(path, "r%d" % i, barrier, out)) for i in range(6)]
         for p in procs:
             p.start()
-        results = dict(out.get(timeout=30) for _ in procs)
+        results = dict(out.get(timeout=30) for dummy in procs)
         for p in procs:
             p.join()
         winners = [r for r, ok in results.items() if ok]
