@@ -141,7 +141,7 @@ POINTS = [
      False, True, {}),
     ("heartbeat_prune-revoked-grant", "stop_old", lambda c: c.revoke("cm_hb_db", "DELETE"),
      [(any_rollback, lambda c: c.cleanup())], False, True, {}),
-    ("backup-full-disk", "heartbeat_prune", lambda c: c.disk_full(64 * 1024),
+    ("backup-full-disk", "heartbeat_prune", lambda c: c.disk_full(0),
      [(any_rollback, lambda c: c.cleanup())], False, False, {}),
     ("backup-revoked-grant", "heartbeat_prune", lambda c: c.revoke("cm_db", "SELECT"),
      [(any_rollback, lambda c: c.cleanup())], False, True, {}),
