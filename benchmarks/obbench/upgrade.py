@@ -88,9 +88,9 @@ class Runner(object):
             yaml.safe_dump({"oms": {"hosts": {"oms_bench": host}}}, f)
         return path
 
-    def playbook(self, playbook, inventory, log_name):
+    def playbook(self, playbook, inventory, log_name, args=()):
         m = run_measured(["ansible-playbook", "-i", inventory, "-e", "@" + self.secrets,
-                          playbook], env=self.env, cwd=REPO)
+                          playbook] + list(args), env=self.env, cwd=REPO)
         log = os.path.join(self.dir, log_name)
         with open(log, "wb") as f:
             f.write(m.stdout + m.stderr)
@@ -209,7 +209,10 @@ def run_once(runner, containers, metadb, desc, backup_root, compress, reset_cb, 
     res["playbook_seconds"] = round(m.seconds, 2)
     res["compress"] = compress
     runs.append(res)
-    r, _rlog = runner.playbook(ROLLBACK, inv, "rollback.log")
+    # A completed upgrade is rolled back only on a named host and when data loss is accepted
+    # (what 4.2.0 wrote is dumped first, then lost).
+    r, _rlog = runner.playbook(ROLLBACK, inv, "rollback.log",
+                               ["-l", "oms_bench", "-e", "oms_rollback_accept_data_loss=true"])
     if r.rc != 0:
         raise BenchFailure("playbooks/rollback.yml failed (rc %d); log tail:\n%s"
                            % (r.rc, (r.stdout + r.stderr).decode(errors="replace")[-3000:]))

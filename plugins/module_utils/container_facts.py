@@ -153,6 +153,27 @@ def oms_mounts(binds):
     return dict((key, by_destination.get(path)) for key, path in CONTAINER_PATHS.items())
 
 
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+
+def restart_policy_string(host_config):
+    """A container's restart policy as `docker run --restart` writes it: no, always,
+    unless-stopped, on-failure or on-failure:N."""
+    policy = (host_config or {}).get("RestartPolicy") or {}
+    name = policy.get("Name") or "no"
+    if name == "on-failure" and policy.get("MaximumRetryCount"):
+        return "on-failure:%d" % policy["MaximumRetryCount"]
+    return name
+
+
+def parse_restart_policy(text):
+    """{"Name", "MaximumRetryCount"} for the engine from `--restart` syntax; None when invalid."""
+    name, _sep, count = (text or "no").partition(":")
+    if name not in RESTART_POLICIES or (count and (name != "on-failure" or not count.isdigit())):
+        return None
+    return {"Name": name, "MaximumRetryCount": int(count or 0)}
+
+
 def _time(value):
     """Docker's nanosecond RFC 3339 time as UTC ISO 8601 to the second; None for the zero time."""
     if not value or value.startswith("0001-01-01"):
@@ -200,6 +221,7 @@ def describe(inspect, image_inspect=None):
         "labels": labels,
         "tty": bool(config.get("Tty")),
         "stdin_open": bool(config.get("OpenStdin")),
+        "restart_policy": restart_policy_string(host),
         "started_at": _time(state.get("StartedAt")),
         "finished_at": _time(state.get("FinishedAt")),
     }

@@ -141,6 +141,15 @@ class DockerClient(object):
                        "Look at `docker logs %s` and the engine's log, then try again" % name)
         return self.inspect_container(name)
 
+    def update_restart_policy(self, name, policy):
+        """docker update --restart: `policy` is {"Name", "MaximumRetryCount"}."""
+        try:
+            self.api.update_container(name, restart_policy=policy)
+        except (DockerException, RequestException) as exc:
+            self._fail("Setting the restart policy of %s" % name, exc,
+                       "Check the Docker engine's state (docker update --restart)")
+        return self.inspect_container(name)
+
     def start_container(self, name):
         try:
             self.api.start(name)

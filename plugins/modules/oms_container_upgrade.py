@@ -151,6 +151,20 @@ options:
     type: int
     default: 10
     version_added: 0.1.0
+  restart_policy:
+    description:
+      - A restart policy in C(docker run --restart) syntax (V(no), V(always), V(unless-stopped),
+        V(on-failure), V(on-failure:N)).
+      - With O(state=stopped) it is set B(before) the container stops, so that a Docker daemon
+        restart cannot bring back a container stopped for an upgrade (V(no)); the policy it had
+        is returned as RV(restart_policy_before).
+      - With O(state=started) it is set before the container starts (the rollback puts back the
+        policy recorded before the upgrade).
+      - With O(state=upgraded) the new container gets this policy instead of copying
+        O(source_container)'s (which is V(no) while it is stopped for the upgrade).
+      - Unset, the policy is neither changed nor overridden.
+    type: str
+    version_added: 0.1.0
   force:
     description:
       - Run C(docker_init.sh) again even though the marker of a successful run is present
@@ -263,6 +277,7 @@ container:
     labels: {}
     tty: true
     stdin_open: true
+    restart_policy: "no"
     started_at: "2024-05-06T08:00:00Z"
     finished_at: null
 deviations:
@@ -273,6 +288,13 @@ deviations:
   type: list
   elements: str
   sample: ["not privileged, the docs run OMS with --privileged=true"]
+restart_policy_before:
+  description:
+    - The container's restart policy before the task (C(docker run --restart) syntax). The
+      upgrade records it so that the rollback can put it back.
+  returned: when O(state=stopped) or O(state=started)
+  type: str
+  sample: always
 stopped_at:
   description:
     - When the container stopped (the engine's FinishedAt), UTC ISO 8601. This is T1 (old
@@ -388,6 +410,8 @@ from ansible_collections.obtools.oms.plugins.module_utils.container_facts import
     absent,
     describe,
     deviations,
+    parse_restart_policy,
+    restart_policy_string,
 )
 from ansible_collections.obtools.oms.plugins.module_utils.container_spec import (
     build_run_spec,
@@ -404,6 +428,14 @@ from ansible_collections.obtools.oms.plugins.module_utils.image_archive import (
 
 INIT_SCRIPT = "/root/docker_init.sh"
 INIT_MARKER = "/root/.obtools_docker_init_done"
+# Written (in the same exec) before docker_init.sh starts, removed with its success: a run that
+# finds it, and the script still running, waits for that run instead of starting a second one.
+INIT_RUNNING = "/root/.obtools_docker_init_running"
+# One exec reads both markers and whether docker_init.sh runs ([d] keeps grep from finding itself).
+_INIT_PROBE = ('cat "$1" 2>/dev/null; echo "@@obtools@@"; cat "$2" 2>/dev/null; echo "@@obtools@@"; '
+               'grep -l "[d]ocker_init[.]sh" /proc/[0-9]*/cmdline 2>/dev/null | head -n 1; true')
+# Seconds between two looks at a docker_init.sh that another run started.
+INIT_WAIT_EVERY = 2
 # Default seconds a started container must stay up before we call it started (settle_seconds):
 # OMS refusing its metadata (4.2.0 without IS_UPGRADE, 4.1.1 on migrated metadata) exits within a
 # second or two.
@@ -443,25 +475,59 @@ class ContainerUpgrade(object):
         container = self._describe(inspect)
         return dict(changed=False, container=container, deviations=deviations(container))
 
+    def _wanted_policy(self):
+        text = self.params["restart_policy"]
+        if text is None:
+            return None
+        policy = parse_restart_policy(text)
+        if policy is None:
+            raise OmsError("restart_policy %r is not a Docker restart policy" % text,
+                           "Use no, always, unless-stopped, on-failure or on-failure:N")
+        return policy
+
+    def _set_policy(self, inspect, diff):
+        """Set restart_policy (when given and different) before the container is stopped or
+        started. Returns the inspect data after, and whether it changed."""
+        wanted = self._wanted_policy()
+        before = restart_policy_string(inspect.get("HostConfig"))
+        if wanted is None or before == restart_policy_string({"RestartPolicy": wanted}):
+            return inspect, False
+        diff["before"]["restart_policy"] = before
+        diff["after"]["restart_policy"] = restart_policy_string({"RestartPolicy": wanted})
+        if self.check:
+            return inspect, True
+        return self.client.update_restart_policy(self.name, wanted), True
+
     def stopped(self):
         inspect = self._require(self.name)
-        if not inspect["State"].get("Running"):
+        running = bool(inspect["State"].get("Running"))
+        policy_before = restart_policy_string(inspect.get("HostConfig"))
+        diff = dict(before={"running": running}, after={"running": False})
+        # The policy first: a daemon restart between the stop and the update would bring back a
+        # container with restart=always on the data the new one is about to use.
+        inspect, policy_changed = self._set_policy(inspect, diff)
+        if not running:
             container = self._describe(inspect)
-            return dict(changed=False, container=container, stopped_at=container["finished_at"])
-        diff = dict(before={"running": True}, after={"running": False})
+            return dict(changed=policy_changed, container=container,
+                        stopped_at=container["finished_at"], restart_policy_before=policy_before,
+                        diff=diff)
         if self.check:
             return dict(changed=True, container=self._describe(inspect), stopped_at=None,
-                        diff=diff)
+                        restart_policy_before=policy_before, diff=diff)
         after = self.client.stop_container(self.name, self.params["stop_timeout"])
         container = self._describe(after)
-        return dict(changed=True, container=container,
+        return dict(changed=True, container=container, restart_policy_before=policy_before,
                     stopped_at=container["finished_at"] or utc_now(), diff=diff)
 
     def started(self):
         inspect = self._require(self.name)
+        policy_before = restart_policy_string(inspect.get("HostConfig"))
         if inspect["State"].get("Running"):
+            diff = dict(before={}, after={})
+            inspect, policy_changed = self._set_policy(inspect, diff)
             container = self._describe(inspect)
-            return dict(changed=False, container=container, started_at=container["started_at"])
+            return dict(changed=policy_changed, container=container, diff=diff,
+                        started_at=container["started_at"], restart_policy_before=policy_before)
         # The new container copies this one's data directories: never run both at once.
         others = self.client.running_containers_with_label(UPGRADED_FROM_LABEL, self.name)
         if others:
@@ -469,13 +535,14 @@ class ContainerUpgrade(object):
                            % (", ".join(others), self.name),
                            "Stop it first (state=stopped), then start %s" % self.name)
         diff = dict(before={"running": False}, after={"running": True})
+        inspect, _policy_changed = self._set_policy(inspect, diff)
         if self.check:
             return dict(changed=True, container=self._describe(inspect), started_at=None,
-                        diff=diff)
+                        restart_policy_before=policy_before, diff=diff)
         self.client.start_container(self.name)
         container = self._describe(self.client.wait_still_running(self.name, self.settle))
         return dict(changed=True, container=container, started_at=container["started_at"],
-                    diff=diff)
+                    restart_policy_before=policy_before, diff=diff)
 
     def image_loaded(self):
         image, path = self.params["image"], self.params["image_archive"]
@@ -589,6 +656,11 @@ class ContainerUpgrade(object):
                               oms_host_ip=self.params["oms_host_ip"],
                               ssl_certificate=self.params["ssl_certificate"],
                               ssl_key=self.params["ssl_key"])
+        wanted = self._wanted_policy()
+        if wanted is not None:
+            # The old container's policy was set to no for the stop: the role passes the one
+            # it had before.
+            spec["restart_policy"] = None if wanted["Name"] == "no" else wanted
         self._check_host_paths(old_container, spec)
         if old["State"].get("Running"):
             if not self.check:
@@ -641,16 +713,22 @@ class ContainerUpgrade(object):
                         "Start it (state=upgraded or state=started) before running "
                         "docker_init.sh")
 
-    def _run_init(self, timeout):
+    def _run_init(self, timeout, running_marker):
         """Run docker_init.sh, again while the container is still starting. Returns (the last
-        exec result, its outcome, attempts, seconds in all)."""
+        exec result, its outcome, attempts, seconds in all). Each run writes the in-progress
+        marker INIT_RUNNING in the container before the script starts, so that a resumed run
+        waits for it instead of starting a second one."""
         started = time.time()
         deadline = started + max(0, self.params["init_ready_timeout"])
         interval = max(1, self.params["init_retry_interval"])
         attempts = 0
         while True:
             attempts += 1
-            run = self.client.exec_command(self.name, ["bash", INIT_SCRIPT], timeout)
+            started_marker = json.dumps({"started_at": utc_now(), "previous": running_marker},
+                                        sort_keys=True)
+            run = self.client.exec_command(
+                self.name, ["sh", "-c", 'printf "%s\\n" "$1" > "$2" && exec bash "$3"', "sh",
+                            started_marker, INIT_RUNNING, INIT_SCRIPT], timeout)
             outcome = docker_init.classify(run)
             if outcome != docker_init.NOT_READY or time.time() + interval > deadline:
                 return run, outcome, attempts, round(time.time() - started, 1)
@@ -670,7 +748,12 @@ class ContainerUpgrade(object):
                 result["changed"] = True
                 return result
             raise self._not_running(inspect)
-        marker = self.client.read_file(self.name, INIT_MARKER)
+        timeout = self.params["init_timeout"]
+        marker, running_marker, running = self._init_state()
+        if running and not marker and not self.check:
+            # A run that was cut off (the controller killed) left docker_init.sh running: never
+            # start a second one on the same databases; wait for it, then judge by its marker.
+            marker, running_marker = self._wait_for_running_init(timeout, running_marker)
         if marker is not None:
             try:
                 result["marker"] = json.loads(marker)
@@ -682,10 +765,9 @@ class ContainerUpgrade(object):
         result["changed"] = True
         if self.check:
             return result
-        timeout = self.params["init_timeout"]
         if marker is not None:  # forced: a failure now must not leave an old success behind
             self.client.remove_file(self.name, INIT_MARKER)
-        run, outcome, attempts, duration = self._run_init(timeout)
+        run, outcome, attempts, duration = self._run_init(timeout, running_marker)
         result.update(rc=run["rc"], stdout_tail=run["stdout_tail"], duration=duration,
                       attempts=attempts)
         tail = "\n".join(run["stdout_tail"][-20:])
@@ -717,9 +799,46 @@ class ContainerUpgrade(object):
                            % (INIT_SCRIPT, self.name, run["rc"], tail), again, **details)
         marker = {"finished_at": utc_now(), "duration": duration, "rc": 0, "attempts": attempts,
                   "image": (inspect.get("Config") or {}).get("Image")}
-        self.client.write_file(self.name, INIT_MARKER, json.dumps(marker, sort_keys=True))
+        done = self.client.exec_command(
+            self.name, ["sh", "-c", 'printf "%s\\n" "$1" > "$2" && rm -f "$3"', "sh",
+                        json.dumps(marker, sort_keys=True), INIT_MARKER, INIT_RUNNING],
+            timeout=max(self.client.timeout, 10))
+        if done["rc"] != 0:
+            raise OmsError("docker_init.sh succeeded but its marker %s could not be written in %s "
+                           "(rc=%s)" % (INIT_MARKER, self.name, done["rc"]),
+                           "Check the container's filesystem, then run this task again (the "
+                           "script may be re-run)")
         result["marker"] = marker
         return result
+
+    def _init_state(self):
+        """(done marker text or None, running marker text or None, docker_init.sh runs)."""
+        probe = self.client.exec_command(self.name, ["sh", "-c", _INIT_PROBE, "sh", INIT_MARKER,
+                                                     INIT_RUNNING],
+                                         timeout=max(self.client.timeout, 10), tail_lines=1000)
+        parts = ("\n".join(probe["stdout_tail"]) + "\n").split("@@obtools@@")
+        if probe["rc"] != 0 or len(parts) != 3:
+            raise OmsError("Cannot read the docker_init.sh markers in %s (rc=%s)"
+                           % (self.name, probe["rc"]),
+                           "Check that the container runs (docker exec %s true)" % self.name)
+        done, running_marker, process = (x.strip() for x in parts)
+        return done or None, running_marker or None, bool(process)
+
+    def _wait_for_running_init(self, timeout, running_marker):
+        self.module.warn("docker_init.sh already runs in %s (started by an earlier run: %s): "
+                         "waiting for it instead of starting it again"
+                         % (self.name, running_marker or "no marker"))
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            time.sleep(INIT_WAIT_EVERY)
+            marker, running_marker, running = self._init_state()
+            if not running:
+                return marker, running_marker
+        raise OmsError("docker_init.sh started by an earlier run still runs in %s after %d s"
+                       % (self.name, timeout),
+                       "Do not start it twice: wait for it (docker exec %s ps -ef), read "
+                       "/home/admin/logs/docker_init*.log, then run the upgrade again"
+                       % self.name)
 
 
 def main():
@@ -744,6 +863,7 @@ def main():
         init_ready_timeout=dict(type="int", default=600),
         init_retry_interval=dict(type="int", default=10),
         force=dict(type="bool", default=False),
+        restart_policy=dict(type="str"),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,

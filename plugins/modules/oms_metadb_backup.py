@@ -303,6 +303,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import heartbeat, metadb, metadb_dump, metadb_engine
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
+from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
 
 
 def client_paths(module, compress):
@@ -334,6 +335,24 @@ def manifest_compressions(backup_dir):
         return set()
     return set(dump_files.compression_of(e.get("file", "")) for e in manifest["databases"]
                if e.get("file", "").endswith((".sql", ".gz", ".zst")))
+
+
+def dump_or_restore(module, settings):
+    """state=dumped or state=restored; the result to exit with."""
+    p = module.params
+    if p["state"] == "dumped":
+        paths = client_paths(module, p["compress"])
+        return metadb_dump.dump(settings, p["backup_dir"], compress=p["compress"],
+                                triggers=p["triggers"], parallel=p["parallel"], force=p["force"],
+                                check_mode=module.check_mode, mysqldump=paths["mysqldump"],
+                                paths=paths, extra_args=p["dump_extra_args"])
+    compressions = manifest_compressions(p["backup_dir"])
+    paths = client_paths(module, "none")
+    for c in compressions - set(["none"]):
+        paths[c] = module.get_bin_path(c, required=True)
+    return metadb_restore.restore(settings, p["backup_dir"], parallel=p["parallel"],
+                                  force=p["force"], check_mode=module.check_mode,
+                                  mysql=paths["mysql"], paths=paths, mysqldump=paths["mysqldump"])
 
 
 def main():
@@ -391,24 +410,13 @@ def main():
             result = heartbeat.prune(settings, p["batch_size"], check_mode=module.check_mode)
             module.exit_json(**result)
 
-        if state == "dumped":
-            paths = client_paths(module, p["compress"])
-            result = metadb_dump.dump(settings, p["backup_dir"], compress=p["compress"],
-                                      triggers=p["triggers"], parallel=p["parallel"], force=p["force"],
-                                      check_mode=module.check_mode, mysqldump=paths["mysqldump"],
-                                      paths=paths, extra_args=p["dump_extra_args"])
-            module.exit_json(**result)
-
-        if state == "restored":
-            compressions = manifest_compressions(p["backup_dir"])
-            paths = client_paths(module, "none")
-            for c in compressions - set(["none"]):
-                paths[c] = module.get_bin_path(c, required=True)
-            result = metadb_restore.restore(settings, p["backup_dir"], parallel=p["parallel"],
-                                            force=p["force"], check_mode=module.check_mode,
-                                            mysql=paths["mysql"], paths=paths,
-                                            mysqldump=paths["mysqldump"])
-            module.exit_json(**result)
+        if state in ("dumped", "restored") and not module.check_mode:
+            # Waits while a dump or restore of this deployment started by an earlier (cut off)
+            # run still runs; held until this one ends.
+            what = "the %s of %s" % ("dump" if state == "dumped" else "restore", p["backup_dir"])
+            with JobLock(p["backup_dir"], what, module.warn):
+                module.exit_json(**dump_or_restore(module, settings))
+        module.exit_json(**dump_or_restore(module, settings))
     except OmsError as e:
         e.fail(module)
 

@@ -292,8 +292,12 @@ class Testbed(object):
             self.client.images.get(self.source_image)
         except docker.errors.ImageNotFound:
             self.images()
-        self.client.containers.run(**deployment.run_kwargs(inst, self.source_image, env=env,
-                                                           state=state))
+        run = deployment.run_kwargs(inst, self.source_image, env=env, state=state)
+        # As many production hosts run OMS: the upgrade must set it to no while the old container
+        # is stopped (a daemon restart would bring it back on the migrated data) and put it back
+        # on rollback.
+        run["restart_policy"] = {"Name": deployment.OLD_RESTART_POLICY}
+        self.client.containers.run(**run)
         if wait:
             slow = sum(int(t.split("=")[1]) for t in list(faults) + list(env_faults)
                        if t.startswith("slow_start="))

@@ -31,6 +31,10 @@ PROFILES = {
 DEFAULT_PROFILE = "short"
 
 
+# The restart policy of every 4.1.1 deployment the test bed starts (docker run --restart).
+OLD_RESTART_POLICY = "always"
+
+
 def check_faults(tokens):
     for token in tokens:
         name, dummy, value = token.partition("=")

@@ -116,3 +116,22 @@ def test_every_deviation_is_named():
     assert any("/home/ds/store" in d and "/home/admin/logs" in d for d in found)
     no_ulimit = facts.describe(old_411(HostConfig={"Ulimits": None}))
     assert any("no nproc ulimit" in d for d in facts.deviations(no_ulimit))
+
+
+@pytest.mark.parametrize("host,text", [
+    ({}, "no"),
+    ({"RestartPolicy": {"Name": "", "MaximumRetryCount": 0}}, "no"),
+    ({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 0}}, "always"),
+    ({"RestartPolicy": {"Name": "unless-stopped"}}, "unless-stopped"),
+    ({"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}}, "on-failure:3"),
+    ({"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 0}}, "on-failure"),
+])
+def test_restart_policy_reads_and_parses_back(host, text):
+    assert facts.restart_policy_string(host) == text
+    assert facts.restart_policy_string({"RestartPolicy": facts.parse_restart_policy(text)}) == text
+
+
+@pytest.mark.parametrize("text", ["sometimes", "always:3", "on-failure:x", "no:1", ""])
+def test_restart_policy_refuses_what_docker_would(text):
+    assert facts.parse_restart_policy(text) is None if text else facts.parse_restart_policy(text) == {
+        "Name": "no", "MaximumRetryCount": 0}

@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One upgrade or rollback at a time per deployment: a lock record beside the journal.
+
+An Ansible run is many short processes (one per task), so no process on the OMS host can hold a
+flock for the whole run. The lock is therefore a record, `{"run", "controller", "pid", "started_at",
+"what"}`, in a file beside the journal; flock is held only while the record is read and written,
+so two runs starting together cannot both take it. The record outlives a controller that was
+killed: the role checks on the controller whether the holder's process still runs, and only a
+holder found dead (or named by the operator) is replaced.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import errno
+import fcntl
+import json
+import os
+
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Locked(object):
+    """The lock file opened and flocked (exclusive) for one read-modify-write."""
+
+    def __init__(self, path, create):
+        self.path = path
+        self.create = create
+        self.fd = None
+
+    def __enter__(self):
+        flags = os.O_RDWR | (os.O_CREAT if self.create else 0)
+        while True:
+            try:
+                self.fd = os.open(self.path, flags, FILE_MODE)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT and not self.create:
+                    return self
+                raise OmsError("Cannot open the run lock %s: %s" % (self.path, exc),
+                               "Run as a user that may write in %s" % os.path.dirname(self.path))
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            # release() unlinks the file under the flock: a run that waited on the old file must
+            # open the new one, or two runs would each hold a lock on a different file.
+            try:
+                same = os.fstat(self.fd).st_ino == os.stat(self.path).st_ino
+            except OSError:
+                same = False
+            if same:
+                return self
+            os.close(self.fd)
+            self.fd = None
+
+    def read(self):
+        if self.fd is None:
+            return None
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        text = b""
+        while True:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                break
+            text += chunk
+        if not text.strip():
+            return None
+        try:
+            record = json.loads(text.decode("utf-8"))
+        except ValueError:
+            raise OmsError("The run lock %s is not a lock record" % self.path,
+                           "Someone edited it: check that no upgrade or rollback runs on this host, "
+                           "then remove the file")
+        return record if isinstance(record, dict) and record.get("run") else None
+
+    def write(self, record):
+        data = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8") if record else b""
+        try:
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            os.ftruncate(self.fd, 0)
+            if data:
+                os.write(self.fd, data)
+            os.fsync(self.fd)
+        except OSError as exc:
+            raise OmsError("Cannot write the run lock %s: %s" % (self.path, exc),
+                           "Free space in %s (a full disk stops the journal too)"
+                           % os.path.dirname(self.path))
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)  # releases the flock
+
+
+def acquire(path, holder, break_run=None, check=False):
+    """Take the lock for `holder` (a dict with at least "run"), unless another run holds it.
+
+    Returns (acquired, record now, previous record, changed). The same run taking it again is
+    re-entrant (the automatic rollback inside an upgrade); a holder whose "run" equals
+    `break_run` is replaced (found dead by the caller, or named by the operator).
+    """
+    if not holder or not holder.get("run"):
+        raise OmsError("The lock holder has no run id", "Give holder.run, unique per run")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        if check:
+            return True, None, None, True
+        try:
+            os.makedirs(directory, DIR_MODE)
+        except OSError as exc:
+            raise OmsError("Cannot create %s: %s" % (directory, exc),
+                           "Create it, or choose a backup directory that can be written")
+    with _Locked(path, create=not check) as lock:
+        current = lock.read()
+        if current and current["run"] != holder["run"] and current["run"] != break_run:
+            return False, current, current, False
+        if current and current["run"] == holder["run"]:
+            return True, current, current, False
+        record = dict(holder)
+        record.setdefault("started_at", utc_now())
+        if not check:
+            lock.write(record)
+        return True, record, current, True
+
+
+def release(path, run, check=False):
+    """Remove the record when `run` holds it. Returns (released, record before)."""
+    if not os.path.exists(path):
+        return False, None
+    with _Locked(path, create=False) as lock:
+        current = lock.read()
+        if not current or current["run"] != run:
+            return False, current
+        if not check:
+            # Unlinked, not emptied: a run leaves the backup directory as it found it.
+            os.unlink(path)
+        return True, current
+
+
+def read(path):
+    if not os.path.exists(path):
+        return None
+    with _Locked(path, create=False) as lock:
+        return lock.read()

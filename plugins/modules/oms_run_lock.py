@@ -1,0 +1,139 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: oms_run_lock
+short_description: One upgrade or rollback at a time per OMS deployment
+version_added: 0.1.0
+description:
+  - Takes, reads or releases the run lock of a deployment, a record of the run that holds it
+    (O(holder)) in a file beside the journal. The C(obtools.oms.oms_upgrade) and
+    C(obtools.oms.oms_rollback) roles take it before they read the journal and release it at the end,
+    so a second run on the same deployment stops at once and names the holder.
+  - An Ansible run is many short processes, so the lock is a record, not a held C(flock); C(flock)
+    guards only the record's read and write, so two runs starting together cannot both get it.
+  - The record outlives a controller that was killed. A run that finds another holder does not
+    fail here (RV(acquired) is V(false)); the caller checks whether the holder's controller process
+    still runs and, if it does not, takes the lock over with O(break_run).
+author:
+  - obtools developers (@obtools)
+options:
+  path:
+    description:
+      - The lock file; the roles keep it beside the journal (C(<journal>.lock)). Its directory is
+        created (mode C(0700)) when missing; the file has mode C(0600) and is removed on release.
+    type: path
+    required: true
+  state:
+    description:
+      - V(acquired) takes the lock for O(holder) unless another run holds it (RV(acquired) says);
+        the run that holds it already gets it again (an automatic rollback inside an upgrade).
+      - V(released) removes the record if O(holder)'s run holds it; anything else is left alone.
+      - V(read) returns the record (RV(holder)) and changes nothing.
+    type: str
+    choices: [acquired, released, read]
+    default: read
+  holder:
+    description:
+      - Who holds the lock. C(run) (required for V(acquired) and V(released)) is unique per
+        ansible-playbook run; C(controller), C(pid), C(user) and C(what) say who it is, to the
+        operator and to the liveness check.
+    type: dict
+  break_run:
+    description:
+      - The C(run) of a holder to replace (O(state=acquired)), one the caller found dead, or one
+        the operator names because its controller is gone for good.
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check mode and return what it would change without changing it.
+    support: full
+    details: Reports whether the lock could be taken, without writing it.
+  diff_mode:
+    description: Returns details on what has changed (or would change) in diff mode.
+    support: none
+notes:
+  - Holds no secret; the file is 0600 in the 0700 backup directory.
+seealso:
+  - module: obtools.oms.oms_journal
+'''
+
+EXAMPLES = r'''
+- name: Lock | Take the deployment's run lock
+  obtools.oms.oms_run_lock:
+    path: /data/oms/backup/oms_upgrade_journal.json.lock
+    state: acquired
+    holder:
+      run: "ctl01:4242:20240501T100000Z"
+      controller: ctl01
+      pid: 4242
+      what: upgrade
+  register: lock
+
+- name: Lock | Stop when another run holds it
+  ansible.builtin.fail:
+    msg: "Another run holds the lock: {{ lock.holder }}"
+  when: not lock.acquired
+'''
+
+RETURN = r'''
+acquired:
+  description: Whether O(holder) holds the lock after the task (O(state=acquired)).
+  returned: when O(state=acquired)
+  type: bool
+  sample: false
+holder:
+  description: The lock's record after the task (V(null) when free); for a refused O(state=acquired), the run that
+    holds it.
+  returned: always
+  type: dict
+  sample: {"run": "ctl01:4242:20240501T100000Z", "controller": ctl01, "pid": 4242, "what": upgrade,
+           "started_at": "2024-05-01T10:00:00Z"}
+previous:
+  description: The record before the task (V(null) when the lock was free), for example the dead run
+    that O(break_run) replaced.
+  returned: when O(state=acquired) or O(state=released)
+  type: dict
+  sample: null
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import run_lock
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            state=dict(type="str", choices=["acquired", "released", "read"], default="read"),
+            holder=dict(type="dict"),
+            break_run=dict(type="str"),
+        ),
+        required_if=[("state", "acquired", ["holder"]), ("state", "released", ["holder"])],
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        if p["state"] == "acquired":
+            acquired, record, previous, changed = run_lock.acquire(
+                p["path"], p["holder"], p["break_run"], module.check_mode)
+            module.exit_json(changed=changed, acquired=acquired, holder=record, previous=previous)
+        if p["state"] == "released":
+            released, previous = run_lock.release(p["path"], (p["holder"] or {}).get("run"),
+                                                  module.check_mode)
+            module.exit_json(changed=released, holder=None if released else previous,
+                             previous=previous)
+        module.exit_json(changed=False, holder=run_lock.read(p["path"]))
+    except OmsError as exc:
+        exc.fail(module)
+
+
+if __name__ == "__main__":
+    main()
