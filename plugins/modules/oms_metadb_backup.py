@@ -265,6 +265,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import heartbeat, metadb, metadb_dump
+from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
 
 
@@ -338,6 +339,7 @@ def main():
                              msg="every file in %s matches its manifest" % p["backup_dir"])
 
         settings = metadb.settings_from_params(p)
+        oms_config.register_no_log(module, settings)
         if state == "estimated":
             result = metadb_dump.estimate(settings, p["backup_dir"])
             module.exit_json(changed=False, **result)
