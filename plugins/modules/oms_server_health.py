@@ -174,6 +174,7 @@ def run(module):
         if not console.HAS_REQUESTS:
             module.fail_json(msg=missing_required_lib("requests"),
                              exception=str(console.REQUESTS_IMPORT_ERROR))
+        console.warn_plain_http(module)
         client = console.ConsoleClient.from_params(params)
 
     reader = server_health.MetaDBHealthReader(
