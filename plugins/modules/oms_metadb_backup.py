@@ -29,6 +29,9 @@ description:
     (MariaDB and MySQL, InnoDB, MyISAM or Aria tables). Where they cannot prove it (another server
     such as OceanBase, another engine, a table written in the last two seconds, or the values moved)
     every C(CHECKSUM TABLE) is read again after the dump and must equal the first.
+  - O(state=rehearsed) runs C(mysqldump --no-data) of each database through the same client
+    defaults file and arguments as O(state=dumped), and checks it ends with the completion line.
+    Read only; a preflight's rehearsal of the dump while OMS still serves.
   - O(state=verified) checks every file against the manifest (size, sha256, content). Read only;
     fails when anything does not match.
   - O(state=restored) first verifies every file, and only then drops, creates and reloads each
@@ -41,13 +44,15 @@ options:
       - What to do; see the description.
     type: str
     required: true
-    choices: [estimated, pruned, dumped, verified, restored]
+    choices: [estimated, pruned, dumped, verified, restored, rehearsed]
   backup_dir:
     description:
       - Directory on the host for the dump files and C(manifest.json).
       - Required for O(state=dumped), O(state=verified) and O(state=restored). Created with mode
         0700 by O(state=dumped) when missing.
       - With O(state=estimated), the free space there is compared with the estimate.
+      - With O(state=rehearsed), the client defaults file is written there when it exists (else in
+        a private temporary directory removed afterwards).
     type: path
   batch_size:
     description:
@@ -247,6 +252,12 @@ unchanged:
   type: list
   elements: str
   sample: ["cm_hb_411"]
+rehearsal:
+  description: Per database, the schema-only dump's C(role), C(database), C(tables) and C(duration).
+  returned: when O(state=rehearsed)
+  type: list
+  elements: dict
+  sample: [{"role": "rm", "database": "rm_411", "tables": 130, "duration": 0.4}]
 plan:
   description: Per database, C(state) (missing, identical, different) and the differing tables.
   returned: when O(state=restored)
@@ -267,13 +278,14 @@ from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import heartbeat, metadb, metadb_dump
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
+from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal
 
 
 def client_paths(module, compress):
     """Binaries this run needs, found now so that a missing one fails before anything changes."""
     state = module.params["state"]
     paths = {}
-    if state == "dumped":
+    if state in ("dumped", "rehearsed"):
         paths["mysqldump"] = module.params["mysqldump_path"] or module.get_bin_path("mysqldump", required=True)
     if state == "restored":
         paths["mysql"] = module.params["mysql_path"] or module.get_bin_path("mysql", required=True)
@@ -301,7 +313,7 @@ def manifest_compressions(backup_dir):
 def main():
     argument_spec = metadb.metadb_argument_spec()
     argument_spec.update(
-        state=dict(type="str", required=True, choices=["estimated", "pruned", "dumped", "verified", "restored"]),
+        state=dict(type="str", required=True, choices=["estimated", "pruned", "dumped", "verified", "restored", "rehearsed"]),
         backup_dir=dict(type="path"),
         batch_size=dict(type="int", default=10000),
         triggers=dict(type="bool", default=False),
@@ -343,6 +355,11 @@ def main():
         if state == "estimated":
             result = metadb_dump.estimate(settings, p["backup_dir"])
             module.exit_json(changed=False, **result)
+
+        if state == "rehearsed":
+            rehearsal = metadb_rehearsal.rehearse(settings, client_paths(module, "none")["mysqldump"],
+                                                  p["backup_dir"])
+            module.exit_json(changed=False, rehearsal=rehearsal)
 
         if state == "pruned":
             result = heartbeat.prune(settings, p["batch_size"], check_mode=module.check_mode)
