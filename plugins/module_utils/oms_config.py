@@ -131,10 +131,16 @@ def parse_oms_config(text, path="config.yaml"):
 
 def _yaml_error_place(error):
     """`line N, column C` of a YAMLError, without any of the file's text."""
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    problem = getattr(error, "problem_mark", None)
+    context = getattr(error, "context_mark", None)
+    mark = problem or context
     if mark is None:
         return "position unknown"
-    return "line %d, column %d" % (mark.line + 1, mark.column + 1)
+    place = "line %d, column %d" % (mark.line + 1, mark.column + 1)
+    if problem is not None and context is not None and context.line != problem.line:
+        # an unclosed quote or bracket is found only where the file ends: say where it began
+        place += ", in what begins at line %d, column %d" % (context.line + 1, context.column + 1)
+    return place
 
 
 def load_oms_config(path):

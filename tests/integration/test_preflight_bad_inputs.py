@@ -249,7 +249,7 @@ CASES = [
     Case("config_missing", "Cannot read the OMS config file", "Give config_file",
          extra={"oms_config_file": "/nonexistent/config.yaml"}),
     Case("config_not_yaml", "is not valid YAML (line 2, column", "Fix the file at that place",
-         setup=config_text("oms_meta_host: 127.0.0.1\noms_meta_password: '%s\n  x: [\n" % SECRET_IN_CONFIG),
+         setup=config_text("oms_meta_host: 127.0.0.1\noms_meta_password: %s: x\n" % SECRET_IN_CONFIG),
          secret=SECRET_IN_CONFIG),
     Case("config_not_a_mapping", "does not hold a YAML mapping", "Point config_file",
          setup=config_text("- oms_meta_host\n- oms_meta_port\n")),

@@ -109,12 +109,13 @@ SECRET = "s3cr#t: 'pa ss"
     ("oms_meta_host: h\noms_meta_password: '%s\n" % SECRET, 2),
     ("oms_meta_host: h\n\toms_meta_password: %s\n" % SECRET, 2),
     ("oms_meta_user: u\noms_meta_password: [%s\n" % SECRET, 3),
+    ("oms_meta_user: u\noms_meta_password: %s: x\n" % SECRET, 2),
 ])
 def test_a_yaml_error_names_the_line_but_never_quotes_it(text, line):
     with pytest.raises(OmsError) as e:
         oms_config.parse_oms_config(text, "/data/config.yaml")
     said = str(e.value) + (e.value.hint or "")
-    assert "line %d" % line in said
+    assert "line %d" % line in said, said
     assert "s3cr" not in said and "pa ss" not in said and "oms_meta_password" not in said
 
 
