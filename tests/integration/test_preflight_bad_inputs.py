@@ -324,7 +324,7 @@ def deployment(testbed):
     return testbed.describe(INSTANCE)
 
 
-def run_preflight(ctx, case, inventory_vars):
+def run_preflight(ctx, case, inventory_vars, playbook=PLAYBOOK):
     host_vars = dict(inventory_vars)
     host_vars.update(case.inventory)
     host_vars.update(ctx.inventory)
@@ -335,7 +335,7 @@ def run_preflight(ctx, case, inventory_vars):
                               yaml.safe_dump({"all": {"children": {"oms": {"hosts": hosts}}}}))
     extra = dict(case.extra)
     extra.update(ctx.extra)
-    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inventory, PLAYBOOK,
+    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inventory, playbook,
            "-e", "oms_upgrade_preflight_only=true"]
     for key, value in sorted(extra.items()):
         cmd += ["-e", "%s=%s" % (key, value)]
@@ -374,3 +374,20 @@ def test_a_bad_input_is_refused_before_anything_changes(testbed, deployment, tmp
     if case.secret:
         assert case.secret not in output
     assert len(CASES) >= 30
+
+
+def test_the_rollback_refuses_a_backup_directory_two_deployments_share(testbed, deployment, tmp_path):
+    """The rollback restores from the journal and dumps in oms_backup_dir: shared by two hosts of
+    one run, one of them would get the other's databases. Refused before the journal is read."""
+    ctx = Ctx(deployment, tmp_path)
+    ctx.inventory_vars = testbed_inventory_vars(deployment)
+    backup_shared(ctx)
+    case = Case("rollback_backup_dir_shared", "is also the backup directory of",
+                "Give every deployment its own oms_backup_dir")
+    before = Snapshot(deployment, ctx.paths)
+    proc, took = run_preflight(ctx, case, ctx.inventory_vars,
+                               playbook=os.path.join(REPO, "playbooks", "rollback.yml"))
+    changed = before.differences()
+    print("%s: rc=%s in %.1f s" % (case.id, proc.returncode, took))
+    assert proc.returncode != 0 and not changed, (changed, proc.stdout[-3000:])
+    assert case.what in proc.stdout and case.todo in proc.stdout, proc.stdout[-3000:]
