@@ -69,9 +69,9 @@ def metadb_rows(info, heartbeat_upto=None):
                         continue
                     cur.execute("SELECT * FROM `%s`.`%s`" % (db, table))
                     names = [c[0] for c in cur.description]
-                    out[key] = _digest(json.dumps(dict((n, str(v)) for n, v in zip(names, row)
-                                                      if n not in MOVING_COLUMNS), sort_keys=True)
-                                       for row in cur.fetchall())
+                    rows = [dict((n, str(v)) for n, v in zip(names, row) if n not in MOVING_COLUMNS)
+                            for row in cur.fetchall()]
+                    out[key] = _digest(json.dumps(row, sort_keys=True) for row in rows)
     finally:
         conn.close()
     return out, heartbeat_upto

@@ -184,8 +184,7 @@ def test_normalize_reference(ref, expected):
 
 def test_the_image_config_labels_are_read_without_loading(tmp_path):
     members = docker_save_members(tags=("oms:latest",))
-    members["%s.json" % CONFIG_HEX] = {"architecture": "amd64",
-                                        "config": {"Labels": {"version": "4.2.0-CE"}}}
+    members["%s.json" % CONFIG_HEX] = {"architecture": "amd64", "config": {"Labels": {"version": "4.2.0-CE"}}}
     archive = image_archive.read_archive(write_tar(tmp_path / "oms.tar", members))
     assert archive["labels"]["oms:latest"] == {"version": "4.2.0-CE"}
 
