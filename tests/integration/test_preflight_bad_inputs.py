@@ -224,7 +224,7 @@ CASES = [
     Case("old_container_stopped", "is not running", "docker start", setup=old_stopped),
     Case("old_container_not_4.1.1", "only 4.1.1-CE -> 4.2.0-CE is supported", "Upgrade it to 4.1.1-CE first",
          setup=old_wrong_version),
-    Case("old_container_empty_name", "No container named", "Set oms_old_container",
+    Case("old_container_empty_name", "oms_old_container is empty", "Set it in the inventory or with -e",
          extra={"oms_old_container": ""}),
     # The new container's name
     Case("new_name_taken", "already exists", "Choose another oms_new_container",
