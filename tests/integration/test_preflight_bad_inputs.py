@@ -179,7 +179,8 @@ def backup_in_mount(key, sub):
     def setup(ctx):
         path = os.path.join(ctx.info["mounts"][key], sub) if sub else ctx.info["mounts"][key]
         ctx.extra["oms_backup_dir"] = path
-        ctx.paths.append(path)
+        if sub:  # the mount itself is OMS's own data: the running OMS writes there all the time
+            ctx.paths.append(path)
     return setup
 
 
