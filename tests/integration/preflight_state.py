@@ -112,7 +112,7 @@ class Snapshot(object):
         now = containers(self.info)
         if now != self.containers:
             found.append("containers: %s -> %s" % (self.containers, now))
-        rows, _ = metadb_rows(self.info, self.heartbeat_upto)
+        rows = metadb_rows(self.info, self.heartbeat_upto)[0]
         for key in sorted(set(rows) | set(self.rows)):
             if rows.get(key) != self.rows.get(key):
                 found.append("MetaDB %s: %s -> %s" % (key, self.rows.get(key), rows.get(key)))
