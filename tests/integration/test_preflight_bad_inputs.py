@@ -30,7 +30,7 @@ from preflight_state import Snapshot
 PLAYBOOK = os.path.join(REPO, "playbooks", "upgrade.yml")
 
 
-def testbed_inventory_vars(info):
+def inventory_for(info):
     """The inventory an operator would write for the instance (as molecule's testbed_vars.py)."""
     sys.path.insert(0, os.path.join(REPO, "molecule", "shared"))
     from testbed_vars import inventory_vars  # pylint: disable=import-outside-toplevel
@@ -264,7 +264,7 @@ CASES = [
          extra={"oms_metadb_port": "1"}),
     Case("metadb_host_unknown", "Cannot reach the MetaDB", "Check that the MetaDB runs",
          extra={"oms_metadb_host": "no-such-host.invalid"}),
-    Case("database_missing", "%s_rm_nope" % INSTANCE, "Check rm_db/cm_db/cm_hb_db",
+    Case("database_missing", "%s_rm_nope" % INSTANCE, "Check the database name",
          extra={"oms_metadb_rm_db": "%s_rm_nope" % INSTANCE}),
     Case("database_name_with_dot", "holds '.'", "without '.', '/', backticks",
          extra={"oms_metadb_rm_db": "%s.rm" % INSTANCE}),
@@ -351,7 +351,7 @@ def run_preflight(ctx, case, inventory_vars, playbook=PLAYBOOK):
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_a_bad_input_is_refused_before_anything_changes(testbed, deployment, tmp_path, case):
     ctx = Ctx(deployment, tmp_path)
-    ctx.inventory_vars = testbed_inventory_vars(deployment)
+    ctx.inventory_vars = inventory_for(deployment)
     try:
         if case.setup:
             case.setup(ctx)
@@ -381,7 +381,7 @@ def test_the_rollback_refuses_a_backup_directory_two_deployments_share(testbed, 
     """The rollback restores from the journal and dumps in oms_backup_dir: shared by two hosts of
     one run, one of them would get the other's databases. Refused before the journal is read."""
     ctx = Ctx(deployment, tmp_path)
-    ctx.inventory_vars = testbed_inventory_vars(deployment)
+    ctx.inventory_vars = inventory_for(deployment)
     backup_shared(ctx)
     case = Case("rollback_backup_dir_shared", "is also the backup directory of",
                 "Give every deployment its own oms_backup_dir")
