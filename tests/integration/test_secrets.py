@@ -170,7 +170,8 @@ def test_no_password_shows_anywhere_during_an_upgrade_and_a_rollback(secret_depl
     sampler.start()
     try:
         upgrade = run("upgrade.yml", inventory)
-        rollback = run("rollback.yml", inventory, ["-e", "oms_rollback_accept_data_loss=true"])
+        # the user's explicit word for rolling back a completed upgrade, and the host named
+        rollback = run("rollback.yml", inventory, ["-l", INSTANCE, "-e", "oms_rollback_accept_data_loss=true"])
     finally:
         sampler.stop.set()
         sampler.join()
