@@ -17,6 +17,7 @@ options:
         certificate and key are mounted in the container.
       - The OpenAPI is reached at C(<console_url>/api/v2) and the health check at
         C(<console_url>/oms/health).
+      - A plain C(http://) URL gets a warning, since HTTP Basic then sends O(console_password) in clear.
     type: str
   console_user:
     description:

@@ -54,6 +54,27 @@ def console_argument_spec(url_required=False):
     )
 
 
+def plain_http_warning(url, user=None):
+    """A warning when `url` is plain http:// and a user logs in: HTTP Basic sends the password in clear.
+
+    The console serves HTTPS only when a certificate and key are mounted; OMS's own examples use
+    http://, so this is a warning, not a refusal.
+    """
+    if not url or not user or not url.lower().startswith("http://"):
+        return None
+    return ("console_url %s is plain http://: HTTP Basic sends the console password (user %s) in "
+            "clear over the network. Mount a certificate and key in the OMS container and use "
+            "https://, or reach the console only over a trusted network (e.g. through an SSH "
+            "tunnel to 127.0.0.1)" % (url, user))
+
+
+def warn_plain_http(module):
+    """module.warn(plain_http_warning(...)) for a module with the console options."""
+    text = plain_http_warning(module.params.get("console_url"), module.params.get("console_user"))
+    if text:
+        module.warn(text)
+
+
 def as_bool(value):
     """OMS's booleans, which the docs show both as JSON booleans and as strings."""
     if isinstance(value, bool):

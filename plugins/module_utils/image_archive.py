@@ -97,13 +97,15 @@ class _Members(object):
                            "The tarball is damaged or incomplete: copy it again")
 
 
-def _from_docker_manifest(manifest, images):
+def _from_docker_manifest(manifest, images, configs):
     for entry in manifest or []:
         if not isinstance(entry, dict):
             continue
         image_id = _digest_to_id(entry.get("Config"))
         for tag in entry.get("RepoTags") or []:
             images.setdefault(normalize_reference(tag), image_id)
+            if entry.get("Config"):
+                configs.setdefault(normalize_reference(tag), entry["Config"])
 
 
 def _from_repositories(repositories, images):
@@ -145,11 +147,28 @@ def _from_oci_index(members, index, images):
         images.setdefault(normalize_reference(name), _oci_config_id(members, desc.get("digest")))
 
 
+def _labels(members, config_member, image_id):
+    """The image config's Labels ({} when the tarball does not hold the config)."""
+    names = []
+    if config_member:
+        while config_member.startswith("./"):
+            config_member = config_member[2:]
+        names.append(config_member)
+    if image_id and image_id.startswith("sha256:"):
+        names.append("blobs/sha256/%s" % image_id[len("sha256:"):])
+    for name in names:
+        config = members.json(name)
+        if isinstance(config, dict):
+            return (config.get("config") or config.get("Config") or {}).get("Labels") or {}
+    return {}
+
+
 def read_archive(path):
     """Tags in the image tarball at `path` and, where the tarball says, their image ids.
 
     Returns {"path", "format" ("docker-save" | "oci" | "docker-save+oci"), "tags" (sorted list),
-    "image_ids" ({tag: "sha256:..." or None})}. Raises OmsError when the file is missing,
+    "image_ids" ({tag: "sha256:..." or None}), "labels" ({tag: the image config's Labels, {} when
+    the tarball lacks the config})}. Raises OmsError when the file is missing,
     unreadable, not a tar or names no tag at all.
     """
     if not os.path.exists(path):
@@ -165,13 +184,15 @@ def read_archive(path):
                        "Check that it is the tarball from the OMS download (docker save format) "
                        "and that it was copied completely")
     images = {}
+    configs = {}
+    labels = {}
     try:
         try:
             members = _Members(tar)
             formats = []
             if members.has("manifest.json"):
                 formats.append("docker-save")
-                _from_docker_manifest(members.json("manifest.json"), images)
+                _from_docker_manifest(members.json("manifest.json"), images, configs)
             if members.has("repositories"):
                 if not formats:
                     formats.append("docker-save")
@@ -179,6 +200,8 @@ def read_archive(path):
             if members.has("index.json"):
                 formats.append("oci")
                 _from_oci_index(members, members.json("index.json"), images)
+            for tag, image_id in images.items():
+                labels[tag] = _labels(members, configs.get(tag), image_id)
         except (tarfile.TarError, EOFError, OSError, IOError) as exc:
             raise OmsError("The image archive %s is damaged (%s)" % (path, exc),
                            "Copy the tarball again and compare its checksum with the download")
@@ -193,7 +216,7 @@ def read_archive(path):
                        "Load it by hand with docker load and tag the image, or use the tarball "
                        "from the OMS download")
     return {"path": path, "format": "+".join(formats), "tags": sorted(images),
-            "image_ids": images}
+            "image_ids": images, "labels": labels}
 
 
 def require_tag(archive, image):

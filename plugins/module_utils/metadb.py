@@ -145,8 +145,13 @@ def translate_error(exc, settings, database=None, doing="connect to the MetaDB")
         return OmsError("The MetaDB refused the login of %s (error %s: %s)" % (where(settings), code, text),
                         "Check the user and password (%s)" % password_hint, code=code)
     if code == ER_DBACCESS_DENIED:
-        return OmsError("The MetaDB user %s may not use database %s (error %s)" % (where(settings), database, code),
-                        "Grant the user ALL on the OMS databases, as OMS itself needs", code=code)
+        # MySQL and MariaDB answer 1044, not 1049, for a database the user has no grant on, even
+        # when it does not exist: a misspelt name looks like this
+        return OmsError("The MetaDB user %s may not use database %s (error %s): it does not exist "
+                        "or the user has no grant on it" % (where(settings), database, code),
+                        "Check the database name (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in "
+                        "config.yaml, or the oms_metadb_*_db overrides), and grant the user ALL on "
+                        "the OMS databases, as OMS itself needs", code=code)
     if code == ER_BAD_DB:
         return OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, database),
                         "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in "

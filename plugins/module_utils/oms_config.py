@@ -100,9 +100,11 @@ def parse_oms_config(text, path="config.yaml"):
         # or yes must not become 83 or True
         data = yaml.load(text, Loader=yaml.BaseLoader)  # nosec - BaseLoader builds only str/list/dict
     except yaml.YAMLError as e:
-        raise OmsError("%s is not valid YAML: %s" % (path, e),
-                       "Fix the file (it is the config.yaml the OMS container mounts) or point "
-                       "config_file at the right one")
+        # PyYAML's own message quotes the offending line, which may be the password's: say where
+        # the error is, never what the line holds
+        raise OmsError("%s is not valid YAML (%s)" % (path, _yaml_error_place(e)),
+                       "Fix the file at that place (it is the config.yaml the OMS container "
+                       "mounts) or point config_file at the right one")
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -127,6 +129,20 @@ def parse_oms_config(text, path="config.yaml"):
     return values
 
 
+def _yaml_error_place(error):
+    """`line N, column C` of a YAMLError, without any of the file's text."""
+    problem = getattr(error, "problem_mark", None)
+    context = getattr(error, "context_mark", None)
+    mark = problem or context
+    if mark is None:
+        return "position unknown"
+    place = "line %d, column %d" % (mark.line + 1, mark.column + 1)
+    if problem is not None and context is not None and context.line != problem.line:
+        # an unclosed quote or bracket is found only where the file ends: say where it began
+        place += ", in what begins at line %d, column %d" % (context.line + 1, context.column + 1)
+    return place
+
+
 def load_oms_config(path):
     """Read config.yaml at `path` (host path) and return its MetaDB keys (see parse_oms_config)."""
     try:
@@ -137,6 +153,40 @@ def load_oms_config(path):
                        "Give config_file as the host path of the config.yaml the old OMS "
                        "container mounts (docker inspect shows it), readable by this user")
     return parse_oms_config(text, path)
+
+
+# Characters a database name must not hold: `.` and `/` would make another schema or a path of the
+# dump's file name, a leading `-` turns it into a client option, a backtick ends its quoting.
+BAD_NAME_CHARS = (".", "/", "`")
+CONFIG_KEY_OF = dict((attr, key) for key, attr in CONFIG_KEYS)
+
+
+def check_database_name(attr, name, source, config_file=None):
+    """OmsError when `name` (the rm_db, cm_db or cm_hb_db value) is not a plain identifier."""
+    bad = [c for c in BAD_NAME_CHARS if c in name]
+    if name.startswith("-"):
+        bad.insert(0, "a leading -")
+    if not bad:
+        return
+    where = ("%s in %s" % (CONFIG_KEY_OF[attr], config_file) if source == "config_file"
+             else "the option %s" % attr)
+    raise OmsError("The database name %r (%s) holds %s: the dump, the restore and the mysql "
+                   "clients cannot use it safely" % (name, where, " and ".join(
+                       "'%s'" % c if len(c) == 1 else c for c in bad)),
+                   "Give the name exactly as OMS uses it (drc_rm_db, drc_cm_db, "
+                   "drc_cm_heartbeat_db in config.yaml, or oms_metadb_rm_db/_cm_db/_cm_hb_db), "
+                   "without '.', '/', backticks or a leading '-'; a database that really has such "
+                   "a name must be renamed before the upgrade")
+
+
+def register_no_log(module, settings):
+    """Make Ansible mask the MetaDB password wherever it would appear in this module's output.
+
+    A password given as login_password is no_log already; one read from config.yaml is not, unless
+    registered here.
+    """
+    if settings.password:
+        module.no_log_values.add(settings.password)
 
 
 def settings_from(config_values=None, overrides=None, connect_timeout=10, config_file=None):
@@ -151,4 +201,8 @@ def settings_from(config_values=None, overrides=None, connect_timeout=10, config
             settings.sources[attr] = "option"
     if settings.port is None:
         settings.port = 3306
+    for _role, attr in DATABASE_ROLES:
+        name = getattr(settings, attr)
+        if name:
+            check_database_name(attr, str(name), settings.sources.get(attr), config_file)
     return settings

@@ -333,6 +333,26 @@ present:
   returned: when O(state=image_loaded)
   type: bool
   sample: false
+version:
+  description:
+    - The OMS version of O(image) as the tarball says, from its tag (C(feature_4.2.0-ce) gives
+      C(4.2.0-CE)) or else its image config's version label; V(null) when neither says.
+  returned: when O(state=image_loaded)
+  type: str
+  sample: 4.2.0-CE
+version_source:
+  description: Where RV(version) was read, V(tag) or V(label) (V(null) when nowhere).
+  returned: when O(state=image_loaded)
+  type: str
+  sample: tag
+prerequisites:
+  description:
+    - In check mode, what must happen before O(state=upgraded) can create the container, e.g.
+      C(stop oms_411) (the source still runs) and C(load repo:tag) (the image is absent).
+  returned: when O(state=upgraded) would create the container in check mode
+  type: list
+  elements: str
+  sample: ["stop oms_411", "load oms:feature_4.2.0-ce"]
 image_loaded:
   description: Whether O(state=upgraded) loaded O(image_archive) first because O(image) was absent
     (or had another id than O(image_id)).
@@ -412,6 +432,7 @@ from ansible_collections.obtools.oms.plugins.module_utils.container_facts import
     deviations,
     parse_restart_policy,
     restart_policy_string,
+    image_version,
 )
 from ansible_collections.obtools.oms.plugins.module_utils.container_spec import (
     build_run_spec,
@@ -549,7 +570,12 @@ class ContainerUpgrade(object):
         archive = read_archive(path)
         archive_id = require_tag(archive, image)
         present = self.client.inspect_image(image)
-        result = dict(archive_tags=archive["tags"], changed=False, loaded=False, present=False)
+        # The version the tarball's image is, from its tag or else its config's labels, so that a
+        # preflight can refuse a wrong target before anything is loaded
+        version, version_source = image_version(image, {"Config": {"Labels": archive["labels"].get(
+            normalize_reference(image)) or {}}})
+        result = dict(archive_tags=archive["tags"], changed=False, loaded=False, present=False,
+                      version=version, version_source=version_source)
         if present is not None and archive_id in (None, present["Id"]):
             result["present"] = True
             if archive_id is None:
@@ -662,20 +688,21 @@ class ContainerUpgrade(object):
             # it had before.
             spec["restart_policy"] = None if wanted["Name"] == "no" else wanted
         self._check_host_paths(old_container, spec)
+        # In check mode, what must happen before the container can be created: returned, not
+        # warned, since a plan made ahead of the stop and the load expects both
+        prerequisites = []
         if old["State"].get("Running"):
             if not self.check:
                 raise OmsError("The source container %s is still running" % source,
                                "Stop it first (state=stopped): both containers use the same data "
                                "directories and host ports")
-            self.module.warn("%s is still running; it must be stopped before %s is created"
-                             % (source, self.name))
+            prerequisites.append("stop %s" % source)
         target, loaded = self._image_for_upgrade(target)
         if target is None:
             if not self.check:
                 raise OmsError("The image %s is not present in the engine" % image,
                                "Load it first (state=image_loaded with the tarball)")
-            self.module.warn("The image %s is not loaded yet; it must be before %s is created"
-                             % (image, self.name))
+            prerequisites.append("load %s" % image)
         found = spec_deviations(spec)
         for sentence in found:
             self.module.warn("%s: %s (copied from %s)" % (self.name, sentence, source))
@@ -684,6 +711,7 @@ class ContainerUpgrade(object):
                       diff=dict(before={}, after=shown))
         if self.check:
             result["container"] = absent(self.name)
+            result["prerequisites"] = prerequisites
             return result
         self.client.create_container(spec)
         try:

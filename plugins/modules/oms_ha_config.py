@@ -150,7 +150,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import ha_config, metadb
+from ansible_collections.obtools.oms.plugins.module_utils import ha_config, metadb, oms_config
 
 REFETCH = "refetchStoreIntervalMin"
 
@@ -182,6 +182,7 @@ def main():
             raise OmsError("settings.%s and downtime_since both set %s" % (REFETCH, REFETCH),
                            "Give one: the value itself or the downtime to compute it from")
         settings = metadb.settings_from_params(p)
+        oms_config.register_no_log(module, settings)
         compute = None
         if p["downtime_since"]:
             t1 = ha_config.parse_time(p["downtime_since"])

@@ -29,6 +29,9 @@ description:
     C(<database>.sql[.gz|.zst]) with mode 0600. A C(manifest.json) records each file's size,
     sha256, table count and duration, and the server's engine. Nothing else runs inside the
     upgrade's window.
+  - O(state=rehearsed) runs C(mysqldump --no-data) of each database through the same client
+    defaults file and arguments as O(state=dumped), and checks it ends with the completion line.
+    Read only; a preflight's rehearsal of the dump while OMS still serves.
   - O(state=verified) checks every file against the manifest (size, sha256, content, header). Read
     only; fails when anything does not match.
   - O(state=restored) first verifies every file and computes the content digest of each (its schema
@@ -45,13 +48,15 @@ options:
       - What to do; see the description.
     type: str
     required: true
-    choices: [estimated, pruned, dumped, verified, restored]
+    choices: [estimated, pruned, dumped, verified, restored, rehearsed]
   backup_dir:
     description:
       - Directory on the host for the dump files and C(manifest.json).
       - Required for O(state=dumped), O(state=verified) and O(state=restored). Created with mode
         0700 by O(state=dumped) when missing.
       - With O(state=estimated), the free space there is compared with the estimate.
+      - With O(state=rehearsed), the client defaults file is written there when it exists (else in
+        a private temporary directory removed afterwards).
     type: path
   batch_size:
     description:
@@ -283,6 +288,12 @@ unchanged:
   type: list
   elements: str
   sample: ["cm_hb_411"]
+rehearsal:
+  description: Per database, the schema-only dump's C(role), C(database), C(tables) and C(duration).
+  returned: when O(state=rehearsed)
+  type: list
+  elements: dict
+  sample: [{"role": "rm", "database": "rm_411", "tables": 130, "duration": 0.4}]
 plan:
   description: Per database, C(state) (missing, identical, different) and the tables that differ
     (C((content)) when the table lists are equal but the content is not).
@@ -302,7 +313,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import heartbeat, metadb, metadb_dump, metadb_engine
+from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
+from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal
 from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
 
 
@@ -310,7 +323,7 @@ def client_paths(module, compress):
     """Binaries this run needs, found now so that a missing one fails before anything changes."""
     state = module.params["state"]
     paths = {}
-    if state == "dumped":
+    if state in ("dumped", "rehearsed"):
         paths["mysqldump"] = module.params["mysqldump_path"] or module.get_bin_path("mysqldump", required=True)
     if state == "restored":
         paths["mysql"] = module.params["mysql_path"] or module.get_bin_path("mysql", required=True)
@@ -358,7 +371,7 @@ def dump_or_restore(module, settings):
 def main():
     argument_spec = metadb.metadb_argument_spec()
     argument_spec.update(
-        state=dict(type="str", required=True, choices=["estimated", "pruned", "dumped", "verified", "restored"]),
+        state=dict(type="str", required=True, choices=["estimated", "pruned", "dumped", "verified", "restored", "rehearsed"]),
         backup_dir=dict(type="path"),
         batch_size=dict(type="int", default=10000),
         triggers=dict(type="bool", default=False),
@@ -396,6 +409,7 @@ def main():
                              msg="every file in %s matches its manifest" % p["backup_dir"])
 
         settings = metadb.settings_from_params(p)
+        oms_config.register_no_log(module, settings)
         if state == "estimated":
             result = metadb_dump.estimate(settings, p["backup_dir"])
             for risk in result.get("dump_timeout_risks", []):
@@ -405,6 +419,11 @@ def main():
                                risk["ob_query_timeout_seconds"],
                                metadb_engine.timeout_hint("ob_query_timeout")))
             module.exit_json(changed=False, **result)
+
+        if state == "rehearsed":
+            rehearsal = metadb_rehearsal.rehearse(settings, client_paths(module, "none")["mysqldump"],
+                                                  p["backup_dir"])
+            module.exit_json(changed=False, rehearsal=rehearsal)
 
         if state == "pruned":
             result = heartbeat.prune(settings, p["batch_size"], check_mode=module.check_mode)

@@ -142,6 +142,7 @@ def main():
         module.fail_json(msg=missing_required_lib("requests"),
                          exception=str(console.REQUESTS_IMPORT_ERROR))
     try:
+        console.warn_plain_http(module)
         client = console.ConsoleClient.from_params(module.params)
         listed, total = client.list_projects(page_size=module.params["page_size"])
         projects, missing = select(listed, module.params["project_ids"])

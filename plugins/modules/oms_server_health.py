@@ -188,6 +188,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import console
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
+from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import server_health
 
 
@@ -197,12 +198,15 @@ def run(module):
         if params[name] < (0 if name == "timeout" else 1):
             raise OmsError("%s must be positive, not %s" % (name, params[name]),
                            "Give a number of seconds")
-    settings = metadb.settings_from_params(params).require("cm_db", "cm_hb_db")
+    settings = metadb.settings_from_params(params)
+    oms_config.register_no_log(module, settings)
+    settings.require("cm_db", "cm_hb_db")
     client = None
     if params["console_url"]:
         if not console.HAS_REQUESTS:
             module.fail_json(msg=missing_required_lib("requests"),
                              exception=str(console.REQUESTS_IMPORT_ERROR))
+        console.warn_plain_http(module)
         client = console.ConsoleClient.from_params(params)
 
     reader = server_health.MetaDBHealthReader(

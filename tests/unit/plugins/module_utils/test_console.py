@@ -280,3 +280,17 @@ def test_short_reason_digs_out_the_root_cause():
            "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1006)')))")
     assert console.short_reason(Exception(tls)) == "certificate verify failed: self-signed certificate"
     assert console.short_reason(Exception("x" * 300)).endswith("...")
+
+
+@pytest.mark.parametrize("url,user,warned", [
+    ("http://10.0.0.5:8089", "admin", True),
+    ("HTTP://10.0.0.5:8089", "admin", True),
+    ("https://10.0.0.5:8089", "admin", False),
+    ("http://10.0.0.5:8089", None, False),
+    (None, "admin", False),
+])
+def test_plain_http_with_a_login_is_warned_about(url, user, warned):
+    text = console.plain_http_warning(url, user)
+    assert bool(text) is warned
+    if warned:
+        assert "in clear" in text and "https://" in text

@@ -180,3 +180,17 @@ def test_members_with_dot_slash_prefix_are_found(tmp_path):
 ])
 def test_normalize_reference(ref, expected):
     assert image_archive.normalize_reference(ref) == expected
+
+
+def test_the_image_config_labels_are_read_without_loading(tmp_path):
+    members = docker_save_members(tags=("oms:latest",))
+    members["%s.json" % CONFIG_HEX] = {"architecture": "amd64", "config": {"Labels": {"version": "4.2.0-CE"}}}
+    archive = image_archive.read_archive(write_tar(tmp_path / "oms.tar", members))
+    assert archive["labels"]["oms:latest"] == {"version": "4.2.0-CE"}
+
+
+def test_a_tarball_without_the_config_gives_no_labels(tmp_path):
+    members = docker_save_members()
+    del members["%s.json" % CONFIG_HEX]
+    archive = image_archive.read_archive(write_tar(tmp_path / "oms.tar", members))
+    assert archive["labels"] == {"obtools-testbed/oms:feature_4.2.0-ce": {}}

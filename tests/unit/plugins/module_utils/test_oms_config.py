@@ -100,3 +100,54 @@ def test_argument_spec_hides_the_password():
     spec = metadb.metadb_argument_spec()
     assert spec["login_password"]["no_log"] is True
     assert spec["connect_timeout"]["default"] == 10
+
+
+SECRET = "s3cr#t: 'pa ss"
+
+
+@pytest.mark.parametrize("text,line", [
+    ("oms_meta_host: h\noms_meta_password: '%s\n" % SECRET, 2),
+    ("oms_meta_host: h\n\toms_meta_password: %s\n" % SECRET, 2),
+    ("oms_meta_user: u\noms_meta_password: [%s\n" % SECRET, 3),
+    ("oms_meta_user: u\noms_meta_password: %s: x\n" % SECRET, 2),
+])
+def test_a_yaml_error_names_the_line_but_never_quotes_it(text, line):
+    with pytest.raises(OmsError) as e:
+        oms_config.parse_oms_config(text, "/data/config.yaml")
+    said = str(e.value) + (e.value.hint or "")
+    assert "line %d" % line in said, said
+    assert "s3cr" not in said and "pa ss" not in said and "oms_meta_password" not in said
+
+
+@pytest.mark.parametrize("name,words", [
+    ("rm.411", "'.'"), ("rm/411", "'/'"), ("-rm_411", "a leading -"), ("rm`411", "'`'"),
+])
+def test_a_database_name_that_is_not_a_plain_identifier_is_refused(tmp_path, name, words):
+    path = tmp_path / "config.yaml"
+    path.write_text(DOC_EXAMPLE.replace("cm_hb_411", name))
+    with pytest.raises(OmsError) as e:
+        metadb.settings_from_params(params(config_file=str(path)))
+    assert words in e.value.msg and "drc_cm_heartbeat_db in %s" % path in e.value.msg
+    assert "drc_cm_heartbeat_db" in e.value.hint
+    with pytest.raises(OmsError) as e:
+        metadb.settings_from_params(params(login_host="h", login_user="u", rm_db=name))
+    assert "the option rm_db" in e.value.msg
+
+
+def test_plain_names_with_dollar_and_digits_pass():
+    s = metadb.settings_from_params(params(login_host="h", login_user="u", rm_db="rm$1",
+                                           cm_db="1cm", cm_hb_db="cm_hb-411"))
+    assert (s.rm_db, s.cm_db, s.cm_hb_db) == ("rm$1", "1cm", "cm_hb-411")
+
+
+class _Module(object):
+    def __init__(self):
+        self.no_log_values = set()
+
+
+def test_the_password_read_from_the_file_becomes_a_no_log_value(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(DOC_EXAMPLE)
+    module = _Module()
+    oms_config.register_no_log(module, metadb.settings_from_params(params(config_file=str(path))))
+    assert module.no_log_values == {"123456"}

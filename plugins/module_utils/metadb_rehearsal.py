@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The preflight's rehearsal of step 2.3: `mysqldump --no-data` of each database, changing nothing.
+
+It goes through the same client defaults file and the same mysqldump argv as the real dump
+(metadb.client_defaults_file, mysql_clients.dump_command), so a password the clients cannot use,
+a client that cannot reach the server, or a missing privilege fails here, while OMS still serves,
+instead of in the downtime window. Only the schema is read: it takes seconds on any size.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import metadb, mysql_clients
+
+COMPLETION_PREFIX = b"-- Dump completed"
+STDERR_TAIL = 1500
+# A schema-only dump of OMS's databases takes seconds; a hung server must not hang the preflight.
+REHEARSAL_TIMEOUT = 300
+
+
+def _private_dir(backup_dir):
+    """(directory for the defaults file, whether we made it): the backup directory when it exists
+    (0700, where the real dump keeps its defaults file), else a private temporary one."""
+    if backup_dir and os.path.isdir(backup_dir):
+        return backup_dir, False
+    return tempfile.mkdtemp(prefix="obtools-oms-rehearsal-"), True
+
+
+def rehearse_one(settings, mysqldump, database, directory):
+    """{database, tables, duration} of a schema-only dump, or OmsError with what to do."""
+    start = time.time()
+    with metadb.client_defaults_file(settings, directory=directory) as defaults:
+        argv = mysql_clients.dump_command(mysqldump, defaults, database, extra_args=["--no-data"])
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL, env=mysql_clients.client_env())
+        except OSError as exc:
+            raise OmsError("Cannot run %s: %s" % (mysqldump, exc.strerror or exc),
+                           "Install the MySQL or MariaDB client on the OMS host or give "
+                           "mysqldump_path")
+        try:
+            out, err = proc.communicate(timeout=REHEARSAL_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise OmsError("mysqldump --no-data of %s did not finish within %d s"
+                           % (database, REHEARSAL_TIMEOUT),
+                           "Check the MetaDB's load and locks (SHOW PROCESSLIST) before the "
+                           "upgrade: the real dump would hang in the downtime window")
+    tail = err.decode("utf-8", "replace").strip()[-STDERR_TAIL:]
+    if proc.returncode != 0:
+        raise OmsError("The rehearsal of the dump failed: mysqldump --no-data %s exited with %s "
+                       "(%s)" % (database, proc.returncode, tail or "no message"),
+                       "Fix what mysqldump says (the user's privileges on %s, the client's "
+                       "version, the server's address) before the upgrade: the real dump runs "
+                       "the same way after OMS stops" % database)
+    last = out.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    if not last.startswith(COMPLETION_PREFIX):
+        raise OmsError("The rehearsal of the dump of %s did not end with mysqldump's '-- Dump "
+                       "completed' line" % database,
+                       "Check that mysqldump_path is mysqldump from the MySQL or MariaDB client "
+                       "(it must write its comments: no --skip-comments in option files)")
+    return {"database": database, "tables": out.count(b"\nCREATE TABLE "),
+            "duration": round(time.time() - start, 1)}
+
+
+def rehearse(settings, mysqldump, backup_dir=None):
+    """Rehearse the dump of the rm, cm and cm_hb databases, one after the other (schemas only)."""
+    directory, made = _private_dir(backup_dir)
+    try:
+        return [dict(role=role, **rehearse_one(settings, mysqldump, database, directory))
+                for role, database in settings.databases()]
+    finally:
+        if made:
+            shutil.rmtree(directory, ignore_errors=True)
