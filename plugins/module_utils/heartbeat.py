@@ -5,19 +5,32 @@
 
 The procedure's `delete from heatbeat_sequence where id < (select max(id) from heatbeat_sequence)`
 is refused by MySQL (error 1093: the target table appears in the subquery). We read max(id) first
-and delete below it in bounded batches, each its own transaction, so that undo and locks stay small
-on a table that may hold millions of rows. The batch bound comes from a SELECT ... LIMIT/OFFSET, so
+and delete below it in batches, each its own transaction, so that undo and locks stay small on a
+table that may hold millions of rows. The batch bound comes from a SELECT ... LIMIT/OFFSET, so
 the DELETE is a plain primary-key range that MySQL, MariaDB and OceanBase all accept, and sparse ids
 (OceanBase's auto-increment jumps) cost no empty rounds.
+
+The roles prune twice: once while the old container still runs (millions of rows after weeks,
+outside the downtime window; OMS keeps inserting above max(id), which a range below it does not
+block), and once more after the stop, which then only deletes the rows of the last seconds.
+Each batch is timed from its DELETE to its COMMIT (the time it holds row locks) and the next batch
+is sized so that it takes about `batch_seconds`: a busy MetaDB gets smaller batches, and none comes
+near OceanBase's ob_query_timeout (10 s by default) or holds locks OMS waits for.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import time
+
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
 
 HEARTBEAT_TABLE = "heatbeat_sequence"  # sic, OMS's spelling
+MIN_BATCH = 100
+MAX_BATCH = 200000
+# a batch grows or shrinks at most this factor at a time, so one odd timing cannot swing it far
+MAX_STEP = 4.0
 
 
 def _scalar(cursor, sql, args=None):
@@ -27,49 +40,85 @@ def _scalar(cursor, sql, args=None):
 
 
 def heartbeat_state(conn, table=HEARTBEAT_TABLE):
-    """(max_id, rows below max_id, total rows) of the heartbeat table."""
+    """(max_id, rows below max_id, total rows) of the heartbeat table (one full count, not two)."""
     q = metadb.quote_identifier(table)
     with conn.cursor() as cur:
         max_id = _scalar(cur, "SELECT MAX(id) FROM %s" % q)
         if max_id is None:
+            conn.rollback()
             return None, 0, 0
         below = _scalar(cur, "SELECT COUNT(*) FROM %s WHERE id < %%s" % q, (max_id,))
-        total = _scalar(cur, "SELECT COUNT(*) FROM %s" % q)
+        rest = _scalar(cur, "SELECT COUNT(*) FROM %s WHERE id >= %%s" % q, (max_id,))
     conn.rollback()
-    return int(max_id), int(below), int(total)
+    return int(max_id), int(below), int(below) + int(rest)
 
 
-def prune_heartbeats(conn, batch_size=10000, table=HEARTBEAT_TABLE, max_id=None):
-    """Delete every row with id < max(id) in batches of at most `batch_size`; return rows deleted.
+def next_batch_size(size, seconds, target):
+    """The batch size that should take about `target` seconds, given that `size` rows took `seconds`.
+
+    target 0 keeps the size. Bounded by MIN_BATCH..MAX_BATCH and by MAX_STEP per batch.
+    """
+    if not target or target <= 0:
+        return size
+    if seconds <= 0:
+        wanted = size * MAX_STEP
+    else:
+        wanted = size * target / seconds
+    wanted = min(max(wanted, size / MAX_STEP), size * MAX_STEP)
+    return int(min(max(wanted, MIN_BATCH), MAX_BATCH))
+
+
+def prune_heartbeats(conn, batch_size=10000, table=HEARTBEAT_TABLE, max_id=None, batch_seconds=0.0,
+                     clock=time.monotonic):
+    """Delete every row with id < max(id) in batches; return what it did.
 
     `max_id` is read here when not given; rows written after that (OMS still running) are kept.
+    `batch_size` is the first batch's size; with `batch_seconds` > 0 each later batch is sized to
+    take about that long (see next_batch_size). Returns {deleted, batches, batch_size_first,
+    batch_size_last, batch_size_max, longest_batch_seconds, longest_batch_rows}.
     """
     if batch_size < 1:
         raise OmsError("batch_size must be at least 1, got %s" % batch_size, "Give a positive batch_size")
     q = metadb.quote_identifier(table)
+    stats = {"deleted": 0, "batches": 0, "batch_size_first": int(batch_size),
+             "batch_size_last": int(batch_size), "batch_size_max": int(batch_size),
+             "longest_batch_seconds": 0.0, "longest_batch_rows": 0}
+    size = int(batch_size)
     with conn.cursor() as cur:
         if max_id is None:
             max_id = _scalar(cur, "SELECT MAX(id) FROM %s" % q)
             conn.rollback()
         if max_id is None:
-            return 0
-        deleted = 0
+            return stats
         while True:
+            # a plain read, no locks: finding the bound costs time but blocks nobody
             bound = _scalar(cur, "SELECT id FROM %s WHERE id < %%s ORDER BY id LIMIT 1 OFFSET %%s" % q,
-                            (max_id, batch_size - 1))
+                            (max_id, size - 1))
+            started = clock()
             if bound is None:
                 cur.execute("DELETE FROM %s WHERE id < %%s" % q, (max_id,))
             else:
                 cur.execute("DELETE FROM %s WHERE id <= %%s" % q, (bound,))
-            deleted += cur.rowcount
+            rows = cur.rowcount
             conn.commit()
+            held = clock() - started
+            stats["deleted"] += rows
+            stats["batches"] += 1
+            stats["batch_size_last"] = size
+            stats["batch_size_max"] = max(stats["batch_size_max"], size)
+            if held > stats["longest_batch_seconds"]:
+                stats["longest_batch_seconds"] = held
+                stats["longest_batch_rows"] = rows
             if bound is None:
-                return deleted
+                stats["longest_batch_seconds"] = round(stats["longest_batch_seconds"], 3)
+                return stats
+            size = next_batch_size(size, held, batch_seconds)
 
 
-def prune(settings, batch_size=10000, check_mode=False):
+def prune(settings, batch_size=10000, check_mode=False, batch_seconds=0.0, clock=time.monotonic):
     """Connect to the heartbeat database and prune; the result dict the module returns."""
     settings.require("cm_hb_db")
+    started = clock()
     conn = metadb.connect(settings, settings.cm_hb_db)
     try:
         try:
@@ -77,11 +126,20 @@ def prune(settings, batch_size=10000, check_mode=False):
             result = {"database": settings.cm_hb_db, "table": HEARTBEAT_TABLE, "max_id": max_id,
                       "rows_before": total, "rows_to_delete": below}
             if check_mode or below == 0:
-                result.update(rows_deleted=0, rows_after=total, changed=below > 0)
+                result.update(rows_deleted=0, rows_after=total, changed=below > 0, batches=0,
+                              batch_size_first=batch_size, batch_size_last=batch_size,
+                              longest_batch_seconds=0.0, longest_batch_rows=0,
+                              seconds=round(clock() - started, 3))
                 return result
-            deleted = prune_heartbeats(conn, batch_size, max_id=max_id)
+            stats = prune_heartbeats(conn, batch_size, max_id=max_id, batch_seconds=batch_seconds,
+                                     clock=clock)
             after = heartbeat_state(conn)[2]
-            result.update(rows_deleted=deleted, rows_after=after, changed=deleted > 0)
+            result.update(rows_deleted=stats["deleted"], rows_after=after, changed=stats["deleted"] > 0,
+                          batches=stats["batches"], batch_size_first=stats["batch_size_first"],
+                          batch_size_last=stats["batch_size_last"],
+                          longest_batch_seconds=stats["longest_batch_seconds"],
+                          longest_batch_rows=stats["longest_batch_rows"],
+                          seconds=round(clock() - started, 3))
             return result
         except metadb.pymysql.err.MySQLError as e:
             raise metadb.translate_error(e, settings, settings.cm_hb_db,
