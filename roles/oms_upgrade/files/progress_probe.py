@@ -25,7 +25,7 @@ import os
 import sys
 import time
 
-CHECK_EVERY = 0.2
+CHECK_EVERY = 0.1  # a stat() every 0.1 s costs nothing; the job's end is seen 0.05 s sooner on average
 
 
 def job_result(path, last):
