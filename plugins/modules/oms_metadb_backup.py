@@ -60,8 +60,9 @@ options:
     description:
       - With O(state=pruned), size each batch so that its C(DELETE) and C(COMMIT) take about this
         many seconds (between 100 and 200000 rows, at most 4 times more or less than the batch
-        before): row locks stay short while OMS runs, and no statement nears OceanBase's
-        C(ob_query_timeout). C(0) keeps every batch at O(batch_size).
+        before). Row locks then stay short while OMS runs, and no statement nears OceanBase's
+        C(ob_query_timeout).
+      - C(0) keeps every batch at O(batch_size).
     type: float
     default: 0.25
   triggers:
