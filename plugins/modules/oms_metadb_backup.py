@@ -59,12 +59,12 @@ options:
   batch_seconds:
     description:
       - With O(state=pruned), size each batch so that its C(DELETE) and C(COMMIT) take about this
-        many seconds (between 100 and 200000 rows, at most 4 times more or less than the batch
-        before). Row locks then stay short while OMS runs, and no statement nears OceanBase's
-        C(ob_query_timeout).
+        many seconds (between 100 and 200000 rows; a batch grows at most twice as large as the one
+        before, and shrinks at once after a slow one). Row locks then stay short while OMS runs,
+        and no DELETE nears OceanBase's C(ob_query_timeout).
       - C(0) keeps every batch at O(batch_size).
     type: float
-    default: 0.25
+    default: 0.1
   triggers:
     description:
       - Dump triggers too. The procedure dumps with C(--triggers=false); OMS's databases need none.
@@ -218,7 +218,7 @@ longest_batch_seconds:
   description: The longest time one batch held its locks (its C(DELETE) to its C(COMMIT)), in seconds.
   returned: when O(state=pruned)
   type: float
-  sample: 0.31
+  sample: 0.13
 longest_batch_rows:
   description: Rows deleted by that longest batch.
   returned: when O(state=pruned)
@@ -344,7 +344,7 @@ def main():
         state=dict(type="str", required=True, choices=["estimated", "pruned", "dumped", "verified", "restored"]),
         backup_dir=dict(type="path"),
         batch_size=dict(type="int", default=10000),
-        batch_seconds=dict(type="float", default=0.25),
+        batch_seconds=dict(type="float", default=0.1),
         triggers=dict(type="bool", default=False),
         compress=dict(type="str", default="none", choices=["none", "gzip", "zstd"]),
         parallel=dict(type="bool", default=True),
