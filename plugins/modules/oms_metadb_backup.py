@@ -230,7 +230,9 @@ seconds:
   type: float
   sample: 12.4
 rows_to_delete:
-  description: Rows below the highest C(id) before the prune (what check mode would delete).
+  description:
+    - Rows below the highest C(id) before the prune; in check mode counted (what it would
+      delete), otherwise the rows the batches deleted (a count of millions of rows is skipped).
   returned: when O(state=pruned)
   type: int
   sample: 99999
