@@ -74,10 +74,11 @@ def next_batch_size(size, seconds, target):
 
 
 def prune_heartbeats(conn, batch_size=10000, table=HEARTBEAT_TABLE, max_id=None, batch_seconds=0.0,
-                     clock=time.monotonic):
+                     clock=time.monotonic, from_id=None):
     """Delete every row with id < max(id) in batches; return what it did.
 
     `max_id` is read here when not given; rows written after that (OMS still running) are kept.
+    `from_id`: every row below it is gone already (an earlier prune's max_id); scans start there.
     `batch_size` is the first batch's size; with `batch_seconds` > 0 each later batch is sized to
     take about that long (see next_batch_size). Returns {deleted, batches, batch_size_first,
     batch_size_last, batch_size_max, longest_batch_seconds, longest_batch_rows}.
@@ -95,15 +96,20 @@ def prune_heartbeats(conn, batch_size=10000, table=HEARTBEAT_TABLE, max_id=None,
             conn.rollback()
         if max_id is None:
             return stats
+        low = from_id - 1 if from_id else None  # every row at or below it is gone: scans start above it
         while True:
-            # a plain read, no locks: finding the bound costs time but blocks nobody
-            bound = _scalar(cur, "SELECT id FROM %s WHERE id < %%s ORDER BY id LIMIT 1 OFFSET %%s" % q,
-                            (max_id, size - 1))
+            # A plain read, no locks. Scans start above the last batch: the rows deleted there stay
+            # as delete marks until a purge (InnoDB) or a compaction (OceanBase), and stepping over
+            # millions of them again each batch made every batch slower than the one before.
+            where, args = ("id < %s", [max_id]) if low is None else ("id > %s AND id < %s", [low, max_id])
+            bound = _scalar(cur, "SELECT id FROM %s WHERE %s ORDER BY id LIMIT 1 OFFSET %%s" % (q, where),
+                            tuple(args + [size - 1]))
             started = clock()
             if bound is None:
-                cur.execute("DELETE FROM %s WHERE id < %%s" % q, (max_id,))
+                cur.execute("DELETE FROM %s WHERE %s" % (q, where), tuple(args))
             else:
-                cur.execute("DELETE FROM %s WHERE id <= %%s" % q, (bound,))
+                cur.execute("DELETE FROM %s WHERE %s AND id <= %%s" % (q, where), tuple(args + [bound]))
+                low = bound
             rows = cur.rowcount
             conn.commit()
             held = clock() - started
@@ -125,7 +131,8 @@ def _rows_from(cur, q, max_id):
     return int(_scalar(cur, "SELECT COUNT(*) FROM %s WHERE id >= %%s" % q, (max_id,)))
 
 
-def prune(settings, batch_size=10000, check_mode=False, batch_seconds=0.0, clock=time.monotonic):
+def prune(settings, batch_size=10000, check_mode=False, batch_seconds=0.0, clock=time.monotonic,
+          from_id=None):
     """Connect to the heartbeat database and prune; the result dict the module returns.
 
     Only check mode counts the rows below max(id) (a scan of millions of rows: over a minute on
@@ -141,12 +148,14 @@ def prune(settings, batch_size=10000, check_mode=False, batch_seconds=0.0, clock
             with conn.cursor() as cur:
                 max_id = _scalar(cur, "SELECT MAX(id) FROM %s" % q)
                 above = _rows_from(cur, q, max_id) if max_id is not None else 0
+                # from_id: the prune ahead's max_id, below which only delete marks are left
+                where, args = ("id >= %s AND id < %s", (from_id, max_id)) if from_id else ("id < %s", (max_id,))
                 if max_id is None:
                     below = 0
                 elif check_mode:
-                    below = int(_scalar(cur, "SELECT COUNT(*) FROM %s WHERE id < %%s" % q, (max_id,)))
+                    below = int(_scalar(cur, "SELECT COUNT(*) FROM %s WHERE %s" % (q, where), args))
                 else:
-                    below = 1 if _scalar(cur, "SELECT id FROM %s WHERE id < %%s LIMIT 1" % q, (max_id,)) else 0
+                    below = 1 if _scalar(cur, "SELECT id FROM %s WHERE %s LIMIT 1" % (q, where), args) else 0
             conn.rollback()
             result = {"database": settings.cm_hb_db, "table": HEARTBEAT_TABLE,
                       "max_id": int(max_id) if max_id is not None else None}
@@ -158,7 +167,7 @@ def prune(settings, batch_size=10000, check_mode=False, batch_seconds=0.0, clock
                               seconds=round(clock() - started, 3))
                 return result
             stats = prune_heartbeats(conn, batch_size, max_id=max_id, batch_seconds=batch_seconds,
-                                     clock=clock)
+                                     clock=clock, from_id=from_id)
             with conn.cursor() as cur:
                 after = _rows_from(cur, q, max_id)  # nothing below max_id is left
             conn.rollback()

@@ -65,6 +65,14 @@ options:
       - C(0) keeps every batch at O(batch_size).
     type: float
     default: 0.1
+  from_id:
+    description:
+      - With O(state=pruned), every row of C(heatbeat_sequence) below this C(id) is known to be
+        deleted already (the C(max_id) an earlier prune returned); the prune looks only at rows
+        from there on. A prune leaves delete marks (OceanBase keeps them until a compaction), and
+        stepping over millions of them would make a second prune slow.
+      - Rows below it that still exist are left alone.
+    type: int
   triggers:
     description:
       - Dump triggers too. The procedure dumps with C(--triggers=false); OMS's databases need none.
@@ -347,6 +355,7 @@ def main():
         backup_dir=dict(type="path"),
         batch_size=dict(type="int", default=10000),
         batch_seconds=dict(type="float", default=0.1),
+        from_id=dict(type="int"),
         triggers=dict(type="bool", default=False),
         compress=dict(type="str", default="none", choices=["none", "gzip", "zstd"]),
         parallel=dict(type="bool", default=True),
@@ -390,7 +399,7 @@ def main():
 
         if state == "pruned":
             result = heartbeat.prune(settings, p["batch_size"], check_mode=module.check_mode,
-                                     batch_seconds=p["batch_seconds"])
+                                     batch_seconds=p["batch_seconds"], from_id=p["from_id"])
             module.exit_json(**result)
 
         if state == "dumped":

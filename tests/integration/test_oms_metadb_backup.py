@@ -145,10 +145,12 @@ def test_prune_while_oms_writes_keeps_new_rows_and_sizes_batches_by_time(bed, ru
                             database=hb)
     assert int(below) == 0 and total >= 1  # the row at max_id and every row OMS wrote meanwhile
 
-    # the second, in-window prune: only what was written since
+    # the second, in-window prune: only what was written since, starting at the first one's max_id
     query(bed, "INSERT INTO heatbeat_sequence (gmt_created, gmt_modified) "
                "SELECT now(), now() FROM seq_1_to_20", database=hb)
-    again = run_module("oms_metadb_backup", args(bed, state="pruned"))
+    plan = run_module("oms_metadb_backup", args(bed, state="pruned", from_id=r["max_id"]), check=True)
+    assert plan.changed and plan["rows_to_delete"] == total + 19
+    again = run_module("oms_metadb_backup", args(bed, state="pruned", from_id=r["max_id"]))
     assert not again.failed, again.get("msg")
     assert again["rows_after"] == 1 and again["rows_deleted"] == total + 19 and again["batches"] == 1
 
