@@ -320,7 +320,7 @@ def render(results, s, engine=None):
         L.append("heartbeat prune at %s rows of heatbeat_sequence (medians of the upgrade runs):"
                  % p["heartbeat_rows"])
         L.append("  ahead of the stop (OMS running): %s rows in %s s, %s batches, batch size %s -> %s "
-                 "(sized to 0.1 s each), longest batch %s s"
+                 "(sized to 0.2 s each), longest batch %s s"
                  % (_m0(p["ahead_rows"]), _m(p["ahead_seconds"]), _m0(p["ahead_batches"]),
                     _m0(p["batch_size_first"]), _m0(p["batch_size_last"]), p["longest_batch_seconds"]))
         L.append("  in the window (step 2.2): %s rows, step %s s (spread %s), the prune itself %s s"

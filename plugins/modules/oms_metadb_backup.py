@@ -59,12 +59,12 @@ options:
   batch_seconds:
     description:
       - With O(state=pruned), size each batch so that its C(DELETE) and C(COMMIT) take about this
-        many seconds (between 100 and 200000 rows; a batch grows at most twice as large as the one
+        many seconds (between 1000 and 200000 rows; a batch grows at most twice as large as the one
         before, and shrinks at once after a slow one). Row locks then stay short while OMS runs,
         and no DELETE nears OceanBase's C(ob_query_timeout).
       - C(0) keeps every batch at O(batch_size).
     type: float
-    default: 0.1
+    default: 0.2
   from_id:
     description:
       - With O(state=pruned), every row of C(heatbeat_sequence) below this C(id) is known to be
@@ -354,7 +354,7 @@ def main():
         state=dict(type="str", required=True, choices=["estimated", "pruned", "dumped", "verified", "restored"]),
         backup_dir=dict(type="path"),
         batch_size=dict(type="int", default=10000),
-        batch_seconds=dict(type="float", default=0.1),
+        batch_seconds=dict(type="float", default=0.2),
         from_id=dict(type="int"),
         triggers=dict(type="bool", default=False),
         compress=dict(type="str", default="none", choices=["none", "gzip", "zstd"]),

@@ -11,7 +11,8 @@ def test_batch_grows_at_most_twice_when_fast():
 
 def test_batch_shrinks_at_once_when_slow():
     assert heartbeat.next_batch_size(10000, 0.5, 0.25) == 5000
-    assert heartbeat.next_batch_size(10000, 10.0, 0.25) == 250        # a slow MetaDB is believed
+    assert heartbeat.next_batch_size(40000, 10.0, 0.25) == 1000       # a slow MetaDB is believed
+    assert heartbeat.next_batch_size(10000, 10.0, 0.25) == heartbeat.MIN_BATCH  # not below the floor
 
 
 def test_batch_stays_within_bounds():
