@@ -24,7 +24,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from obbench import contenders, report, seed as seeding, testbed, upgrade  # noqa: E402
+from obbench import contenders, prune, report, seed as seeding, testbed, upgrade  # noqa: E402
 from obbench.db import BenchFailure, MetaDB  # noqa: E402
 from obbench.measure import machine_load, stats  # noqa: E402
 
@@ -32,6 +32,8 @@ REPO = os.path.dirname(HERE)
 QUICK_SIZE = "64M"
 DEFAULT_SIZE = "1G"
 COMPRESSIONS = ("none", "gzip", "zstd")
+HEARTBEAT_ROWS = 5000000        # a deployment that ran for weeks (issue 12)
+QUICK_HEARTBEAT_ROWS = 500000
 
 
 def parse_size(text):
@@ -71,7 +73,14 @@ def args_parser():
     p.add_argument("--repeat", type=int, default=3, help="runs of each contender (>= 3)")
     p.add_argument("--seed", type=int, default=4110, help="seed of the generated data")
     p.add_argument("--out", help="JSON results path (default benchmarks/results/<size>.json)")
-    p.add_argument("--instance", default="bench", help="the benchmark's own test-bed instance")
+    p.add_argument("--instance", default="bench",
+                   help="the benchmark's own test-bed instance (MariaDB; OceanBase: this name + 'ob')")
+    p.add_argument("--engines", default=None,
+                   help="MetaDB engines to measure, e.g. mariadb,oceanbase (default: what the test "
+                        "bed offers: %s)" % ",".join(testbed.engines_offered()))
+    p.add_argument("--heartbeat-rows", type=int, default=None,
+                   help="rows in heatbeat_sequence before each upgrade, pruned ahead of the stop and "
+                        "in the window (default %d; %d with --quick)" % (HEARTBEAT_ROWS, QUICK_HEARTBEAT_ROWS))
     p.add_argument("--compress", default=",".join(COMPRESSIONS),
                    help="compressions of the module's dump to measure (default all)")
     p.add_argument("--upgrade-compress", default=None,
@@ -136,21 +145,78 @@ def main(argv=None):
     if a.repeat < 3:
         raise SystemExit("--repeat must be at least 3")
     size = parse_size(a.size or (QUICK_SIZE if a.quick else DEFAULT_SIZE))
-    small = size // 4
     compressions = [c.strip() for c in a.compress.split(",") if c.strip()]
     for c in compressions:
         if c not in COMPRESSIONS:
             raise SystemExit("unknown compression %r" % c)
+    offered = testbed.engines_offered()
+    engines = [e.strip() for e in (a.engines or ",".join(offered)).split(",") if e.strip()]
+    for e in engines:
+        if e not in testbed.ENGINE_INSTANCE_SUFFIX:
+            raise SystemExit("unknown engine %r (mariadb, oceanbase)" % e)
+    if a.describe:
+        engines = engines[:1]
+    hb_rows = a.heartbeat_rows if a.heartbeat_rows is not None else (
+        QUICK_HEARTBEAT_ROWS if a.quick else HEARTBEAT_ROWS)
     label = a.size or (QUICK_SIZE if a.quick else DEFAULT_SIZE)
     out_path = a.out or os.path.join(HERE, "results",
                                      "%s%s.json" % ("quick-" if a.quick else "", label))
     env, coll_path = collections_env()
-    workdir = tempfile.mkdtemp(prefix="obbench-work-", dir="/var/tmp")
     results = {"command": " ".join([os.path.basename(sys.argv[0])] + (argv or sys.argv[1:])),
                "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "size_bytes": size, "small_size_bytes": small, "seed": a.seed,
-               "repeat": a.repeat, "machine": dict(machine_load(), node=platform.node()),
-               "tools": tool_versions()}
+               "size_bytes": size, "small_size_bytes": size // 4, "seed": a.seed,
+               "repeat": a.repeat, "quick": bool(a.quick), "heartbeat_rows": hb_rows,
+               "machine": dict(machine_load(), node=platform.node()),
+               "tools": tool_versions(), "engines_offered": offered, "engines": {}}
+    t_start = time.monotonic()
+    failures = []
+    for engine in engines:
+        log("\n######## MetaDB engine: %s" % engine)
+        if engine not in offered and not a.describe:
+            msg = ("%s: this test bed cannot deploy it (it offers %s; OMS_TESTBED_METADB)"
+                   % (engine, ", ".join(offered)))
+            results["engines"][engine] = {"failures": [msg], "skipped": msg}
+            failures.append(msg)
+            continue
+        testbed.use_engine(engine)
+        res = bench_engine(a, engine, testbed.instance_for(a.instance, engine), size, hb_rows,
+                           compressions, env, coll_path)
+        results["engines"][engine] = res
+        failures.extend("%s: %s" % (engine, f) for f in res["failures"])
+    results["wall_seconds"] = round(time.monotonic() - t_start, 1)
+    results["machine_after"] = machine_load()
+    try:
+        for engine, res in results["engines"].items():
+            if "skipped" in res:
+                continue
+            res["summary"] = report.summarise(res)
+            log(report.render(res, res["summary"], engine))
+        results.update(report.headline(results))
+        log(report.render_engines(results))
+        regressions = report.regressions(results) if a.quick else []
+        results["regressions"] = regressions
+        failures.extend("regression: %s" % r for r in regressions)
+    except Exception as e:  # pylint: disable=broad-except
+        failures.append("report: %s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
+    results["failures"] = failures
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    with open(out_path, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True, default=str)
+    log("results: %s" % out_path)
+    if failures:
+        for msg in failures:
+            log("FAILED: %s" % msg)
+        return 1
+    return 0
+
+
+def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_path):
+    """Every measurement on one MetaDB engine; the results dict of that engine."""
+    small = size // 4
+    workdir = tempfile.mkdtemp(prefix="obbench-work-", dir="/var/tmp")
+    results = {"engine": engine, "instance": instance, "size_bytes": size, "small_size_bytes": small,
+               "seed": a.seed, "repeat": a.repeat, "heartbeat_rows": hb_rows,
+               "machine": dict(machine_load(), node=platform.node())}
     failures = []
     t_start = time.monotonic()
     desc = containers = metadb = None
@@ -162,7 +228,7 @@ def main(argv=None):
         else:
             if not testbed.available():
                 raise BenchFailure("tests/testbed/testbed is missing")
-            desc = prepare_instance(a.instance, a.reset_instance)
+            desc = prepare_instance(instance, a.reset_instance)
             containers = testbed.Containers(desc)
         metadb = MetaDB.from_describe(desc)
         results["metadb"] = {"host": metadb.host, "port": metadb.port, "user": metadb.user,
@@ -176,7 +242,7 @@ def main(argv=None):
         results["seed_small"] = seeding.seed(metadb, a.seed, small, log=log)
         seeding.prune_heartbeat_sequence(metadb)
         mem_small = []
-        for i in range(a.repeat):
+        for _i in range(a.repeat):
             r = contenders.module_utils_dump(metadb, workdir, coll_path, profile=False)
             mem_small.append(r)
             shutil.rmtree(r["dir"], ignore_errors=True)
@@ -212,11 +278,23 @@ def main(argv=None):
         for c in compressions:
             plan.append(("module_" + c, lambda c=c: contenders.module_utils_dump(
                 metadb, workdir, coll_path, compress=c, profile=True)))
+        unusable = {}
         for rnd in range(a.repeat):
             order = plan[rnd % len(plan):] + plan[:rnd % len(plan)]
             log("\n== round %d/%d: %s" % (rnd + 1, a.repeat, ", ".join(entry[0] for entry in order)))
             for name, fn in order:
-                r = fn()
+                if name in unusable:
+                    continue
+                try:
+                    r = fn()
+                except BenchFailure as e:
+                    if name != "mydumper":
+                        raise
+                    # a third-party tool that does not work against this engine is a finding,
+                    # not a failure of what we measure
+                    unusable[name] = str(e)[-500:]
+                    log("  %-16s does not work against %s: %s" % (name, engine, str(e)[-200:]))
+                    continue
                 shutil.rmtree(r.pop("dir"), ignore_errors=True)
                 if name in ("manual", "ansible_module", "module_none"):
                     check_sizes(name, r, warm["bytes"], 0.02)
@@ -228,6 +306,7 @@ def main(argv=None):
                 log("  %-16s %7.2f s  %8.1f MB  peak %6.1f MB"
                     % (name, r["seconds"], r["bytes"] / 1e6, (r.get("peak_kb") or 0) / 1024.0))
         results["dumps"] = runs
+        results["unusable"] = unusable
 
         # -- the whole upgrade -------------------------------------------------------------
         if a.skip_upgrade:
@@ -237,7 +316,7 @@ def main(argv=None):
             log("\n== upgrade: skipped (%s)" % results["upgrade"]["skipped"])
         else:
             results["upgrade"] = {"runs": []}
-            run_upgrades(a, desc, containers, metadb, env, size, results["upgrade"])
+            run_upgrades(a, desc, containers, metadb, env, size, hb_rows, results["upgrade"])
             containers.stop(desc["old_container"])
     except BenchFailure as e:
         failures.append(str(e))
@@ -255,24 +334,10 @@ def main(argv=None):
     results["wall_seconds"] = round(time.monotonic() - t_start, 1)
     results["machine_after"] = machine_load()
     results["failures"] = failures
-    try:
-        summary = report.summarise(results)
-        results["summary"] = summary
-        log(report.render(results, summary))
-    except Exception as e:  # pylint: disable=broad-except
-        failures.append("report: %s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    with open(out_path, "w") as f:
-        json.dump(results, f, indent=1, sort_keys=True, default=str)
-    log("results: %s" % out_path)
-    if failures:
-        for msg in failures:
-            log("FAILED: %s" % msg)
-        return 1
-    return 0
+    return results
 
 
-def run_upgrades(a, desc, containers, metadb, env, size, holder):
+def run_upgrades(a, desc, containers, metadb, env, size, hb_rows, holder):
     if a.upgrade_compress:
         comps = [c.strip() for c in a.upgrade_compress.split(",") if c.strip()]
     else:
@@ -284,7 +349,7 @@ def run_upgrades(a, desc, containers, metadb, env, size, holder):
     runner = upgrade.Runner(desc, env, sys.executable)
     backup_root = desc["backup_dir"]
     runs = holder["runs"]
-    holder.update({"compressions": comps, "extra_vars": extra})
+    holder.update({"compressions": comps, "extra_vars": extra, "heartbeat_rows": hb_rows})
 
     def after_rollback():
         # the rollback restarts the old container; the next upgrade creates the new one again
@@ -295,7 +360,8 @@ def run_upgrades(a, desc, containers, metadb, env, size, holder):
             order = comps[rnd % len(comps):] + comps[:rnd % len(comps)]
             for comp in order:
                 containers.start_old()
-                seeding.top_up_heartbeat_sequence(metadb, a.seed, size)
+                # weeks of heartbeats, written while OMS runs: pruned ahead, then in the window
+                holder.setdefault("fill_seconds", []).append(prune.fill(metadb, hb_rows, log=log)[1])
                 log("\n== upgrade round %d/%d, compress=%s" % (rnd + 1, a.repeat, comp))
                 for attempt in range(3):
                     try:
@@ -313,6 +379,13 @@ def run_upgrades(a, desc, containers, metadb, env, size, holder):
                     "playbook %.1f s, rollback %s s"
                     % (r["window"], r["online_after"], r["dump_seconds"], r["overhead"],
                        r["playbook_seconds"], r["rollback_seconds"]))
+                pa, pw = (r["prune"].get("ahead") or {}), (r["prune"].get("in_window") or {})
+                log("  prune ahead %s rows in %s s (%s batches, %s -> %s rows, longest %s s); "
+                    "in the window %s rows, step %s s (prune itself %s s)"
+                    % (pa.get("rows_deleted"), pa.get("prune_seconds"), pa.get("batches"),
+                       pa.get("batch_size_first"), pa.get("batch_size_last"),
+                       pa.get("longest_batch_seconds"), pw.get("rows_deleted"),
+                       pw.get("step_seconds"), pw.get("prune_seconds")))
                 # the rollback must have put the seeded data back
                 rows = metadb.table_rows(seeding.TABLES[-1][0], seeding.TABLES[-1][1])
                 want = seeding.plan(a.seed, size)[seeding.TABLES[-1][1]]

@@ -21,9 +21,41 @@ def check_instance_name(name):
                            "(default: bench)" % name)
 
 
+NAMING = os.path.join(REPO, "tests", "testbed", "obtestbed", "naming.py")
+METADB_ENV = "OMS_TESTBED_METADB"  # the test bed's choice of MetaDB engine at instance creation
+ENGINE_INSTANCE_SUFFIX = {"mariadb": "", "oceanbase": "ob"}
+
+
+def engines_offered():
+    """The MetaDB engines this checkout's test bed can deploy: MariaDB always, OceanBase when the
+    test bed knows OMS_TESTBED_METADB (read from its source, so nothing is started to find out)."""
+    try:
+        with open(NAMING) as f:
+            text = f.read()
+    except OSError:
+        return ["mariadb"]
+    return ["mariadb", "oceanbase"] if METADB_ENV in text and "oceanbase" in text else ["mariadb"]
+
+
+def instance_for(base, engine):
+    """The benchmark's instance for one engine: `base` for MariaDB, `base`+"ob" for OceanBase."""
+    return base + ENGINE_INSTANCE_SUFFIX[engine]
+
+
+_ENGINE = {"name": None}
+
+
+def use_engine(engine):
+    """Later `up`/`reset` deploy on this MetaDB engine (OMS_TESTBED_METADB for the CLI)."""
+    _ENGINE["name"] = engine
+
+
 def cli(*args):
+    env = dict(os.environ)
+    if _ENGINE["name"]:
+        env[METADB_ENV] = _ENGINE["name"]
     proc = subprocess.run([CLI] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          check=False)
+                          check=False, env=env)
     if proc.returncode != 0:
         raise BenchFailure("testbed %s failed: %s" % (" ".join(args),
                                                       proc.stderr.decode(errors="replace")[-1500:]))

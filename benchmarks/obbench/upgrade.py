@@ -15,6 +15,7 @@ import time
 
 import yaml
 
+from . import prune
 from .db import BenchFailure
 from .measure import run_measured
 from .testbed import REPO
@@ -168,6 +169,12 @@ def analyse(journal, engine_start=None):
             if engine_start is not None:
                 work, source = engine_start, "docker create -> running (engine)"
             start_s = engine_start if engine_start is not None else secs
+        if name == "stop_old":
+            # the stop itself ended at T1: what is left of the step in the window is the module's
+            # return and the next journal write
+            work, source = 0.0, "none (the stop ended at T1)"
+        if name == "heartbeat_prune" and data.get("seconds") not in (None, ""):
+            work, source = float(data["seconds"]), "data.seconds (the prune itself)"
         if name in HEALTH_STEPS:
             # waiting for the server to come Online is the simulator's (OMS's) own time after
             # docker_init.sh, but the probe interval adds up to one interval to it
@@ -208,6 +215,8 @@ def run_once(runner, containers, metadb, desc, backup_root, compress, reset_cb, 
     res = analyse(journal, engine_start_seconds(new.attrs) if new is not None else None)
     res["playbook_seconds"] = round(m.seconds, 2)
     res["compress"] = compress
+    res["prune"] = prune.from_journal(journal)
+    res["journal_steps"] = journal.get("steps", {})  # to analyse again later
     runs.append(res)
     # A completed upgrade is rolled back only on a named host and when data loss is accepted
     # (what 4.2.0 wrote is dumped first, then lost).

@@ -20,7 +20,8 @@ description:
     length, as mysqldump writes it, of a sample of its rows.
   - O(state=pruned) deletes the heartbeat rows of C(heatbeat_sequence) below its highest C(id), in
     batches. It reads the highest C(id) first, because the procedure's one-statement form is refused by
-    MySQL (error 1093).
+    MySQL (error 1093). It may run while OMS still writes heartbeats (rows above that C(id) are
+    kept), so the roles prune once before the stop and once more, briefly, after it.
   - O(state=dumped) dumps the three databases side by side with C(mysqldump --single-transaction
     --quick --skip-dump-date --order-by-primary), each into a temporary file in O(backup_dir) that is
     verified while it is written (non-empty, ends with mysqldump's completion line, as many
@@ -60,9 +61,27 @@ options:
     type: path
   batch_size:
     description:
-      - Rows deleted per transaction by O(state=pruned).
+      - Rows deleted by the first transaction of O(state=pruned); with O(batch_seconds) the later
+        ones are sized from the time the previous one took.
     type: int
     default: 10000
+  batch_seconds:
+    description:
+      - With O(state=pruned), size each batch so that its C(DELETE) and C(COMMIT) take about this
+        many seconds (between 1000 and 200000 rows; a batch grows at most twice as large as the one
+        before, and shrinks at once after a slow one). Row locks then stay short while OMS runs,
+        and no DELETE nears OceanBase's C(ob_query_timeout).
+      - C(0) keeps every batch at O(batch_size).
+    type: float
+    default: 0.2
+  from_id:
+    description:
+      - With O(state=pruned), every row of C(heatbeat_sequence) below this C(id) is known to be
+        deleted already (the C(max_id) an earlier prune returned); the prune looks only at rows
+        from there on. A prune leaves delete marks (OceanBase keeps them until a compaction), and
+        stepping over millions of them would make a second prune slow.
+      - Rows below it that still exist are left alone.
+    type: int
   triggers:
     description:
       - Dump triggers too. The procedure dumps with C(--triggers=false); OMS's databases need none.
@@ -231,8 +250,40 @@ rows_deleted:
   returned: when O(state=pruned)
   type: int
   sample: 99999
+batches:
+  description: Transactions the prune used (0 in check mode or when nothing was below the highest C(id)).
+  returned: when O(state=pruned)
+  type: int
+  sample: 37
+batch_size_first:
+  description: Rows in the prune's first batch (O(batch_size)).
+  returned: when O(state=pruned)
+  type: int
+  sample: 10000
+batch_size_last:
+  description: Rows the last batch was sized for, after O(batch_seconds) adapted it.
+  returned: when O(state=pruned)
+  type: int
+  sample: 160000
+longest_batch_seconds:
+  description: The longest time one batch held its locks (its C(DELETE) to its C(COMMIT)), in seconds.
+  returned: when O(state=pruned)
+  type: float
+  sample: 0.13
+longest_batch_rows:
+  description: Rows deleted by that longest batch.
+  returned: when O(state=pruned)
+  type: int
+  sample: 120000
+seconds:
+  description: Seconds the prune took, from connecting to the last count.
+  returned: when O(state=pruned)
+  type: float
+  sample: 12.4
 rows_to_delete:
-  description: Rows below the highest C(id) before the prune (what check mode would delete).
+  description:
+    - Rows below the highest C(id) before the prune; in check mode counted (what it would
+      delete), otherwise the rows the batches deleted (a count of millions of rows is skipped).
   returned: when O(state=pruned)
   type: int
   sample: 99999
@@ -374,6 +425,8 @@ def main():
         state=dict(type="str", required=True, choices=["estimated", "pruned", "dumped", "verified", "restored", "rehearsed"]),
         backup_dir=dict(type="path"),
         batch_size=dict(type="int", default=10000),
+        batch_seconds=dict(type="float", default=0.2),
+        from_id=dict(type="int"),
         triggers=dict(type="bool", default=False),
         compress=dict(type="str", default="none", choices=["none", "gzip", "zstd"]),
         parallel=dict(type="bool", default=True),
@@ -394,6 +447,8 @@ def main():
         metadb.check_libraries(module)
     if p["batch_size"] < 1:
         module.fail_json(msg="batch_size must be at least 1. Give a positive number of rows per batch")
+    if p["batch_seconds"] < 0:
+        module.fail_json(msg="batch_seconds must not be negative. Give 0 to keep every batch at batch_size")
     for arg in p["dump_extra_args"]:
         if "password" in arg.lower() or arg.startswith("-p"):
             module.fail_json(msg="dump_extra_args must not carry a password (%s...). Give it as "
@@ -426,7 +481,8 @@ def main():
             module.exit_json(changed=False, rehearsal=rehearsal)
 
         if state == "pruned":
-            result = heartbeat.prune(settings, p["batch_size"], check_mode=module.check_mode)
+            result = heartbeat.prune(settings, p["batch_size"], check_mode=module.check_mode,
+                                     batch_seconds=p["batch_seconds"], from_id=p["from_id"])
             module.exit_json(**result)
 
         if state in ("dumped", "restored") and not module.check_mode:

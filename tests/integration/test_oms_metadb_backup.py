@@ -201,6 +201,51 @@ def test_prune_100000_heartbeats_to_one(bed, run_module):
     assert not again_check.changed and not again.changed and again["rows_deleted"] == 0
 
 
+def test_prune_while_oms_writes_keeps_new_rows_and_sizes_batches_by_time(bed, run_module):
+    """The roles prune before the stop, while OMS still inserts heartbeats: rows above the max(id)
+    read at the start survive, and the batches follow batch_seconds instead of batch_size."""
+    hb = bed["metadb"]["cm_hb_db"]
+    query(bed, "DELETE FROM heatbeat_sequence", database=hb)
+    query(bed, "INSERT INTO heatbeat_sequence (gmt_created, gmt_modified) "
+               "SELECT now(), now() FROM seq_1_to_300000", database=hb)
+    stop = threading.Event()
+
+    def oms_writes():
+        conn = connect(bed, hb)
+        try:
+            with conn.cursor() as cur:
+                while not stop.is_set():
+                    cur.execute("INSERT INTO heatbeat_sequence (gmt_created, gmt_modified) VALUES (now(), now())")
+                    conn.commit()
+                    time.sleep(0.05)
+        finally:
+            conn.close()
+
+    writer = threading.Thread(target=oms_writes)
+    writer.start()
+    try:
+        r = run_module("oms_metadb_backup", args(bed, state="pruned", batch_size=500, batch_seconds=0.05))
+    finally:
+        stop.set()
+        writer.join()
+    assert not r.failed, r.get("msg")
+    assert r.changed and r["rows_deleted"] == r["rows_to_delete"] >= 299999
+    assert r["batch_size_first"] == 500 and r["batch_size_last"] != 500 and r["batches"] > 1
+    assert 0 < r["longest_batch_seconds"] < r["seconds"] and r["longest_batch_rows"] > 0
+    (below, total), = query(bed, "SELECT SUM(id < %s), COUNT(*) FROM heatbeat_sequence" % r["max_id"],
+                            database=hb)
+    assert int(below) == 0 and total >= 1  # the row at max_id and every row OMS wrote meanwhile
+
+    # the second, in-window prune: only what was written since, starting at the first one's max_id
+    query(bed, "INSERT INTO heatbeat_sequence (gmt_created, gmt_modified) "
+               "SELECT now(), now() FROM seq_1_to_20", database=hb)
+    plan = run_module("oms_metadb_backup", args(bed, state="pruned", from_id=r["max_id"]), check=True)
+    assert plan.changed and plan["rows_to_delete"] == total + 19
+    again = run_module("oms_metadb_backup", args(bed, state="pruned", from_id=r["max_id"]))
+    assert not again.failed, again.get("msg")
+    assert again["rows_after"] == 1 and again["rows_deleted"] == total + 19 and again["batches"] == 1
+
+
 @pytest.mark.parametrize("compress", ["none", "zstd", "gzip"])
 def test_dump_then_restore_gives_row_identical_databases(bed, run_module, backup_dir, compress):
     add_tricky_data(bed)

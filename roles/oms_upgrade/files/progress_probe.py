@@ -10,8 +10,11 @@ Run on the managed host by roles/oms_upgrade/tasks/progress.yml (python -c, no m
 Checks the async job's results file every CHECK_EVERY seconds and returns as soon as the job has
 finished, or after WAIT_SECONDS otherwise, printing one JSON line:
 {"finished": bool, "elapsed": seconds since the job started, "bytes": size of the files the globs
-match (dumps being written, a log growing)}. So the role's loop needs no pause of its own: the
-job's end is seen within CHECK_EVERY seconds, and a progress line still comes every WAIT_SECONDS.
+match (dumps being written, a log growing), "result": the job's result once finished}. So the
+role's loop needs no pause of its own: the job's end is seen within CHECK_EVERY seconds, a progress
+line still comes every WAIT_SECONDS, and the result needs no async_status round trip after it (one
+task less per long step inside the downtime window). The result is the module's own output, which
+AnsibleModule already stripped of no_log values; its `invocation` (the arguments) is left out.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,26 +25,36 @@ import os
 import sys
 import time
 
-CHECK_EVERY = 0.2
+CHECK_EVERY = 0.1  # a stat() every 0.1 s costs nothing; the job's end is seen 0.05 s sooner on average
 
 
-def job_state(path, last):
-    """(finished, started_at, stamp): reads the results file only when it changed since `last`."""
+def job_result(path, last):
+    """(result or None, started_at, stamp): reads the results file only when it changed since
+    `last`; the result only once the job has finished."""
     try:
         info = os.stat(path)
     except OSError:
-        return False, None, None
+        return None, None, None
     stamp = (info.st_mtime, info.st_size)
     if stamp == last:
-        return False, info.st_mtime, stamp
+        return None, info.st_mtime, stamp
     try:
         with open(path) as handle:
             result = json.load(handle)
     except (OSError, IOError, ValueError):
-        return False, info.st_mtime, None  # caught mid-write: read it again next time
+        return None, info.st_mtime, None  # caught mid-write: read it again next time
     # async_wrapper writes {"started": 1, "finished": 0} first and the module's result at the end
-    finished = result.get("finished") == 1 or "started" not in result
-    return finished, info.st_mtime, stamp
+    if result.get("finished") == 1 or "started" not in result:
+        result.pop("invocation", None)
+        result["finished"] = 1
+        return result, info.st_mtime, stamp
+    return None, info.st_mtime, stamp
+
+
+def job_state(path, last):
+    """(finished, started_at, stamp), as job_result without the result."""
+    result, mtime, stamp = job_result(path, last)
+    return result is not None, mtime, stamp
 
 
 def written(patterns):
@@ -60,7 +73,8 @@ def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time
     deadline = clock() + max(0.0, wait)
     started, last = None, None
     while True:
-        finished, mtime, last = job_state(results_file, last)
+        result, mtime, last = job_result(results_file, last)
+        finished = result is not None
         if started is None and mtime is not None and not finished:
             started = mtime
         if finished:
@@ -71,9 +85,12 @@ def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time
             break
         sleep(min(check_every, max(0.0, deadline - clock())))
     now = clock()
-    return {"finished": finished,
-            "elapsed": int(round(now - started)) if started is not None else 0,
-            "bytes": written(patterns)}
+    out = {"finished": finished,
+           "elapsed": int(round(now - started)) if started is not None else 0,
+           "bytes": written(patterns)}
+    if finished:
+        out["result"] = result
+    return out
 
 
 def main(argv):

@@ -55,12 +55,25 @@ def test_returns_as_soon_as_the_job_finishes(tmp_path):
                              clock=lambda: clock["now"], sleep=sleep)
     assert out["finished"] is True and clock["sleeps"] == 3
     assert clock["now"] - 1000.0 < 1.0
+    # the job's result comes with it: the role needs no async_status round trip
+    assert out["result"] == {"changed": True, "rc": 0, "finished": 1}
+
+
+def test_result_of_a_running_job_is_not_given_and_invocation_never(tmp_path):
+    results = tmp_path / "1.6"
+    write(results, {"started": 1, "finished": 0})
+    assert "result" not in probe_module.probe(str(results), 0.1, [], check_every=0.05)
+    write(results, {"changed": True, "manifest": {"duration": 3.2},
+                    "invocation": {"module_args": {"login_user": "oms_meta"}}})
+    out = probe_module.probe(str(results), 5, [])
+    assert out["result"] == {"changed": True, "manifest": {"duration": 3.2}, "finished": 1}
 
 
 def test_finished_and_failed_jobs_and_a_missing_file(tmp_path):
     results = tmp_path / "1.3"
     write(results, {"failed": 1, "msg": "mysqldump exited 2", "finished": 1})
-    assert probe_module.probe(str(results), 5, [])["finished"] is True
+    out = probe_module.probe(str(results), 5, [])
+    assert out["finished"] is True and out["result"]["msg"] == "mysqldump exited 2"
     write(results, {"failed": True, "msg": "no started key: the final result"})
     assert probe_module.probe(str(results), 5, [])["finished"] is True
     missing = probe_module.probe(str(tmp_path / "none"), 0.1, [], check_every=0.05)
@@ -82,3 +95,4 @@ def test_runs_as_python_c_with_the_files_text(tmp_path):
                          check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
     parsed = json.loads(out)
     assert parsed["finished"] is True and parsed["bytes"] == os.path.getsize(str(results))
+    assert parsed["result"] == {"changed": False, "finished": 1}
