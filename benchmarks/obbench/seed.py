@@ -197,7 +197,7 @@ def generate(seed, table, first, last):
 def plan(seed, size_bytes):
     """{table: rows} so that the generated text is about `size_bytes` in the shares above."""
     rows = {}
-    for role, table, share, _ddl, _cols, gen in TABLES + (HB_SEQ,):
+    for _role, table, share, _ddl, _cols, gen in TABLES + (HB_SEQ,):
         sample = gen(_rng(seed, table, 0), 0, CHUNK)
         avg = len(sample.encode()) / float(CHUNK)
         rows[table] = max(CHUNK // 5, int(share * size_bytes / avg))

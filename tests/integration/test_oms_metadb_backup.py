@@ -432,7 +432,6 @@ def test_oceanbase_dump_killed_by_ob_query_timeout_names_the_variable(
 
 
 def test_password_never_visible_in_ps_while_mysqldump_runs(bed, run_module, backup_dir, global_ob_timeouts):
-    hb = bed["metadb"]["cm_hb_db"]
     # enough rows that mysqldump runs for a while
     insert_heartbeats(bed, 1500000)
     seen = {"mysqldump": [], "leaks": []}

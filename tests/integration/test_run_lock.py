@@ -35,7 +35,7 @@ def test_a_second_run_fails_at_once_naming_the_holder(instance):
     other = subprocess.Popen(["bash", "-c", "exec -a ansible-playbook sleep 600"])
     try:
         time.sleep(0.5)
-        record = hold(d, other.pid)
+        hold(d, other.pid)
         listing = sorted(os.listdir(d["backup_dir"]))
         refused = run_playbook(inventory, "upgrade")
         assert refused.rc != 0

@@ -82,8 +82,8 @@ class Testbed(object):
             naming.check_name(name)
         self.images()
         wanted = {name: self._engine_for(self.instance(name)) for name in names}
-        for engine in sorted(set(wanted.values())):
-            self.metadb(engine)
+        for wanted_engine in sorted(set(wanted.values())):
+            self.metadb(wanted_engine)
         self._check_ports(names)
         for name in names:
             inst = self.instance(name)
@@ -119,8 +119,8 @@ class Testbed(object):
                 self._remove(inst, drop=False)
         for c in self.client.containers.list(all=True, filters={"label": naming.INSTANCE_LABEL}):
             c.remove(force=True)
-        for engine in naming.METADB_ENGINES:
-            metadb.remove(self.client, self.root, engine)
+        for each in naming.METADB_ENGINES:
+            metadb.remove(self.client, self.root, each)
         shutil.rmtree(os.path.join(self.root, "instances"), ignore_errors=True)
         images.remove_target_tag(self.client, self.image_repo)
 
@@ -259,10 +259,10 @@ class Testbed(object):
         return bool(answer and answer.get("data", {}).get("healthy"))
 
     def _drop(self, inst, engines):
-        for engine in engines:
-            if metadb.running(self.client, engine):
-                metadb.drop_databases(metadb.passwords(self.root, engine)[1], inst.databases,
-                                      engine)
+        for each in engines:
+            if metadb.running(self.client, each):
+                metadb.drop_databases(metadb.passwords(self.root, each)[1], inst.databases,
+                                      each)
 
     def _remove(self, inst, drop=True):
         for c in deployment.instance_containers(self.client, inst):

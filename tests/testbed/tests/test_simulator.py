@@ -202,7 +202,7 @@ def test_rereads_ha_config_and_logs_ha_action_on_stale_heartbeat(fresh):
           % m["rm_db"], (json.dumps(ha),))
     wait_for(lambda: "ha.config reloaded: enable=True" in log_text(fresh), 12,
              what="ha.config reload")
-    line = wait_for(lambda: [l for l in log_text(fresh).splitlines() if "HA action" in l], 12,
+    line = wait_for(lambda: [ln for ln in log_text(fresh).splitlines() if "HA action" in ln], 12,
                     what="HA action line")[0]
     assert "store_t1_probe" in line and "earliest checkpoint" in line
 
@@ -263,7 +263,7 @@ def test_ha_action_at_start_after_downtime(bed, fresh):
           "task_name='supervisor'" % m["cm_hb_db"])
     container.start()
     bed.wait_serving(MAIN, timeout=60)
-    line = [l for l in log_text(fresh).splitlines() if "HA action" in l]
+    line = [ln for ln in log_text(fresh).splitlines() if "HA action" in ln]
     assert line and "heartbeat of supervisor" in line[0]
     assert "now minus refetchStoreIntervalMin=30 min" in line[0]
 

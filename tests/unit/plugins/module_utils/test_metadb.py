@@ -35,7 +35,7 @@ def test_defaults_file_is_0600_and_removed(tmp_path):
 
 def test_defaults_file_removed_on_error(tmp_path):
     try:
-        with metadb.client_defaults_file(settings(), str(tmp_path)) as path:
+        with metadb.client_defaults_file(settings(), str(tmp_path)):
             raise RuntimeError("boom")
     except RuntimeError:
         pass
