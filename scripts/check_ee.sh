@@ -18,7 +18,9 @@ grep -q 'COPY _build/collections /build/collections' "$containerfile"
 grep -q 'ansible-galaxy collection install .*-r requirements.yml' "$containerfile"
 ls ee-context/_build/collections/obtools-oms-*.tar.gz > /dev/null
 mkdir installed
-ansible-galaxy collection install -p installed ee-context/_build/collections/obtools-oms-*.tar.gz > /dev/null
+# Its own collections path: ansible-galaxy skips a collection it already finds on the configured one.
+ANSIBLE_COLLECTIONS_PATH="$PWD/installed" ansible-galaxy collection install --force -p installed \
+  ee-context/_build/collections/obtools-oms-*.tar.gz > /dev/null
 found=$(python3 ee-context/_build/scripts/introspect.py introspect installed)
 echo "$found"
 for want in docker PyMySQL requests mariadb-client; do
