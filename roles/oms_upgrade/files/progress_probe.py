@@ -28,6 +28,22 @@ import time
 CHECK_EVERY = 0.1  # a stat() every 0.1 s costs nothing; the job's end is seen 0.05 s sooner on average
 
 
+def plain(value):
+    """The result without ansible-core's tagged objects: 2.19 writes a module's warnings and
+    deprecations into the async results file as {"__ansible_type": "WarningSummary", "event":
+    {"msg": ...}}, which the controller's from_json refuses to decode ("Object of type 'Event' is
+    not JSON deserializable"). Each becomes its message, a plain string."""
+    if isinstance(value, dict):
+        if "__ansible_type" in value:
+            event = value.get("event") if isinstance(value.get("event"), dict) else value
+            return str(event.get("msg", "")) or json.dumps(
+                dict((k, v) for k, v in value.items() if k != "__ansible_type"), default=str)
+        return dict((k, plain(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def job_result(path, last):
     """(result or None, started_at, stamp): reads the results file only when it changed since
     `last`; the result only once the job has finished."""
@@ -46,6 +62,7 @@ def job_result(path, last):
     # async_wrapper writes {"started": 1, "finished": 0} first and the module's result at the end
     if result.get("finished") == 1 or "started" not in result:
         result.pop("invocation", None)
+        result = plain(result)
         result["finished"] = 1
         return result, info.st_mtime, stamp
     return None, info.st_mtime, stamp

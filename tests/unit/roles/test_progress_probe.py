@@ -96,3 +96,18 @@ def test_runs_as_python_c_with_the_files_text(tmp_path):
     parsed = json.loads(out)
     assert parsed["finished"] is True and parsed["bytes"] == os.path.getsize(str(results))
     assert parsed["result"] == {"changed": False, "finished": 1}
+
+
+def test_tagged_warnings_of_ansible_core_become_plain_messages(tmp_path):
+    # ansible-core 2.19 writes a module's warnings into the async results file as tagged objects,
+    # which the controller's from_json refuses ("Object of type 'Event' is not JSON deserializable")
+    results = tmp_path / "7.8"
+    warning = {"event": {"msg": "console_url is plain http://", "__ansible_type": "Event"},
+               "__ansible_type": "WarningSummary"}
+    write(results, {"changed": False, "healthy": True, "warnings": [warning],
+                    "servers": [{"ip": "127.0.0.1", "status": "ONLINE"}]})
+    out = probe_module.probe(str(results), 1, [])
+    assert out["finished"] is True
+    assert out["result"]["warnings"] == ["console_url is plain http://"]
+    assert out["result"]["servers"] == [{"ip": "127.0.0.1", "status": "ONLINE"}]
+    assert "__ansible_type" not in json.dumps(out)
