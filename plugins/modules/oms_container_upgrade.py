@@ -244,7 +244,7 @@ container:
     - The container O(name) after the task (for O(state=upgraded) in check mode, before it).
     - Values of environment variables whose name looks secret (PASSWORD, SECRET, TOKEN, KEY, ...)
       are replaced by C(********).
-  returned: always, except when the task fails
+  returned: when O(state) is C(inspected), C(stopped), C(started) or C(upgraded)
   type: dict
   sample:
     exists: true
