@@ -493,14 +493,15 @@ def test_initialize_a_stopped_container_fails_with_what_to_do(instance, run_modu
 
 
 def test_plan_in_check_mode_before_anything_happened(mine, run_module, engine):
-    """`--check` of the whole upgrade: old still running, image not loaded: warnings, no change."""
+    """`--check` of the whole upgrade: old still running, image not loaded: prerequisites, no change."""
     pinned = image_or_none(engine, mine["target_image"])  # see the `mine` fixture
     result = run_module(MODULE, upgrade_args(mine), check=True, diff=True)
     assert_ok(result)
     assert result.changed and result["container"]["exists"] is False
-    warnings = " ".join(result.get("warnings", []))
-    assert "still running" in warnings
-    assert ("not loaded yet" in warnings) == (pinned is None)
+    # what must happen before the container can be created comes back as prerequisites
+    prerequisites = result["prerequisites"]
+    assert "stop %s" % mine["old_container"] in prerequisites
+    assert any(p.startswith("load ") for p in prerequisites) == (pinned is None)
     assert container_or_none(engine, mine["new_container"]) is None
     assert (image_or_none(engine, mine["target_image"]) is None) == (pinned is None)
     assert engine.containers.get(mine["old_container"]).status == "running"
