@@ -165,6 +165,10 @@ def test_estimate_covers_the_real_dump_and_is_never_zero(bed, run_module, backup
     """The preflight's estimate against the dump it estimates, on whichever engine the bed runs."""
     add_tricky_data(bed)
     insert_heartbeats(bed, 30000)  # rows that information_schema may not count yet (OceanBase: 0)
+    if engine_of(bed) != "oceanbase":
+        # MariaDB's estimate is information_schema's, which InnoDB refreshes in the background
+        # (a running OMS's tables have it); rows inserted a second ago need their statistics now.
+        query(bed, "ANALYZE TABLE heatbeat_sequence", database=bed["metadb"]["cm_hb_db"])
     est = run_module("oms_metadb_backup", args(bed, state="estimated", backup_dir=backup_dir))
     assert not est.failed, est.get("msg")
     dumped = run_module("oms_metadb_backup", args(bed, state="dumped", backup_dir=backup_dir))
