@@ -109,10 +109,21 @@ def acquire(path, holder, break_run=None, check=False):
         raise OmsError("The lock holder has no run id", "Give holder.run, unique per run")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
+        # Refused here as the preflight would refuse it: the lock is taken before the preflight.
+        if os.path.exists(directory):
+            raise OmsError("The backup directory %s is not a writable directory: something else "
+                           "has that name" % directory,
+                           "Move it away, or set oms_backup_dir to a writable place with room")
+        parent = os.path.dirname(directory)
+        if not os.path.isdir(parent):
+            raise OmsError("The backup directory %s cannot be created in its parent %s, which "
+                           "does not exist" % (directory, parent),
+                           "Create it (mkdir -p %s; chmod 700 %s) or set oms_backup_dir to a "
+                           "writable place with room" % (directory, directory))
         if check:
             return True, None, None, True
         try:
-            os.makedirs(directory, DIR_MODE)
+            os.mkdir(directory, DIR_MODE)
         except OSError as exc:
             raise OmsError("Cannot create %s: %s" % (directory, exc),
                            "Create it, or choose a backup directory that can be written")

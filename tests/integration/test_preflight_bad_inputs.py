@@ -401,6 +401,8 @@ def test_the_rollback_refuses_a_backup_directory_two_deployments_share(testbed, 
     ctx = Ctx(deployment, tmp_path)
     ctx.inventory_vars = inventory_for(deployment)
     backup_shared(ctx)
+    # the rollback acts only on hosts the user names (-l or oms_target_hosts): name both
+    ctx.extra["oms_target_hosts"] = "oms"
     case = Case("rollback_backup_dir_shared", "is also the backup directory of",
                 "Give every deployment its own oms_backup_dir")
     before = Snapshot(deployment, ctx.paths)
