@@ -38,5 +38,9 @@ git ls-files -co --exclude-standard | grep -v '^\.venv' | tar -cf - -T - | tar -
 echo "--- unit tests on ansible-core $core"
 "$venv/bin/python" -m pytest tests/unit -q
 
-echo "--- molecule scenario default on ansible-core $core"
-molecule test -s default
+# CI's budget leaves this one out (every scenario runs on the newest core); OMS_EXHAUSTIVE=1
+# bash scripts/test.sh sets OMS_MATRIX_MOLECULE=1.
+if [ "${OMS_MATRIX_MOLECULE:-0}" = 1 ]; then
+  echo "--- molecule scenario default on ansible-core $core"
+  molecule test -s default
+fi
