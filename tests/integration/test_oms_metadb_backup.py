@@ -210,8 +210,7 @@ def test_prune_while_oms_writes_keeps_new_rows_and_sizes_batches_by_time(bed, ru
     read at the start survive, and the batches follow batch_seconds instead of batch_size."""
     hb = bed["metadb"]["cm_hb_db"]
     query(bed, "DELETE FROM heatbeat_sequence", database=hb)
-    query(bed, "INSERT INTO heatbeat_sequence (gmt_created, gmt_modified) "
-               "SELECT now(), now() FROM seq_1_to_300000", database=hb)
+    insert_heartbeats(bed, 300000)
     stop = threading.Event()
 
     def oms_writes():
@@ -241,8 +240,7 @@ def test_prune_while_oms_writes_keeps_new_rows_and_sizes_batches_by_time(bed, ru
     assert int(below) == 0 and total >= 1  # the row at max_id and every row OMS wrote meanwhile
 
     # the second, in-window prune: only what was written since, starting at the first one's max_id
-    query(bed, "INSERT INTO heatbeat_sequence (gmt_created, gmt_modified) "
-               "SELECT now(), now() FROM seq_1_to_20", database=hb)
+    insert_heartbeats(bed, 20)
     plan = run_module("oms_metadb_backup", args(bed, state="pruned", from_id=r["max_id"]), check=True)
     assert plan.changed and plan["rows_to_delete"] == total + 19
     again = run_module("oms_metadb_backup", args(bed, state="pruned", from_id=r["max_id"]))
