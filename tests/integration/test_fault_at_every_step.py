@@ -1,8 +1,8 @@
 """A fault at every step of the upgrade, each a real one, then the test's own checks.
 
 Each point runs the upgrade up to the step before (oms_upgrade_stop_after_step), breaks something
-for real (a revoked grant, a full filesystem, a faulted simulator, a killed container, a name
-taken), and runs the upgrade again: it resumes into the fault. Some faults must land while the
+for real (a revoked grant, a full filesystem, a faulted simulator, a killed container, a killed
+MetaDB connection, a name taken), and runs the upgrade again: it resumes into the fault. Some faults must land while the
 step runs; a watcher of the journal injects them at a point the run cannot pass without them
 (e.g. the new container kept from coming online until the disk is full).
 
@@ -83,6 +83,7 @@ class Ctx(object):
         self.bed, self.d, self.backup = bed, d, backup
         self.docker = docker.from_env()
         self.undo = []
+        self.killers = []
 
     def revoke(self, role, privileges):
         grants(self.bed, self.d, role, privileges, True)
@@ -99,6 +100,11 @@ class Ctx(object):
     def kill(self, name):
         self.docker.containers.get(name).kill()
 
+    def kill_dump_connection(self):
+        killer = DumpConnectionKiller(self.bed, self.d)
+        self.killers.append(killer)
+        self.undo.append(killer.stop)
+
     def take_name(self, name):
         """Another container already holds the new container's name."""
         self.docker.containers.create(self.d["source_image"], name=name, command=["true"],
@@ -108,6 +114,54 @@ class Ctx(object):
     def cleanup(self):
         while self.undo:
             self.undo.pop()()
+
+
+class DumpConnectionKiller(object):
+    """Kills the dump's MetaDB connection for real, as a DBA's KILL or a proxy's timeout would.
+
+    The dump is too fast to catch by timing, so a WRITE lock on one table of the cm database
+    makes mysqldump's read of that table wait; a thread finds the waiting connection of the
+    MetaDB user in the process list, KILLs it, then lets the lock go. The schema-only rehearsal
+    of the preflight reads no rows, so it is not held up.
+    """
+
+    def __init__(self, bed, d):
+        self.bed, self.user, self.killed = bed, d["metadb"]["user"], []
+        database = d["metadb"]["cm_db"]
+        self.locker = bed.root_connect()
+        with self.locker.cursor() as cur:
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                        "AND table_type = 'BASE TABLE' ORDER BY table_name LIMIT 1", (database,))
+            table = cur.fetchone()[0]
+            cur.execute("LOCK TABLES `%s`.`%s` WRITE" % (database, table))
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._kill_when_waiting)
+        self.thread.daemon = True
+        self.thread.start()
+
+    def _kill_when_waiting(self):
+        conn = self.bed.root_connect()
+        try:
+            while not self.done.is_set() and not self.killed:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT id FROM information_schema.processlist WHERE user = %s "
+                                "AND state LIKE %s", (self.user, "%metadata lock%"))
+                    for (pid,) in cur.fetchall():
+                        cur.execute("KILL %d" % pid)
+                        self.killed.append(pid)
+                time.sleep(0.05)
+        finally:
+            conn.close()
+            self.done.set()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(10)
+        try:
+            with self.locker.cursor() as cur:
+                cur.execute("UNLOCK TABLES")
+        finally:
+            self.locker.close()
 
 
 def step_is(step, status):
@@ -146,6 +200,8 @@ POINTS = [
     ("backup-full-disk", "heartbeat_prune", lambda c: c.disk_full(0),
      [(any_rollback, lambda c: c.cleanup())], False, False, {}),
     ("backup-revoked-grant", "heartbeat_prune", lambda c: c.revoke("cm_db", "SELECT"),
+     [(any_rollback, lambda c: c.cleanup())], False, True, {}),
+    ("backup-killed-metadb-connection", "heartbeat_prune", lambda c: c.kill_dump_connection(),
      [(any_rollback, lambda c: c.cleanup())], False, True, {}),
     ("run_new-name-taken", "backup", lambda c: c.take_name(c.d["new_container"]), [], False, True, {}),
     ("init-faulted-simulator", "run_new", lambda c: c.sim_faults("init_fail_halfway"),
@@ -276,6 +332,7 @@ def test_fault(point, disk, testbed):
         ctx.cleanup()
         testbed.set_faults(INSTANCE, [])
     print("\n".join(output.splitlines()[-25:]))
+    assert all(k.killed for k in ctx.killers), "no dump connection was killed: the fault did not land"
     assert rc != 0, "the fault did not make the upgrade fail:\n" + output[-3000:]
     assert "To do:" in output, output[-3000:]
 
