@@ -187,6 +187,16 @@ content_digests:
   returned: when O(state=restored)
   type: dict
   sample: {"rm_411": "f0c6e81a689b13d9c0012a0b75a7d4b3cec19143c94dec1eefd6cae3f264f5f6"}
+database:
+  description: The heartbeat database the prune worked on (O(cm_hb_db) or C(drc_cm_heartbeat_db)).
+  returned: when O(state=pruned)
+  type: str
+  sample: cm_hb_411
+table:
+  description: The table the prune deleted from, always C(heatbeat_sequence) (OMS's spelling).
+  returned: when O(state=pruned)
+  type: str
+  sample: heatbeat_sequence
 max_id:
   description: The highest C(id) of C(heatbeat_sequence) when the prune started (null when empty).
   returned: when O(state=pruned)
