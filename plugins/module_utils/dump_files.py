@@ -257,3 +257,16 @@ def remove_quietly(path):
         os.unlink(path)
     except OSError:
         pass
+
+
+def manifest_compressions(backup_dir):
+    """The compressions of the files the manifest in backup_dir names (empty without a readable
+    manifest): which decompressors a verify or a restore needs."""
+    try:
+        manifest = read_manifest(backup_dir)
+    except OmsError:
+        return set()
+    if not manifest:
+        return set()
+    return set(compression_of(e.get("file", "")) for e in manifest["databases"]
+               if e.get("file", "").endswith((".sql", ".gz", ".zst")))

@@ -94,6 +94,18 @@ def pending_steps(journal, order):
     return [name for name in order if name not in done]
 
 
+def summary(journal, order=None):
+    """What oms_journal and oms_journal_info both return about a journal (None: there is none):
+    the journal itself, its done steps and, with the run's steps in `order`, where a re-run
+    resumes."""
+    journal = journal or {}
+    result = {"journal": journal, "done_steps": done_steps(journal)}
+    if order is not None:
+        pending = pending_steps(journal, order)
+        result.update(pending_steps=pending, next_step=pending[0] if pending else None)
+    return result
+
+
 def _merged(target, data):
     result = dict(target or {})
     result.update(data)

@@ -129,6 +129,13 @@ def connect(settings, database=None):
     return conn
 
 
+def read_engine(settings):
+    """The server's engine and version (metadb_engine.detect()'s answer), over one connection."""
+    conn = connect(settings)
+    conn.close()
+    return conn.oms_engine
+
+
 def translate_error(exc, settings, database=None, doing="connect to the MetaDB"):
     """An OmsError for a PyMySQL error: what failed and what to do."""
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None

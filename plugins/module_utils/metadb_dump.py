@@ -213,7 +213,7 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
     if check_mode:
         result = {"changed": True, "manifest_path": manifest_path, "files": files,
                   "msg": "would dump %s into %s" % (", ".join(pair[1] for pair in databases), backup_dir)}
-        result["estimate"] = estimate(settings, backup_dir)
+        result["estimate_bytes"] = estimate(settings, backup_dir)["estimate_bytes"]
         return result
 
     # reach the MetaDB and find the three databases before anything is created on disk; inside

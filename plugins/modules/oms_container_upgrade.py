@@ -8,13 +8,13 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: oms_container_upgrade
-short_description: Inspect, stop, load, replace, initialise and restart OMS containers
+short_description: Stop, load, replace, initialise and restart OMS containers
 version_added: 0.1.0
 description:
   - The Docker side of upgrading an OceanBase Migration Service (OMS) Community Edition
     single-node deployment from 4.1.1-CE to 4.2.0-CE, and of its rollback.
-  - One O(state) per step of the procedure. C(inspected) reads a container (settings, mounts,
-    version). C(stopped) stops it and returns the stop time (T1, T3). C(image_loaded) loads an
+  - One O(state) per step of the procedure. C(stopped) stops a container and returns the stop time
+    (T1, T3). C(image_loaded) loads an
     image tarball after checking that it holds the wanted tag. C(upgraded) runs the new container
     from the old container's inspect data with C(IS_UPGRADE=true). C(initialized) runs
     C(/root/docker_init.sh) inside it. C(started) starts a stopped container (rollback).
@@ -25,6 +25,8 @@ description:
     Where it differs from the docs' C(--net host --privileged --pids-limit -1
     --ulimit nproc=65535:65535) the module warns.
   - No container is ever removed.
+  - Reading a container (settings, mounts, version), an image or a tarball is
+    M(obtools.oms.oms_container_info)'s job (O(state=inspected) was removed in 0.2.0).
 author:
   - obtools developers (@obtools)
 extends_documentation_fragment:
@@ -33,12 +35,10 @@ options:
   name:
     description:
       - Name of the container acted on. For O(state=upgraded) the name of the NEW container.
+      - Required for every state but O(state=image_loaded), which acts on no container.
     type: str
-    required: true
   state:
     description:
-      - V(inspected) reads the container and changes nothing; a missing container is reported
-        with C(container.exists=false), not as a failure.
       - V(stopped) stops the container; an already stopped one is left as it is.
       - V(image_loaded) loads O(image_archive) unless O(image) is already present with the image
         id the tarball records. The tarball's tags are read first, without loading it.
@@ -56,7 +56,7 @@ options:
       - V(started) starts a stopped container (rollback to the old container).
     type: str
     required: true
-    choices: [inspected, stopped, image_loaded, upgraded, initialized, started]
+    choices: [stopped, image_loaded, upgraded, initialized, started]
   stop_timeout:
     description:
       - Seconds the container gets to stop before it is killed (O(state=stopped)).
@@ -177,8 +177,8 @@ notes:
   - When the engine is local (C(unix://) socket), the host paths of the mounts and of the SSL files
     are checked before the new container is created, because the engine would otherwise create
     empty directories in their place.
-  - After starting a container (O(state=started), O(state=upgraded)) the module waits 3 seconds
-    and fails, with the last lines of its log, if it exited in that time.
+  - After starting a container (O(state=started), O(state=upgraded)) the module waits
+    O(settle_seconds) and fails, with the last lines of its log, if it exited in that time.
   - The version is read from the image tag (C(feature_4.1.1-ce) gives C(4.1.1-CE)), else from the
     image's tags or a version label.
 seealso:
@@ -189,14 +189,12 @@ seealso:
 
 EXAMPLES = r'''
 - name: Preflight | Inspect the old container
-  obtools.oms.oms_container_upgrade:
+  obtools.oms.oms_container_info:
     name: oms_411
-    state: inspected
   register: old
 
 - name: Step 3 | Load the 4.2.0 image tarball (skipped when the tag is already there)
   obtools.oms.oms_container_upgrade:
-    name: oms_411
     state: image_loaded
     image: oms:feature_4.2.0-ce
     image_archive: /data/oms/oms_feature_4.2.0-ce.tar.gz
@@ -244,7 +242,7 @@ container:
     - The container O(name) after the task (for O(state=upgraded) in check mode, before it).
     - Values of environment variables whose name looks secret (PASSWORD, SECRET, TOKEN, KEY, ...)
       are replaced by C(********).
-  returned: when O(state) is C(inspected), C(stopped), C(started) or C(upgraded)
+  returned: when O(state) is C(stopped), C(started) or C(upgraded)
   type: dict
   sample:
     exists: true
@@ -284,7 +282,7 @@ deviations:
   description:
     - Where the container's settings differ from the docs' C(docker run) flags, one sentence
       each. For O(state=upgraded) the same sentences are also issued as warnings.
-  returned: when the container exists and O(state) is C(inspected) or C(upgraded)
+  returned: when O(state=upgraded) creates the container
   type: list
   elements: str
   sample: ["not privileged, the docs run OMS with --privileged=true"]
@@ -322,8 +320,11 @@ archive_tags:
   elements: str
   sample: ["oms:feature_4.2.0-ce"]
 loaded:
-  description: Whether the tarball was loaded by this task.
-  returned: when O(state=image_loaded)
+  description:
+    - Whether this task loaded O(image_archive) (V(false) in check mode).
+    - With O(state=upgraded), whether it loaded the tarball first because O(image) was absent (or
+      had another id than O(image_id)).
+  returned: when O(state=image_loaded), or O(state=upgraded) creates the container
   type: bool
   sample: true
 present:
@@ -353,12 +354,6 @@ prerequisites:
   type: list
   elements: str
   sample: ["stop oms_411", "load oms:feature_4.2.0-ce"]
-image_loaded:
-  description: Whether O(state=upgraded) loaded O(image_archive) first because O(image) was absent
-    (or had another id than O(image_id)).
-  returned: when O(state=upgraded) creates the container
-  type: bool
-  sample: false
 planned:
   description: The settings the new container is (or in check mode would be) created with,
     secrets masked. The same as the diff's C(after).
@@ -429,7 +424,6 @@ from ansible_collections.obtools.oms.plugins.module_utils.container_facts import
     UPGRADED_FROM_LABEL,
     absent,
     describe,
-    deviations,
     parse_restart_policy,
     restart_policy_string,
     image_version,
@@ -489,13 +483,6 @@ class ContainerUpgrade(object):
         return inspect
 
     # states ------------------------------------------------------------------------------------
-    def inspected(self):
-        inspect = self.client.inspect_container(self.name)
-        if inspect is None:
-            return dict(changed=False, container=absent(self.name), deviations=[])
-        container = self._describe(inspect)
-        return dict(changed=False, container=container, deviations=deviations(container))
-
     def _wanted_policy(self):
         text = self.params["restart_policy"]
         if text is None:
@@ -707,7 +694,7 @@ class ContainerUpgrade(object):
         for sentence in found:
             self.module.warn("%s: %s (copied from %s)" % (self.name, sentence, source))
         shown = planned(spec)
-        result = dict(changed=True, deviations=found, planned=shown, image_loaded=loaded,
+        result = dict(changed=True, deviations=found, planned=shown, loaded=loaded,
                       diff=dict(before={}, after=shown))
         if self.check:
             result["container"] = absent(self.name)
@@ -872,10 +859,9 @@ class ContainerUpgrade(object):
 def main():
     argument_spec = docker_client.docker_argument_spec()
     argument_spec.update(
-        name=dict(type="str", required=True),
+        name=dict(type="str"),
         state=dict(type="str", required=True,
-                   choices=["inspected", "stopped", "image_loaded", "upgraded", "initialized",
-                            "started"]),
+                   choices=["stopped", "image_loaded", "upgraded", "initialized", "started"]),
         stop_timeout=dict(type="int", default=60),
         image=dict(type="str"),
         image_archive=dict(type="path"),
@@ -898,7 +884,10 @@ def main():
         supports_check_mode=True,
         required_if=[
             ("state", "image_loaded", ["image", "image_archive"]),
-            ("state", "upgraded", ["image", "source_container"]),
+            ("state", "upgraded", ["name", "image", "source_container"]),
+            ("state", "stopped", ["name"]),
+            ("state", "initialized", ["name"]),
+            ("state", "started", ["name"]),
         ],
         required_together=[["ssl_certificate", "ssl_key"]],
     )

@@ -11,11 +11,12 @@ module: oms_journal
 short_description: Keep the upgrade's journal, the run's state file on the OMS host
 version_added: 0.1.0
 description:
-  - Reads and writes the JSON journal in which the C(obtools.oms.oms_upgrade) and
+  - Writes the JSON journal in which the C(obtools.oms.oms_upgrade) and
     C(obtools.oms.oms_rollback) roles record every step (start, end, duration, result) and the facts a later run needs (T1, T2, T3,
     container names, image tags, the previous C(ha.config), the dump manifest).
   - Every state returns RV(done_steps), so a role asks cheaply whether a step is done and skips it;
-    with O(steps) it also returns where a re-run resumes (RV(next_step)).
+    with O(steps) it also returns where a re-run resumes (RV(next_step)). To read the journal
+    without writing, use M(obtools.oms.oms_journal_info).
   - Writes are atomic (a temporary file in the same directory, fsync, rename) and the file has
     mode C(0600). Times are UTC ISO 8601, durations seconds with one decimal.
 author:
@@ -29,14 +30,15 @@ options:
     required: true
   state:
     description:
-      - V(read) returns the journal (V({}) when there is none) and never changes anything.
       - V(step) records that O(step) is O(status), merging O(data) into the step and into the
         journal's C(facts); or applies every entry of O(updates) in order, in one write.
       - V(reset) moves the journal aside to C(<path>.<UTC timestamp>) so that the next run starts
         afresh; nothing is deleted.
+      - Reading the journal is M(obtools.oms.oms_journal_info)'s job (V(read) was removed in
+        0.2.0).
     type: str
-    choices: [read, step, reset]
-    default: read
+    choices: [step, reset]
+    default: step
   step:
     description:
       - Name of the step, for O(state=step), for example V(stop_old_container).
@@ -98,12 +100,13 @@ notes:
   - Do not keep secrets in O(data). The file is 0600, but it is a plain file in the backup
     directory.
 seealso:
+  - module: obtools.oms.oms_journal_info
   - module: obtools.oms.oms_container_upgrade
 '''
 
 EXAMPLES = r'''
 - name: Read the journal and find where the run resumes
-  obtools.oms.oms_journal:
+  obtools.oms.oms_journal_info:
     path: /data/oms/backup/journal.json
     steps: [preflight, ha_off, stop_old_container, prune_heartbeat, dump]
   register: journal
@@ -231,10 +234,7 @@ from ansible_collections.obtools.oms.plugins.module_utils import journal as jour
 
 
 def summary(module, journal, extra):
-    result = dict(journal=journal or {}, done_steps=journal_utils.done_steps(journal or {}))
-    if module.params["steps"] is not None:
-        pending = journal_utils.pending_steps(journal or {}, module.params["steps"])
-        result.update(pending_steps=pending, next_step=pending[0] if pending else None)
+    result = journal_utils.summary(journal, module.params["steps"])
     result.update(extra)
     return result
 
@@ -244,9 +244,6 @@ def run(module):
     path = params["path"]
     state = params["state"]
     current = journal_utils.load(path)
-
-    if state == "read":
-        return summary(module, current, dict(changed=False, exists=current is not None))
 
     if state == "reset":
         if current is None and not os.path.exists(path):
@@ -302,7 +299,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            state=dict(type="str", choices=["read", "step", "reset"], default="read"),
+            state=dict(type="str", choices=["step", "reset"], default="step"),
             step=dict(type="str"),
             status=dict(type="str", choices=["started", "done", "failed"]),
             data=dict(type="dict", default={}),

@@ -99,12 +99,8 @@ def main():
         journal = journal_utils.load(module.params["path"])
     except OmsError as exc:
         exc.fail(module)
-    result = dict(changed=False, exists=journal is not None, journal=journal or {},
-                  done_steps=journal_utils.done_steps(journal or {}))
-    if module.params["steps"] is not None:
-        pending = journal_utils.pending_steps(journal or {}, module.params["steps"])
-        result.update(pending_steps=pending, next_step=pending[0] if pending else None)
-    module.exit_json(**result)
+    module.exit_json(changed=False, exists=journal is not None,
+                     **journal_utils.summary(journal, module.params["steps"]))
 
 
 if __name__ == "__main__":

@@ -14,10 +14,6 @@ version_added: 0.1.0
 description:
   - Works on OMS's rm, cm and cm_hb databases in the MetaDB, as steps 2.2, 2.3, 9.3 and 9.4 of the
     OMS 4.2.0-CE single-node upgrade procedure do by hand, and more safely.
-  - O(state=estimated) reports the space a dump needs and the MetaDB's engine. Read only. On MySQL
-    and MariaDB the size comes from C(information_schema); on OceanBase, whose C(information_schema)
-    reads 0 rows and 0 bytes until a compaction, from C(COUNT(*\)) of every table times the average
-    length, as mysqldump writes it, of a sample of its rows.
   - O(state=pruned) deletes the heartbeat rows of C(heatbeat_sequence) below its highest C(id), in
     batches. It reads the highest C(id) first, because the procedure's one-statement form is refused by
     MySQL (error 1093). It may run while OMS still writes heartbeats (rows above that C(id) are
@@ -33,14 +29,15 @@ description:
   - O(state=rehearsed) runs C(mysqldump --no-data) of each database through the same client
     defaults file and arguments as O(state=dumped), and checks it ends with the completion line.
     Read only; a preflight's rehearsal of the dump while OMS still serves.
-  - O(state=verified) checks every file against the manifest (size, sha256, content, header). Read
-    only; fails when anything does not match.
   - O(state=restored) first verifies every file and computes the content digest of each (its schema
     and data lines, without comments, dates and C(AUTO_INCREMENT) counters), and only then drops,
     creates and reloads each database that, dumped again, does not give back that digest. After
     the load each database is dumped again to a stream (no file) and its digest must equal the
     file's. This proof uses only C(mysqldump), so every engine answers it (OceanBase has no table
     checksum statement).
+  - Reading - the MetaDB's engine, the space the dumps need, whether a backup directory verifies - is
+    M(obtools.oms.oms_metadb_info)'s job (O(state=estimated) and O(state=verified) were removed in
+    0.2.0).
 extends_documentation_fragment:
   - obtools.oms.metadb
 options:
@@ -49,13 +46,12 @@ options:
       - What to do; see the description.
     type: str
     required: true
-    choices: [estimated, pruned, dumped, verified, restored, rehearsed]
+    choices: [pruned, dumped, restored, rehearsed]
   backup_dir:
     description:
       - Directory on the host for the dump files and C(manifest.json).
-      - Required for O(state=dumped), O(state=verified) and O(state=restored). Created with mode
-        0700 by O(state=dumped) when missing.
-      - With O(state=estimated), the free space there is compared with the estimate.
+      - Required for O(state=dumped) and O(state=restored). Created with mode 0700 by
+        O(state=dumped) when missing.
       - With O(state=rehearsed), the client defaults file is written there when it exists (else in
         a private temporary directory removed afterwards).
     type: path
@@ -143,19 +139,13 @@ attributes:
     description: Nothing here is a value to compare; check mode reports the plan instead.
     support: none
 seealso:
+  - module: obtools.oms.oms_metadb_info
   - module: obtools.oms.oms_ha_config
 author:
   - obtools developers (@obtools)
 '''
 
 EXAMPLES = r'''
-- name: Preflight | Does the backup directory have room for the dumps?
-  obtools.oms.oms_metadb_backup:
-    state: estimated
-    config_file: /data/config.yaml
-    backup_dir: /data/oms_backup
-  register: oms_estimate
-
 - name: Step 2.2 | Delete the useless heartbeat rows
   obtools.oms.oms_metadb_backup:
     state: pruned
@@ -169,11 +159,6 @@ EXAMPLES = r'''
     compress: zstd
   register: oms_dump
 
-- name: Rollback | Prove the dumps before anything is dropped
-  obtools.oms.oms_metadb_backup:
-    state: verified
-    backup_dir: /data/oms_backup
-
 - name: Step 9.3 and 9.4 | Drop, create and restore the three databases
   obtools.oms.oms_metadb_backup:
     state: restored
@@ -184,62 +169,34 @@ EXAMPLES = r'''
 
 RETURN = r'''
 estimate_bytes:
-  description: Bytes the dumps may need (see RV(method)), with a margin.
-  returned: when O(state=estimated) or O(state=dumped) in check mode
+  description: Bytes the dumps may need, with a margin, as M(obtools.oms.oms_metadb_info) estimates
+    them.
+  returned: when O(state=dumped) in check mode would dump
   type: int
   sample: 12582912
-databases:
-  description: Per database, from information_schema (O(state=estimated)).
-  returned: when O(state=estimated)
-  type: list
-  elements: dict
-  sample: [{"role": "rm", "database": "rm_411", "tables": 130, "bytes": 4194304,
-            "data_bytes": 3145728, "index_bytes": 1048576}]
-free_bytes:
-  description: Free bytes in (the nearest existing parent of) O(backup_dir).
-  returned: when O(state=estimated) and O(backup_dir) is given
-  type: int
-  sample: 53687091200
-enough_space:
-  description: Whether RV(free_bytes) covers RV(estimate_bytes).
-  returned: when O(state=estimated) and O(backup_dir) is given
-  type: bool
-  sample: true
-method:
-  description: How the size was estimated, C(information_schema) (MySQL, MariaDB) or C(sampled)
-    (OceanBase, row counts times a sampled row length).
-  returned: when O(state=estimated)
-  type: str
-  sample: sampled
 engine:
   description: The MetaDB's engine (C(mysql), C(mariadb) or C(oceanbase)), from C(SELECT VERSION(\))
     and C(@@version_comment).
-  returned: when O(state=estimated) or O(state=restored)
+  returned: when O(state=restored)
   type: dict
   sample: {"engine": "oceanbase", "version": "5.7.25-OceanBase seekdb-v1.4.0.0",
            "version_comment": "OceanBase 4.3.5.3 seekdb (r1.4.0.0)"}
-dump_timeout_risks:
-  description:
-    - On OceanBase, the tables whose dump may take longer than the tenant's global
-      C(ob_query_timeout), which mysqldump runs under (also given as warnings).
-    - Estimated at 10 MiB/s against half the timeout.
-  returned: when O(state=estimated) on OceanBase
-  type: list
-  elements: dict
-  sample: [{"database": "cm_hb_411", "table": "heatbeat_sequence", "bytes": 524288000,
-            "ob_query_timeout_seconds": 10.0}]
 content_digests:
   description: Per database, the content digest of its dump file, which a restored database must give
     back when dumped again.
   returned: when O(state=restored)
   type: dict
   sample: {"rm_411": "f0c6e81a689b13d9c0012a0b75a7d4b3cec19143c94dec1eefd6cae3f264f5f6"}
-missing_databases:
-  description: Which of the three databases do not exist.
-  returned: when O(state=estimated)
-  type: list
-  elements: str
-  sample: []
+database:
+  description: The heartbeat database the prune worked on (O(cm_hb_db) or C(drc_cm_heartbeat_db)).
+  returned: when O(state=pruned)
+  type: str
+  sample: cm_hb_411
+table:
+  description: The table the prune deleted from, always C(heatbeat_sequence) (OMS's spelling).
+  returned: when O(state=pruned)
+  type: str
+  sample: heatbeat_sequence
 max_id:
   description: The highest C(id) of C(heatbeat_sequence) when the prune started (null when empty).
   returned: when O(state=pruned)
@@ -301,7 +258,7 @@ manifest:
   description:
     - The backup's manifest (also in C(<backup_dir>/manifest.json)).
     - C(engine) is the MetaDB's engine when it was dumped.
-  returned: when O(state=dumped) (not in check mode), O(state=verified) or O(state=restored)
+  returned: when O(state=dumped) (not in check mode, or when it keeps verified dumps) or O(state=restored)
   type: dict
   sample: {"format": 1, "created_at": "2024-05-01T10:00:00Z", "finished_at": "2024-05-01T10:00:12Z",
            "duration": 12.3, "metadb": {"host": "10.0.0.1", "port": 3306, "user": "oms_meta"},
@@ -363,7 +320,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import heartbeat, metadb, metadb_dump, metadb_engine
+from ansible_collections.obtools.oms.plugins.module_utils import dump_files, heartbeat, metadb, metadb_dump
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal
@@ -389,18 +346,6 @@ def client_paths(module, compress):
     return paths
 
 
-def manifest_compressions(backup_dir):
-    from ansible_collections.obtools.oms.plugins.module_utils import dump_files
-    try:
-        manifest = dump_files.read_manifest(backup_dir)
-    except OmsError:
-        return set()
-    if not manifest:
-        return set()
-    return set(dump_files.compression_of(e.get("file", "")) for e in manifest["databases"]
-               if e.get("file", "").endswith((".sql", ".gz", ".zst")))
-
-
 def dump_or_restore(module, settings):
     """state=dumped or state=restored; the result to exit with."""
     p = module.params
@@ -410,7 +355,7 @@ def dump_or_restore(module, settings):
                                 triggers=p["triggers"], parallel=p["parallel"], force=p["force"],
                                 check_mode=module.check_mode, mysqldump=paths["mysqldump"],
                                 paths=paths, extra_args=p["dump_extra_args"])
-    compressions = manifest_compressions(p["backup_dir"])
+    compressions = dump_files.manifest_compressions(p["backup_dir"])
     paths = client_paths(module, "none")
     for c in compressions - set(["none"]):
         paths[c] = module.get_bin_path(c, required=True)
@@ -422,7 +367,7 @@ def dump_or_restore(module, settings):
 def main():
     argument_spec = metadb.metadb_argument_spec()
     argument_spec.update(
-        state=dict(type="str", required=True, choices=["estimated", "pruned", "dumped", "verified", "restored", "rehearsed"]),
+        state=dict(type="str", required=True, choices=["pruned", "dumped", "restored", "rehearsed"]),
         backup_dir=dict(type="path"),
         batch_size=dict(type="int", default=10000),
         batch_seconds=dict(type="float", default=0.2),
@@ -438,13 +383,11 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        required_if=[("state", "dumped", ["backup_dir"]), ("state", "verified", ["backup_dir"]),
-                     ("state", "restored", ["backup_dir"])],
+        required_if=[("state", "dumped", ["backup_dir"]), ("state", "restored", ["backup_dir"])],
     )
     p = module.params
     state = p["state"]
-    if state != "verified":
-        metadb.check_libraries(module)
+    metadb.check_libraries(module)
     if p["batch_size"] < 1:
         module.fail_json(msg="batch_size must be at least 1. Give a positive number of rows per batch")
     if p["batch_seconds"] < 0:
@@ -456,25 +399,8 @@ def main():
                              % arg[:12])
 
     try:
-        if state == "verified":
-            compressions = manifest_compressions(p["backup_dir"])
-            zstd = module.get_bin_path("zstd", required=True) if "zstd" in compressions else "zstd"
-            manifest = metadb_dump.verify(p["backup_dir"], zstd_path=zstd)
-            module.exit_json(changed=False, manifest=manifest,
-                             msg="every file in %s matches its manifest" % p["backup_dir"])
-
         settings = metadb.settings_from_params(p)
         oms_config.register_no_log(module, settings)
-        if state == "estimated":
-            result = metadb_dump.estimate(settings, p["backup_dir"])
-            for risk in result.get("dump_timeout_risks", []):
-                module.warn("%s.%s (~%d MiB) may take mysqldump longer than the OceanBase tenant's global "
-                            "ob_query_timeout (%.0f s), and the server would kill that dump. %s"
-                            % (risk["database"], risk["table"], risk["bytes"] // 1048576,
-                               risk["ob_query_timeout_seconds"],
-                               metadb_engine.timeout_hint("ob_query_timeout")))
-            module.exit_json(changed=False, **result)
-
         if state == "rehearsed":
             rehearsal = metadb_rehearsal.rehearse(settings, client_paths(module, "none")["mysqldump"],
                                                   p["backup_dir"])

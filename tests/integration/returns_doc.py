@@ -4,6 +4,9 @@ Every integration test runs its modules through conftest.run_module, which hands
 result to `check`: every key the module returned must be documented, with the documented type, and
 only under the documented condition (`when O(state=x)`, `when O(opt) is given`); every key
 documented as returned `always` must be there.
+
+`returned:` conditions it understands: `O(state=x)`, `O(state) is C(x) or C(y)`, `O(opt) is given`
+and, for a list option, `O(opt) includes V(x) or V(y)`.
 """
 
 import ast
@@ -48,6 +51,15 @@ def states_named(returned):
     for group in re.findall(r"O\(state\) is ((?:C\(\w+\)(?:,| or| and|\s)*)+)", returned):
         states.update(re.findall(r"C\((\w+)\)", group))
     return states
+
+
+def list_values_named(returned):
+    """{option: values} a `returned:` text requires, e.g. {'gather': {'estimate'}} for
+    'when O(gather) includes V(estimate)' (any one of the values will do)."""
+    found = {}
+    for option, group in re.findall(r"O\((\w+)\) includes ((?:V\(\w+\)(?:,| or|\s)*)+)", returned):
+        found.setdefault(option, set()).update(re.findall(r"V\((\w+)\)", group))
+    return found
 
 
 def options_required_given(returned):
@@ -104,6 +116,10 @@ def problems(name, args, result):
         for option in options_required_given(returned):
             if args.get(option) is None:
                 found.append("%s: %s is returned without %s, documented %r" % (name, key, option, returned))
+        for option, values in list_values_named(returned).items():
+            given = args.get(option, (options.get(option) or {}).get("default")) or []
+            if not values & set(given):
+                found.append("%s: %s is returned with %s=%s, documented %r" % (name, key, option, given, returned))
         found.extend("%s: %s" % (name, e) for e in type_errors(key, value, doc))
     for key, doc in returns.items():
         if str(doc.get("returned", "")).strip() in ALWAYS and key not in result:

@@ -19,7 +19,8 @@ def test_container_info_reads_the_old_container_like_the_deployment_has_it(insta
 def test_container_info_reports_a_missing_container_without_failing(instance, run_module):
     result = run_module("oms_container_info", {"name": instance["old_container"] + "_nope"})
     assert not result.failed and not result.changed
-    assert result["container"]["exists"] is False and result["deviations"] == []
+    assert result["container"] == {"exists": False, "name": instance["old_container"] + "_nope"}
+    assert result["deviations"] == []
 
 
 def test_container_info_reads_the_tarball_without_loading_it(instance, testbed, run_module):

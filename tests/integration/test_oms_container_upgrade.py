@@ -126,10 +126,10 @@ def upgrade_args(instance, **extra):
     return args
 
 
-# inspected / stopped ---------------------------------------------------------------------------
-def test_inspect_the_411_container_then_stop_it_twice(instance, run_module, engine):
+# stopped ---------------------------------------------------------------------------------------
+def test_read_the_411_container_then_stop_it_twice(instance, run_module, engine):
     old = instance["old_container"]
-    seen = run_module(MODULE, {"name": old, "state": "inspected"})
+    seen = run_module("oms_container_info", {"name": old})
     assert_ok(seen)
     assert not seen.changed
     c = seen["container"]
@@ -156,11 +156,12 @@ def test_inspect_the_411_container_then_stop_it_twice(instance, run_module, engi
     assert engine.containers.get(old).status == "exited"
 
 
-def test_inspect_a_missing_container_is_not_a_failure(run_module):
-    seen = run_module(MODULE, {"name": "no_such_container_%s" % INSTANCE, "state": "inspected"})
-    assert_ok(seen)
-    assert seen["container"] == {"exists": False, "name": "no_such_container_%s" % INSTANCE}
-    assert not seen.changed
+def test_name_is_required_by_the_states_that_act_on_a_container(run_module):
+    for state in ("stopped", "started", "initialized", "upgraded"):
+        result = run_module(MODULE, {"state": state, "image": "x:y", "source_container": "x"})
+        assert result.failed and "name" in result["msg"], state
+    gone = run_module(MODULE, {"name": "x", "state": "inspected"})
+    assert gone.failed and "inspected" in gone["msg"]
 
 
 def test_stop_a_missing_container_fails_clearly(run_module):
@@ -233,7 +234,7 @@ def test_load_really_loads_and_replaces_a_tag_with_another_id(private_tarball, r
     repo, version = tag.split(":")
     # the tag points at some other image: the tarball's must replace it
     engine.images.get("obtools-testbed/debian:bookworm").tag(repo, version)
-    args = {"name": "unused", "state": "image_loaded", "image": tag, "image_archive": path}
+    args = {"state": "image_loaded", "image": tag, "image_archive": path}  # no container: no name
     check1, real1, check2, real2 = rhythm(run_module, args)
     for r in (check1, real1, check2, real2):
         assert_ok(r)
@@ -534,10 +535,13 @@ def test_upgraded_loads_the_image_it_needs_and_settles_briefly(mine, run_module,
     check = run_module(MODULE, args, check=True)
     assert_ok(check)
     assert check.changed and container_or_none(engine, mine["new_container"]) is None
+    absent_before = image_or_none(engine, mine["target_image"]) is None
+    assert check["loaded"] is False
     began = time.time()
     real = run_module(MODULE, args)
     assert_ok(real)
     assert real.changed and real["container"]["running"]
+    assert real["loaded"] == absent_before
     assert image_or_none(engine, mine["target_image"]) is not None
     again = run_module(MODULE, dict(args, image_archive="/nonexistent/not-read.tar",
                                     image_id=engine.images.get(mine["target_image"]).id))

@@ -1,4 +1,5 @@
-"""oms_journal through ansible-playbook: steps, re-read, idempotent done, check mode, resume, reset."""
+"""oms_journal through ansible-playbook: steps, re-read (oms_journal_info), idempotent done, check mode,
+resume, reset."""
 
 import json
 import os
@@ -23,7 +24,7 @@ def step(run_module, path, name, status, check=False, diff=False, **extra):
 
 
 def test_read_of_no_journal_is_empty_and_unchanged(path, run_module):
-    result = run_module("oms_journal", {"path": path, "steps": STEPS})
+    result = run_module("oms_journal_info", {"path": path, "steps": STEPS})
     assert not result.failed and not result.changed
     assert result["journal"] == {} and result["done_steps"] == []
     assert result["next_step"] == "preflight" and result["exists"] is False
@@ -66,7 +67,7 @@ def test_steps_are_written_reread_and_done_is_idempotent(path, run_module):
     restart = step(run_module, path, "stop_old_container", "started")
     assert not restart.changed and restart["record"]["data"]["t1"] == t1
 
-    reread = run_module("oms_journal", {"path": path, "steps": STEPS})
+    reread = run_module("oms_journal_info", {"path": path, "steps": STEPS})
     assert not reread.changed
     assert reread["journal"] == on_disk
     assert reread["pending_steps"] == ["preflight", "dump", "run_new"]
@@ -77,7 +78,7 @@ def test_a_crashed_step_resumes_as_a_new_attempt(path, run_module):
     step(run_module, path, "stop_old_container", "done", data={"t1": "x"})
     step(run_module, path, "dump", "started")
     # controller killed here; the re-run asks where to resume
-    resume = run_module("oms_journal", {"path": path, "steps": STEPS})
+    resume = run_module("oms_journal_info", {"path": path, "steps": STEPS})
     assert resume["next_step"] == "dump"
     assert resume["journal"]["steps"]["dump"]["status"] == "started"
     retry = step(run_module, path, "dump", "started")
@@ -110,9 +111,17 @@ def test_step_without_status_and_a_corrupt_journal_fail_clearly(path, run_module
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as handle:
         handle.write("{half a journal")
-    corrupt = run_module("oms_journal", {"path": path})
-    assert corrupt.failed
-    assert "not valid JSON" in corrupt["msg"] and "state: reset" in corrupt["msg"]
+    for name, args in (("oms_journal_info", {"path": path}),
+                       ("oms_journal", {"path": path, "step": "preflight", "status": "started"})):
+        corrupt = run_module(name, args)
+        assert corrupt.failed, name
+        assert "not valid JSON" in corrupt["msg"] and "state: reset" in corrupt["msg"]
+
+
+def test_reading_is_oms_journal_info_s_job(path, run_module):
+    read = run_module("oms_journal", {"path": path, "state": "read"})
+    assert read.failed and "read" in read["msg"]
+    assert not os.path.exists(path)
 
 
 def test_updates_end_one_step_and_start_the_next_in_one_write(path, run_module):

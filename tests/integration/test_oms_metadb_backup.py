@@ -30,6 +30,10 @@ ROLES = ("rm", "cm", "cm_hb")
 
 @pytest.fixture(scope="module")
 def bed(request):
+    return stopped_bed(request)
+
+
+def stopped_bed(request):
     """Instance reset to a fresh 4.1.1 deployment, its OMS container stopped; its description.
 
     OMS_IT_METADB_DESC=file.json runs these tests against a MetaDB described there instead (same keys
@@ -148,41 +152,6 @@ def add_tricky_data(desc):
         conn.close()
 
 
-def test_estimated_reports_the_three_databases(bed, run_module, backup_dir):
-    r = run_module("oms_metadb_backup", args(bed, state="estimated", backup_dir=backup_dir))
-    assert not r.failed, r.get("msg")
-    assert not r.changed
-    assert [d["database"] for d in r["databases"]] == dbs(bed)
-    assert r["missing_databases"] == []
-    assert r["estimate_bytes"] >= r["total_bytes"] > 0
-    assert r["enough_space"] is True
-    assert r["engine"]["engine"] == engine_of(bed)
-    assert r["method"] == ("sampled" if engine_of(bed) == "oceanbase" else "information_schema")
-    assert not os.path.exists(backup_dir)
-
-
-def test_estimate_covers_the_real_dump_and_is_never_zero(bed, run_module, backup_dir):
-    """The preflight's estimate against the dump it estimates, on whichever engine the bed runs."""
-    add_tricky_data(bed)
-    insert_heartbeats(bed, 30000)  # rows that information_schema may not count yet (OceanBase: 0)
-    if engine_of(bed) != "oceanbase":
-        # MariaDB's estimate is information_schema's, which InnoDB refreshes in the background
-        # (a running OMS's tables have it); rows inserted a second ago need their statistics now.
-        query(bed, "ANALYZE TABLE heatbeat_sequence", database=bed["metadb"]["cm_hb_db"])
-    est = run_module("oms_metadb_backup", args(bed, state="estimated", backup_dir=backup_dir))
-    assert not est.failed, est.get("msg")
-    dumped = run_module("oms_metadb_backup", args(bed, state="dumped", backup_dir=backup_dir))
-    assert not dumped.failed, dumped.get("msg")
-    real = sum(e["size"] for e in dumped["manifest"]["databases"])
-    by_db = dict((d["database"], d["bytes"]) for d in est["databases"])
-    print("estimate (%s, %s): %s bytes before margin, %s with it; real dump %s bytes"
-          % (est["engine"]["engine"], est["method"], est["total_bytes"], est["estimate_bytes"], real))
-    assert by_db[bed["metadb"]["cm_hb_db"]] > 30000 * 20  # the heartbeat rows are seen
-    assert est["estimate_bytes"] >= real
-    assert dumped["manifest"]["engine"]["engine"] == engine_of(bed)
-    clear_heartbeats(bed)
-
-
 def test_prune_100000_heartbeats_to_one(bed, run_module):
     hb = bed["metadb"]["cm_hb_db"]
     query(bed, "DELETE FROM heatbeat_sequence", database=hb)
@@ -257,6 +226,7 @@ def test_dump_then_restore_gives_row_identical_databases(bed, run_module, backup
     check = run_module("oms_metadb_backup", a, check=True)
     assert not check.failed, check.get("msg")
     assert check.changed and not os.path.exists(backup_dir)
+    assert check["estimate_bytes"] > 0
 
     first = run_module("oms_metadb_backup", a)
     assert not first.failed, first.get("msg")
@@ -276,8 +246,9 @@ def test_dump_then_restore_gives_row_identical_databases(bed, run_module, backup
     second = run_module("oms_metadb_backup", a)
     assert not second.changed and second["manifest"] == manifest
 
-    verified = run_module("oms_metadb_backup", args(bed, state="verified", backup_dir=backup_dir))
+    verified = run_module("oms_metadb_info", {"gather": ["backup"], "backup_dir": backup_dir})
     assert not verified.failed and not verified.changed
+    assert verified["manifest"] == manifest
 
     # damage all three: a changed row, a dropped table, a dropped database
     rm, cm, hb = dbs(bed)
@@ -318,7 +289,7 @@ def test_truncated_dump_is_refused_before_anything_is_dropped(bed, run_module, b
     with open(victim, "r+b") as f:
         f.truncate(size // 2)
 
-    verified = run_module("oms_metadb_backup", args(bed, state="verified", backup_dir=backup_dir))
+    verified = run_module("oms_metadb_info", {"gather": ["backup"], "backup_dir": backup_dir})
     assert verified.failed and victim in verified["msg"] and "sha256" in verified["msg"]
 
     r = run_module("oms_metadb_backup", args(bed, state="restored", backup_dir=backup_dir))
@@ -336,9 +307,12 @@ def test_wrong_password_fails_clearly_and_changes_nothing(bed, run_module, backu
     query(bed, "INSERT INTO heatbeat_sequence (gmt_created, gmt_modified) VALUES (now(), now()), (now(), now())",
           database=hb)
     rows = query(bed, "SELECT COUNT(*) FROM heatbeat_sequence", database=hb)[0][0]
-    for state in ("pruned", "dumped", "estimated"):
-        a = args(bed, state=state, backup_dir=backup_dir, login_password="not-the-password")
-        r = run_module("oms_metadb_backup", a)
+    for name, state in (("oms_metadb_backup", "pruned"), ("oms_metadb_backup", "dumped"),
+                        ("oms_metadb_info", None)):
+        a = args(bed, backup_dir=backup_dir, login_password="not-the-password")
+        if state:
+            a["state"] = state
+        r = run_module(name, a)
         assert r.failed, state
         assert "refused the login" in r["msg"] and "password" in r["msg"].split("refused the login")[1]
         assert "not-the-password" not in r.output
@@ -421,7 +395,7 @@ def test_oceanbase_dump_killed_by_ob_query_timeout_names_the_variable(
     insert_heartbeats(bed, 300000)
     try:
         global_ob_timeouts((200000, 1800 * 10 ** 6))  # 0.2 s: the heartbeat table's SELECT outlives it
-        est = run_module("oms_metadb_backup", args(bed, state="estimated", backup_dir=backup_dir))
+        est = run_module("oms_metadb_info", args(bed, backup_dir=backup_dir))
         assert not est.failed, est.get("msg")  # our own sessions raise their timeouts: COUNT(*) works
         assert est["dump_timeout_risks"] and any("ob_query_timeout" in w for w in est.get("warnings", []))
         r = run_module("oms_metadb_backup", args(bed, state="dumped", backup_dir=backup_dir))
@@ -586,7 +560,7 @@ def extra_user(bed):
 def test_non_ascii_password_works_in_pymysql_and_the_clients(bed, run_module, backup_dir, extra_user, password):
     user = extra_user("it_utf8_user", password)
     a = dict(args(bed, login_user=user, login_password=password), backup_dir=backup_dir)
-    est = run_module("oms_metadb_backup", dict(a, state="estimated"))          # PyMySQL
+    est = run_module("oms_metadb_info", a)                                     # PyMySQL
     assert not est.failed, est.get("msg")
     dumped = run_module("oms_metadb_backup", dict(a, state="dumped"))          # mysqldump
     assert not dumped.failed, dumped.get("msg")

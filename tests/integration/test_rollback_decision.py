@@ -63,8 +63,7 @@ def test_committed_upgrade_is_rolled_back_only_when_asked(instance):
     safety = j["facts"]["rollback_safety_dump_dir"]
     assert os.path.dirname(safety) == d["backup_dir"]
     assert j["steps"]["rollback_safety_dump"]["finished_at"] <= j["steps"]["rollback_restore"]["started_at"]
-    verified = run_module("oms_metadb_backup", {"state": "verified", "backup_dir": safety,
-                                                "config_file": d["mounts"]["config"]})
+    verified = run_module("oms_metadb_info", {"gather": ["backup"], "backup_dir": safety})
     assert not verified.failed, verified.result
     assert sorted(x["database"] for x in verified["manifest"]["databases"]) == sorted(
         d["metadb"][k] for k in ("rm_db", "cm_db", "cm_hb_db"))

@@ -41,9 +41,11 @@ def test_a_key_returned_without_the_option_its_condition_names_is_found():
 
 
 def test_a_key_returned_in_a_state_its_condition_does_not_name_is_found():
-    result = {"changed": False, "container": {"exists": False, "name": "x"}, "stopped_at": None}
-    found = returns_doc.problems("oms_container_upgrade", {"name": "x", "state": "inspected"}, result)
-    assert any("stopped_at is returned with state=inspected" in f for f in found)
+    result = {"changed": False, "container": {"exists": True, "name": "x"}, "started_at": None,
+              "restart_policy_before": "always", "stopped_at": None}
+    found = returns_doc.problems("oms_container_upgrade", {"name": "x", "state": "started"}, result)
+    assert found == ["oms_container_upgrade: stopped_at is returned with state=started, "
+                     "documented only 'when O(state=stopped)'"]
 
 
 def test_nested_keys_must_be_documented_under_contains():
@@ -58,7 +60,24 @@ def test_failed_results_are_not_checked():
 
 
 def test_states_named_reads_both_forms():
-    assert returns_doc.states_named("when O(state=dumped) (not in check mode), O(state=verified)") == {
-        "dumped", "verified"}
-    assert returns_doc.states_named("when the container exists and O(state) is C(inspected) or C(upgraded)") == {
-        "inspected", "upgraded"}
+    assert returns_doc.states_named("when O(state=dumped) (not in check mode), O(state=restored)") == {
+        "dumped", "restored"}
+    assert returns_doc.states_named("when O(state) is C(stopped), C(started) or C(upgraded)") == {
+        "stopped", "started", "upgraded"}
+
+
+def test_a_key_returned_without_the_list_value_its_condition_names_is_found():
+    result = {"changed": False, "manifest": {"format": 1}, "estimate_bytes": 3}
+    found = returns_doc.problems("oms_metadb_info", {"gather": ["backup"], "backup_dir": "/b"}, result)
+    assert found == ["oms_metadb_info: estimate_bytes is returned with gather=['backup'], "
+                     "documented 'when O(gather) includes V(estimate)'"]
+    # the option's default counts when it is not given
+    found = returns_doc.problems("oms_metadb_info", {}, {"changed": False, "engine": {"engine": "mysql"},
+                                                         "manifest": {}})
+    assert found == ["oms_metadb_info: manifest is returned with gather=['engine', 'estimate'], "
+                     "documented 'when O(gather) includes V(backup)'"]
+
+
+def test_list_values_named_reads_or():
+    assert returns_doc.list_values_named("when O(gather) includes V(engine) or V(estimate)") == {
+        "gather": {"engine", "estimate"}}

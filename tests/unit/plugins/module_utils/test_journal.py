@@ -118,6 +118,15 @@ def test_pending_steps_say_where_a_rerun_resumes():
     assert journal.pending_steps({}, order) == order
 
 
+def test_summary_is_what_both_journal_modules_return():
+    order = ["preflight", "ha_off"]
+    j = journal.apply_step(None, "preflight", "done", now=at(1))[0]
+    assert journal.summary(j, order) == {"journal": j, "done_steps": ["preflight"],
+                                         "pending_steps": ["ha_off"], "next_step": "ha_off"}
+    assert journal.summary(None) == {"journal": {}, "done_steps": []}
+    assert journal.summary(j, ["preflight"])["next_step"] is None
+
+
 def test_done_without_started_takes_no_time():
     j, changed, _note = journal.apply_step(None, "preflight", "done", now=at(5))
     assert changed
