@@ -1,0 +1,39 @@
+"""oms_upgrade_stop_after_step ends the run after any journal step but the last, so that the tests
+can break each next step for real (tests/integration/test_fault_at_every_step.py). A step without
+its `meta: end_host` hook lets the first run go through to the end, and the fault lands nowhere."""
+import glob
+import os
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+ROLE = os.path.join(ROOT, "roles", "oms_upgrade")
+
+
+def tasks(node):
+    if isinstance(node, list):
+        for item in node:
+            yield from tasks(item)
+    elif isinstance(node, dict):
+        yield node
+        for key in ("block", "rescue", "always"):
+            yield from tasks(node.get(key) or [])
+
+
+def hooked_steps():
+    found = set()
+    for path in glob.glob(os.path.join(ROLE, "tasks", "*.yml")):
+        with open(path) as handle:
+            for task in tasks(yaml.safe_load(handle) or []):
+                when = task.get("when")
+                if task.get("ansible.builtin.meta") == "end_host" and isinstance(when, str) \
+                        and when.startswith("oms_upgrade_stop_after_step == "):
+                    found.add(when.split("==", 1)[1].strip().strip("'\""))
+    return found
+
+
+def test_every_step_but_the_report_can_end_the_run():
+    with open(os.path.join(ROLE, "vars", "main.yml")) as handle:
+        steps = [s["name"] for s in yaml.safe_load(handle)["oms_upgrade_steps"]]
+    assert steps[-1] == "report"
+    assert sorted(set(steps[:-1]) - hooked_steps()) == []
