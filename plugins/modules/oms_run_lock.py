@@ -11,7 +11,7 @@ module: oms_run_lock
 short_description: One upgrade or rollback at a time per OMS deployment
 version_added: 0.1.0
 description:
-  - Takes, reads or releases the run lock of a deployment, a record of the run that holds it
+  - Takes or releases the run lock of a deployment, a record of the run that holds it
     (O(holder)) in a file beside the journal. The C(obtools.oms.oms_upgrade) and
     C(obtools.oms.oms_rollback) roles take it before they read the journal and release it at the end,
     so a second run on the same deployment stops at once and names the holder.
@@ -34,10 +34,10 @@ options:
       - V(acquired) takes the lock for O(holder) unless another run holds it (RV(acquired) says);
         the run that holds it already gets it again (an automatic rollback inside an upgrade).
       - V(released) removes the record if O(holder)'s run holds it; anything else is left alone.
-      - V(read) returns the record (RV(holder)) and changes nothing.
+      - Who holds the lock is in the lock file itself (JSON, mode C(0600)); this module only changes it.
     type: str
-    choices: [acquired, released, read]
-    default: read
+    choices: [acquired, released]
+    required: true
   holder:
     description:
       - Who holds the lock. C(run) (required for V(acquired) and V(released)) is unique per
@@ -97,7 +97,7 @@ holder:
 previous:
   description: The record before the task (V(null) when the lock was free), for example the dead run
     that O(break_run) replaced.
-  returned: when O(state=acquired) or O(state=released)
+  returned: always
   type: dict
   sample: null
 '''
@@ -112,7 +112,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            state=dict(type="str", choices=["acquired", "released", "read"], default="read"),
+            state=dict(type="str", choices=["acquired", "released"], required=True),
             holder=dict(type="dict"),
             break_run=dict(type="str"),
         ),
@@ -125,12 +125,8 @@ def main():
             acquired, record, previous, changed = run_lock.acquire(
                 p["path"], p["holder"], p["break_run"], module.check_mode)
             module.exit_json(changed=changed, acquired=acquired, holder=record, previous=previous)
-        if p["state"] == "released":
-            released, previous = run_lock.release(p["path"], (p["holder"] or {}).get("run"),
-                                                  module.check_mode)
-            module.exit_json(changed=released, holder=None if released else previous,
-                             previous=previous)
-        module.exit_json(changed=False, holder=run_lock.read(p["path"]))
+        released, previous = run_lock.release(p["path"], (p["holder"] or {}).get("run"), module.check_mode)
+        module.exit_json(changed=released, holder=None if released else previous, previous=previous)
     except OmsError as exc:
         exc.fail(module)
 
