@@ -7,6 +7,12 @@ It goes through the same client defaults file and the same mysqldump argv as the
 (metadb.client_defaults_file, mysql_clients.dump_command), so a password the clients cannot use,
 a client that cannot reach the server, or a missing privilege fails here, while OMS still serves,
 instead of in the downtime window. Only the schema is read: it takes seconds on any size.
+
+It also probes the user's write privileges on each database with statements that match no row
+(INSERT ... SELECT ... WHERE 1=0, UPDATE ... WHERE 1=0, DELETE ... WHERE 1=0, rolled back): the
+server checks the privilege before it finds that nothing matches. Step 1 and 8 write ha.config,
+step 2.2 deletes heartbeat rows, docker_init.sh writes every database and a rollback reloads
+them: without these grants the upgrade would stop OMS and then fail, and its rollback too.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,6 +28,9 @@ from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import metadb, mysql_clients
 
 COMPLETION_PREFIX = b"-- Dump completed"
+# Access denied on a table (a missing grant for that statement) and on a database.
+ER_TABLEACCESS_DENIED = 1142
+ER_DBACCESS_DENIED = 1044
 STDERR_TAIL = 1500
 # A schema-only dump of OMS's databases takes seconds; a hung server must not hang the preflight.
 REHEARSAL_TIMEOUT = 300
@@ -73,12 +82,67 @@ def rehearse_one(settings, mysqldump, database, directory):
             "duration": round(time.time() - start, 1)}
 
 
+PROBES = (
+    ("INSERT", "INSERT INTO {t} SELECT * FROM {t} WHERE 1 = 0"),
+    ("UPDATE", "UPDATE {t} SET {c} = {c} WHERE 1 = 0"),
+    ("DELETE", "DELETE FROM {t} WHERE 1 = 0"),
+)
+
+
+def probe_privileges(conn, settings, database):
+    """The write privileges (PROBES) the user lacks on `database`'s first table: [] when it has them."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT t.table_name, c.column_name FROM information_schema.tables t "
+                    "JOIN information_schema.columns c ON c.table_schema = t.table_schema "
+                    "AND c.table_name = t.table_name WHERE t.table_schema = %s "
+                    "AND t.table_type = 'BASE TABLE' ORDER BY t.table_name, c.ordinal_position LIMIT 1",
+                    (database,))
+        row = cur.fetchone()
+    if not row:
+        return []  # no table to probe: the dump rehearsal has said what it found
+    table = "%s.%s" % (metadb.quote_identifier(database), metadb.quote_identifier(row[0]))
+    column = metadb.quote_identifier(row[1])
+    lacking = []
+    for privilege, sql in PROBES:
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.format(t=table, c=column))
+        except metadb.pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] in (ER_TABLEACCESS_DENIED, ER_DBACCESS_DENIED):
+                lacking.append(privilege)
+            else:
+                raise metadb.translate_error(exc, settings, database, doing="probe the %s privilege" % privilege)
+        finally:
+            conn.rollback()
+    return lacking
+
+
+def check_privileges(settings):
+    """OmsError naming every database and write privilege the MetaDB user lacks."""
+    conn = metadb.connect(settings)
+    try:
+        lacking = [(database, probe_privileges(conn, settings, database)) for _role, database in settings.databases()]
+    finally:
+        conn.close()
+    lacking = [(database, privileges) for database, privileges in lacking if privileges]
+    if lacking:
+        raise OmsError("The MetaDB user %s lacks %s: the upgrade writes ha.config and the heartbeat "
+                       "table, docker_init.sh writes every OMS database and a rollback reloads them"
+                       % (metadb.where(settings),
+                          "; ".join("%s on %s" % (", ".join(p), d) for d, p in lacking)),
+                       "Grant the user ALL on the three OMS databases, as OMS itself needs, then run "
+                       "again. Nothing was changed")
+
+
 def rehearse(settings, mysqldump, backup_dir=None):
-    """Rehearse the dump of the rm, cm and cm_hb databases, one after the other (schemas only)."""
+    """Rehearse the dump of the rm, cm and cm_hb databases, one after the other (schemas only),
+    then probe the write privileges the later steps need."""
     directory, made = _private_dir(backup_dir)
     try:
-        return [dict(role=role, **rehearse_one(settings, mysqldump, database, directory))
-                for role, database in settings.databases()]
+        rehearsal = [dict(role=role, **rehearse_one(settings, mysqldump, database, directory))
+                     for role, database in settings.databases()]
     finally:
         if made:
             shutil.rmtree(directory, ignore_errors=True)
+    check_privileges(settings)
+    return rehearsal

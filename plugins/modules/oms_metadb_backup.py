@@ -28,7 +28,9 @@ description:
     upgrade's window.
   - O(state=rehearsed) runs C(mysqldump --no-data) of each database through the same client
     defaults file and arguments as O(state=dumped), and checks it ends with the completion line.
-    Read only; a preflight's rehearsal of the dump while OMS still serves.
+    Then it probes the user's INSERT, UPDATE and DELETE privileges on each database with statements
+    that match no row (rolled back), and fails naming what is missing. Changes nothing; a
+    preflight's rehearsal of the downtime steps while OMS still serves.
   - O(state=restored) first verifies every file and computes the content digest of each (its schema
     and data lines, without comments, dates and C(AUTO_INCREMENT) counters), and only then drops,
     creates and reloads each database that, dumped again, does not give back that digest. After

@@ -604,3 +604,25 @@ def test_restore_refuses_a_dump_from_another_host_before_dropping(bed, run_modul
                                              force=True))
     assert r.failed and "does not come from the MetaDB" in r["msg"] and "Nothing was dropped" in r["msg"]
     assert all_checksums(bed) == before
+
+
+def test_rehearsal_names_the_write_privileges_the_user_lacks(bed, run_module, backup_dir, extra_user):
+    """The preflight's rehearsal probes INSERT, UPDATE and DELETE on each database (statements that
+    match no row): a user who may read but not write would otherwise stop OMS, fail in
+    docker_init.sh, and fail its rollback's restore too."""
+    user, secret = extra_user("oms_probe_%s" % INSTANCE, "pr0be-secret"), "pr0be-secret"
+    rm = bed["metadb"]["rm_db"]
+    before = all_checksums(bed)
+    login = dict(login_user=user, login_password=secret, backup_dir=backup_dir)
+    assert not run_module("oms_metadb_backup", args(bed, state="rehearsed", **login)).failed
+    conn = root_connect(bed)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("REVOKE UPDATE, DELETE ON `%s`.* FROM %%s@'%%%%'" % rm, (user,))
+    finally:
+        conn.close()
+    refused = run_module("oms_metadb_backup", args(bed, state="rehearsed", **login))
+    assert refused.failed
+    assert "lacks UPDATE, DELETE on %s" % rm in refused["msg"], refused["msg"]
+    assert "Grant the user ALL" in refused["msg"] and "Nothing was changed" in refused["msg"]
+    assert all_checksums(bed) == before
