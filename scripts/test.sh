@@ -2,7 +2,7 @@
 # Every test of the collection, from a fresh machine: bash scripts/test.sh [STAGE...]
 # Stages, in order (default: all): sanity lint docs unit ee testbed integration molecule benchmark matrix
 # CI's budget is 90 minutes on 2 cores, so the slow proofs run a seeded sample here (a fault at 1
-# of the 14 steps, 2 controller kills, 6 of the 45 bad inputs), the benchmark on MariaDB only and
+# of the 15 steps, 2 controller kills, 6 of the 45 bad inputs), the benchmark on MariaDB only and
 # the lowest ansible-core without its molecule scenario. OMS_EXHAUSTIVE=1 bash scripts/test.sh runs
 # every one of them (several hours on 2 cores).
 # The MetaDB-facing stages run once per MetaDB engine of the test bed (OMS_TESTBED_METADB):

@@ -100,6 +100,31 @@ class Ctx(object):
     def kill(self, name):
         self.docker.containers.get(name).kill()
 
+    def ha_enabled(self):
+        """HA on (ha.config enable=true), so that step 1 has something to write; put back as it was."""
+        rm = self.d["metadb"]["rm_db"]
+        conn = self.bed.root_connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT cfg_value FROM `%s`.oms_normal_config WHERE cfg_name = 'ha.config'" % rm)
+                original = cur.fetchone()[0]
+                value = json.loads(original)
+                value["enable"] = True
+                cur.execute("UPDATE `%s`.oms_normal_config SET cfg_value = %%s WHERE cfg_name = 'ha.config'" % rm,
+                            (json.dumps(value),))
+        finally:
+            conn.close()
+
+        def put_back():
+            conn = self.bed.root_connect()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("UPDATE `%s`.oms_normal_config SET cfg_value = %%s WHERE cfg_name = 'ha.config'"
+                                % rm, (original,))
+            finally:
+                conn.close()
+        self.undo.insert(0, put_back)  # last: after the grant it needs is back
+
     def kill_dump_connection(self):
         killer = DumpConnectionKiller(self.bed, self.d)
         self.killers.append(killer)
@@ -185,10 +210,15 @@ def corrupt_archive(c):
         handle.write(bytes(b ^ 0xFF for b in chunk))
 
 
-# Each point: (id, step to stop after first, fault before the resumed run, watchers during it,
+# Each point: (id, step to stop after first (None: no first run), fault before the (resumed) run, watchers during it,
 # committed, journal on the tmpfs, extra vars of the resumed run).
 POINTS = [
-    ("ha_off-revoked-grant", "preflight", lambda c: c.revoke("rm_db", "INSERT, UPDATE"), [], False, True, {}),
+    # A grant revoked before the run: the preflight's rehearsal probes the write privileges and
+    # refuses before anything changed (no first run: a resumed run does not repeat a passed preflight).
+    ("preflight-revoked-grant", None, lambda c: c.revoke("rm_db", "INSERT, UPDATE"), [], False, True, {}),
+    # Revoked as step 1 starts (after the preflight's probe), with HA on so that step 1 must write.
+    ("ha_off-revoked-grant", "preflight", lambda c: c.ha_enabled(),
+     [(step_is("ha_off", "started"), lambda c: c.revoke("rm_db", "UPDATE"))], False, True, {}),
     # Not yet: ("image_load-corrupt-tarball", "ha_off", corrupt_archive, [], False, True, {}) - in
     # the one run here the upgrade passed (the image was still in the engine, or the flipped bytes
     # did not break docker load): the fault must first be made certain.
@@ -313,10 +343,11 @@ def test_fault(point, disk, testbed):
     before = table_rows(d)
     tables_before = {(db, t) for db, ts in table_rows(d, live=True).items() for t in ts}
 
-    first = subprocess.run(playbook_command(inventory, "upgrade", {"oms_upgrade_stop_after_step": stop_after}),
-                           env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           universal_newlines=True, timeout=1500, check=False)
-    assert first.returncode == 0, first.stdout[-4000:]
+    if stop_after:  # None: the fault lands before the first run
+        first = subprocess.run(playbook_command(inventory, "upgrade", {"oms_upgrade_stop_after_step": stop_after}),
+                               env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               universal_newlines=True, timeout=1500, check=False)
+        assert first.returncode == 0, first.stdout[-4000:]
     # The first run ended by oms_upgrade_stop_after_step (meta end_host, no always section): its
     # lock is left behind, as after a killed controller. The resumed run would take it over; it
     # is removed here so that a watcher can tell when the resumed run holds its own.
@@ -334,7 +365,8 @@ def test_fault(point, disk, testbed):
     print("\n".join(output.splitlines()[-25:]))
     assert all(k.killed for k in ctx.killers), "no dump connection was killed: the fault did not land"
     assert rc != 0, "the fault did not make the upgrade fail:\n" + output[-3000:]
-    assert "To do:" in output, output[-3000:]
+    # what to do: the failure report's, or the preflight's refusal (nothing changed yet)
+    assert "To do:" in output or ("Nothing was changed" in output and name.startswith("preflight-")), output[-3000:]
 
     if not committed:
         assert "4.2.0-CE serves" not in output
