@@ -3,10 +3,12 @@ how its errors read (Basic auth on the first request, HTTP errors, refused, time
 
 import base64
 import json
+import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -181,3 +183,14 @@ def test_https_with_ca_path(https_console, certificate):
 
 def test_https_without_validation(https_console):
     assert client(https_console.url, validate_certs=False).call("ListProjects")["success"]
+
+
+def test_the_console_works_without_requests():
+    # A fresh interpreter where `import requests` fails: the console needs only ansible-core.
+    code = ("import sys; sys.modules['requests'] = None; "
+            "from ansible_collections.obtools.oms.plugins.module_utils import console; "
+            "from ansible_collections.obtools.oms.plugins.modules import oms_project_info; "
+            "console.ConsoleClient('http://127.0.0.1:1', 'admin', 'pw')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert done.returncode == 0, done.stderr
