@@ -191,6 +191,6 @@ def test_the_console_works_without_requests():
             "from ansible_collections.obtools.oms.plugins.module_utils import console; "
             "from ansible_collections.obtools.oms.plugins.modules import oms_project_info; "
             "console.ConsoleClient('http://127.0.0.1:1', 'admin', 'pw')")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     assert done.returncode == 0, done.stderr
