@@ -23,7 +23,7 @@ ANSIBLE_COLLECTIONS_PATH="$PWD/installed" ansible-galaxy collection install --fo
   ee-context/_build/collections/obtools-oms-*.tar.gz > /dev/null
 found=$(python3 ee-context/_build/scripts/introspect.py introspect installed)
 echo "$found"
-for want in docker PyMySQL requests mariadb-client; do
+for want in docker PyMySQL mariadb-client; do
   grep -q "$want" <<< "$found" || { echo "check_ee: $want missing from the EE's introspected dependencies" >&2; exit 1; }
 done
 # The tarball ships what a user needs and nothing of the developers'.

@@ -43,9 +43,9 @@ options:
       - Seconds to wait for one answer from the console.
     type: int
     default: 30
-requirements:
-  - requests (Python library, on the host that runs the module)
 notes:
+  - The console is reached through ansible-core's own HTTP client (C(ansible.module_utils.urls)),
+    so no Python HTTP library is needed on the host that runs the module.
   - The console's OpenAPI exists from OMS 4.1.1-CE on (oceanbase/oms-doc,
     1200.reference-guide/100.api-reference); errors carry OMS's C(GHANA-*) or C(CM-*) code,
     message and advice.

@@ -5,7 +5,8 @@
 
 Every call to the console goes through ConsoleClient, so the endpoint (``POST /api/v2?Action=``),
 HTTP Basic authentication, TLS settings and the check of OMS's answer envelope live here and
-nowhere else. Source: oceanbase/oms-doc, zh-CN/1200.reference-guide/100.api-reference/
+nowhere else. The transport is ansible-core's own ``Request`` (ansible.module_utils.urls), so the
+OMS host needs no HTTP library besides Python's. Source: oceanbase/oms-doc, zh-CN/1200.reference-guide/100.api-reference/
 (100.api-overview.md for the endpoint and authentication, 800.list-projects.md for paging and the
 envelope: success, errorDetail, code, message, advice, requestId, pageNumber, pageSize,
 totalCount, cost, data). The documented examples sometimes carry booleans and numbers as strings
@@ -17,15 +18,13 @@ __metaclass__ = type
 
 import json
 import re
+import socket
+import ssl
 
-try:
-    import requests
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - depends on the target host
-    requests = None
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = exc
+from urllib.error import HTTPError
+from urllib.parse import urlencode
+
+from ansible.module_utils.urls import Request
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
@@ -65,7 +64,7 @@ def plain_http_warning(url, user=None):
     return ("console_url %s is plain http://: HTTP Basic sends the console password (user %s) in "
             "clear over the network. Mount a certificate and key in the OMS container and use "
             "https://, or reach the console only over a trusted network (e.g. through an SSH "
-            "tunnel to 127.0.0.1)" % (url, user))
+            "tunnel to 127.0.0.1)" % (without_credentials(url), user))
 
 
 def warn_plain_http(module):
@@ -137,8 +136,9 @@ def next_page(page_number, page_size, received, total, collected):
 
 
 def short_reason(exc):
-    """The root cause of a requests/urllib3 error, without its layers of wrapping."""
-    text = str(exc)
+    """The root cause of a urllib/ssl/socket error, without its layers of wrapping."""
+    reason = getattr(exc, "reason", None)  # URLError wraps the OSError that really happened
+    text = str(reason if isinstance(reason, BaseException) else exc)
     for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"\[SSL: [A-Z_]+\] ([^(]+?)\s*\(_ssl",
                     r"(Read timed out)", r"(Name or service not known)"):
         found = re.search(pattern, text)
@@ -147,60 +147,107 @@ def short_reason(exc):
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def tls_verify(validate_certs, ca_path):
-    """The `verify` argument of requests: a CA file when given, else the flag."""
-    if not validate_certs:
-        return False
-    return ca_path or True
+def is_tls_error(exc):
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, ssl.SSLError) or isinstance(reason, ssl.SSLError):
+        return True
+    return "SSL" in type(exc).__name__ or "SSL" in str(exc)[:200]
+
+
+def is_timeout(exc):
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, socket.timeout) or isinstance(reason, socket.timeout):
+        return True
+    return "Timeout" in type(exc).__name__
+
+
+def without_credentials(url):
+    """`url` without a user:password@ part, fit for a message."""
+    if not url:
+        return url
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/@]*@", r"\1", url)
+
+
+def request_options(user, password, validate_certs, ca_path, timeout):
+    """The keyword arguments of ansible's Request for the console.
+
+    HTTP Basic is sent with the first request (the OpenAPI answers 401 without a challenge to
+    answer), never carried over a redirect, and never taken from ~/.netrc: only the module's
+    options authenticate. ca_path is the only CA when given, as with curl's --cacert.
+    """
+    options = dict(timeout=timeout, validate_certs=bool(validate_certs),
+                   ca_path=ca_path if validate_certs else None, use_netrc=False,
+                   http_agent="obtools.oms", follow_redirects="urllib2",
+                   unredirected_headers=["Authorization"])
+    if user:
+        options.update(url_username=user, url_password=password or "", force_basic_auth=True)
+    return options
+
+
+class Answer(object):
+    """One HTTP answer: status_code, text and json(), whether urllib called it an error or not."""
+
+    def __init__(self, status_code, body):
+        self.status_code = status_code
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", "replace")
+        self.text = body or ""
+
+    def json(self):
+        return json.loads(self.text)
 
 
 class ConsoleClient(object):
     """The OMS console at `url` (http(s)://host:8089) with HTTP Basic credentials."""
 
     def __init__(self, url, user=None, password=None, validate_certs=True, ca_path=None,
-                 timeout=30, session=None):
+                 timeout=30, request=None):
         if not url:
             raise OmsError("No console URL given", "Set console_url to http(s)://<OMS host>:8089")
-        if not url.startswith(("http://", "https://")):
-            raise OmsError("console_url %r is not an http:// or https:// URL" % url,
+        if not url.lower().startswith(("http://", "https://")):
+            raise OmsError("console_url %r is not an http:// or https:// URL" % without_credentials(url),
                            "Write it as http(s)://<OMS host>:8089")
-        if session is None:
-            if not HAS_REQUESTS:
-                raise OmsError("The Python library requests is not installed on the target",
-                               "Install python3-requests (or pip install requests)")
-            session = requests.Session()
+        if without_credentials(url) != url:
+            raise OmsError("console_url %s carries credentials before its host"
+                           % without_credentials(url),
+                           "Write it as http(s)://<OMS host>:8089 and give the login in "
+                           "console_user and console_password")
         self.url = url.rstrip("/")
         self.user = user
         self.password = password
         self.timeout = timeout
-        self.session = session
-        # Given with every request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a
-        # session's verify, which would silently ignore ca_path.
-        self.verify = tls_verify(validate_certs, ca_path)
-        if user:
-            self.session.auth = (user, password or "")
+        self.request = request if request is not None else Request(
+            **request_options(user, password, validate_certs, ca_path, timeout))
 
     @classmethod
-    def from_params(cls, params, session=None):
+    def from_params(cls, params, request=None):
         return cls(params.get("console_url"), params.get("console_user"),
                    params.get("console_password"), params.get("validate_certs", True),
-                   params.get("ca_path"), params.get("request_timeout", 30), session=session)
+                   params.get("ca_path"), params.get("request_timeout", 30), request=request)
 
     # -- transport -------------------------------------------------------------------------
 
-    def _request(self, method, path, what, **kwargs):
+    def _request(self, method, path, what, data=None, headers=None):
+        """One request, its whole answer read; an HTTP error status is an answer, not an error."""
         url = self.url + path
         try:
-            return self.session.request(method, url, timeout=self.timeout, verify=self.verify,
-                                        **kwargs)
-        except Exception as exc:  # requests' exception classes are only there when it is
-            name = type(exc).__name__
-            if "SSL" in name or "SSL" in str(exc)[:200]:
+            try:
+                response = self.request.open(method, url, data=data, headers=headers or {})
+            except HTTPError as exc:  # 4xx/5xx: urllib raises, but it is an answer to judge
+                try:
+                    body = exc.read()
+                except Exception:  # the error's body is only a courtesy
+                    body = b""
+                return Answer(exc.code, body)
+            # The body is read here too: a console that stalls mid-answer is a timeout.
+            return Answer(response.getcode(), response.read())
+        except Exception as exc:  # urllib, ssl and socket errors, wrapped in several ways
+            if is_tls_error(exc):
                 raise OmsError(
                     "TLS to the OMS console at %s failed for %s: %s" % (self.url, what, short_reason(exc)),
                     "Give the CA that signed the console certificate in ca_path, or set "
                     "validate_certs to false for a self-signed test certificate")
-            if "Timeout" in name:
+            if is_timeout(exc):
                 raise OmsError(
                     "The OMS console at %s did not answer %s within %s s" % (self.url, what, self.timeout),
                     "Check that the OMS container runs and serves, or raise request_timeout")
@@ -221,8 +268,8 @@ class ConsoleClient(object):
     def call(self, action, body=None):
         """POST one OpenAPI action and return its checked envelope."""
         what = "OpenAPI %s" % action
-        response = self._request("POST", OPENAPI_PATH, what, params={"Action": action},
-                                 data=json.dumps(body or {}),
+        response = self._request("POST", "%s?%s" % (OPENAPI_PATH, urlencode({"Action": action})),
+                                 what, data=json.dumps(body or {}),
                                  headers={"Content-Type": "application/json",
                                           "Accept": "application/json"})
         self._check_http(response, what)

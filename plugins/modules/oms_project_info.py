@@ -115,7 +115,7 @@ missing_ids:
   sample: []
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import console
@@ -138,9 +138,6 @@ def main():
         page_size=dict(type="int", default=100),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not console.HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"),
-                         exception=str(console.REQUESTS_IMPORT_ERROR))
     try:
         console.warn_plain_http(module)
         client = console.ConsoleClient.from_params(module.params)

@@ -183,7 +183,7 @@ polls:
 
 import datetime
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import console
@@ -203,9 +203,6 @@ def run(module):
     settings.require("cm_db", "cm_hb_db")
     client = None
     if params["console_url"]:
-        if not console.HAS_REQUESTS:
-            module.fail_json(msg=missing_required_lib("requests"),
-                             exception=str(console.REQUESTS_IMPORT_ERROR))
         console.warn_plain_http(module)
         client = console.ConsoleClient.from_params(params)
 

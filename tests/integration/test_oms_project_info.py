@@ -40,6 +40,14 @@ def test_selects_projects_by_id_and_reports_unknown_ids(instance, run_module):
     assert some["total"] == everything["total"]
 
 
+def test_plain_http_is_warned_about(instance, run_module):
+    assert instance["console_url"].startswith("http://")
+    result = run_module("oms_project_info", console_args(instance))
+    assert not result.failed, result.get("msg")
+    assert any("in clear" in w for w in result.get("warnings", []))
+    assert instance["console_password"] not in " ".join(result.get("warnings", []))
+
+
 def test_check_mode_reads_the_same_and_changes_nothing(instance, run_module):
     real = run_module("oms_project_info", console_args(instance))
     checked = run_module("oms_project_info", console_args(instance), check=True)
@@ -91,8 +99,11 @@ def test_https_with_the_ca_file_and_without_it(https_instance, run_module):
     trusted = run_module("oms_project_info", console_args(desc, ca_path=desc["ssl_certificate"]))
     assert not trusted.failed, trusted.get("msg")
     assert trusted["total"] >= 1
+    assert not any("in clear" in w for w in trusted.get("warnings", []))
     untrusted = run_module("oms_project_info", console_args(desc))
     assert untrusted.failed
     assert "TLS to the OMS console" in untrusted["msg"] and "ca_path" in untrusted["msg"]
+    assert "certificate verify failed" in untrusted["msg"]
+    assert desc["console_password"] not in untrusted.output
     unchecked = run_module("oms_project_info", console_args(desc, validate_certs=False))
     assert not unchecked.failed, unchecked.get("msg")

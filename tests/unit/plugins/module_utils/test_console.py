@@ -1,6 +1,10 @@
 """The console client: OMS's answer envelope, error codes, HTTP errors, paging, health answers."""
 
+import io
 import json
+import socket
+import ssl
+from urllib.error import HTTPError, URLError
 
 import pytest
 
@@ -17,31 +21,36 @@ def envelope(data=None, success=True, code=None, message=None, advice=None, tota
 
 
 class FakeResponse(object):
+    """What ansible's Request.open gives back for a 2xx/3xx answer."""
+
     def __init__(self, status_code=200, payload=None, text=None):
         self.status_code = status_code
-        self._payload = payload
         self.text = text if text is not None else json.dumps(payload)
 
-    def json(self):
-        if self._payload is None:
-            raise ValueError("no JSON")
-        return self._payload
+    def getcode(self):
+        return self.status_code
+
+    def read(self):
+        return self.text.encode("utf-8")
 
 
-class FakeSession(object):
-    """Records requests and answers from a list (or a function of the request)."""
+def http_error(status_code, payload=None, text=None):
+    """What ansible's Request.open raises for a 4xx/5xx answer (urllib's HTTPError)."""
+    body = text if text is not None else json.dumps(payload)
+    return HTTPError("http://oms:8089/x", status_code, "status %s" % status_code, {},
+                     io.BytesIO(body.encode("utf-8")))
+
+
+class FakeRequest(object):
+    """Stands for ansible's Request: records open() calls, answers from a list (or a function)."""
 
     def __init__(self, answers):
         self.answers = answers
         self.calls = []
-        self.verify = None
-        self.auth = None
 
-    def request(self, method, url, timeout=None, **kwargs):
-        self.calls.append(dict(method=method, url=url, timeout=timeout, **kwargs))
-        if callable(self.answers):
-            return self.answers(method, url, kwargs)
-        answer = self.answers.pop(0)
+    def open(self, method, url, data=None, headers=None):
+        self.calls.append(dict(method=method, url=url, data=data, headers=headers))
+        answer = self.answers(method, url, data) if callable(self.answers) else self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
         return answer
@@ -50,7 +59,7 @@ class FakeSession(object):
 def client(answers, **kwargs):
     args = dict(url="http://oms:8089/", user="admin", password="pw")
     args.update(kwargs)
-    return console.ConsoleClient(session=FakeSession(answers), **args)
+    return console.ConsoleClient(request=FakeRequest(answers), **args)
 
 
 # -- the envelope ---------------------------------------------------------------------------
@@ -102,21 +111,38 @@ def test_not_an_envelope_is_refused():
 
 # -- HTTP -----------------------------------------------------------------------------------
 
-def test_call_posts_json_to_api_v2_with_the_action_and_basic_auth():
+def test_call_posts_json_to_api_v2_with_the_action():
     c = client([FakeResponse(payload=envelope(data=[]))], validate_certs=False)
     c.call("ListProjects", {"pageNumber": 1})
-    call = c.session.calls[0]
+    call = c.request.calls[0]
     assert call["method"] == "POST"
-    assert call["url"] == "http://oms:8089/api/v2"
-    assert call["params"] == {"Action": "ListProjects"}
+    assert call["url"] == "http://oms:8089/api/v2?Action=ListProjects"
     assert json.loads(call["data"]) == {"pageNumber": 1}
     assert call["headers"]["Content-Type"] == "application/json"
-    assert c.session.auth == ("admin", "pw")
-    assert call["verify"] is False
+
+
+def test_request_options_send_basic_auth_at_once_and_only_from_the_options():
+    options = console.request_options("admin", "pw", False, None, 7)
+    assert options["url_username"] == "admin" and options["url_password"] == "pw"
+    assert options["force_basic_auth"] is True  # the OpenAPI answers 401 without a challenge
+    assert options["use_netrc"] is False
+    assert options["unredirected_headers"] == ["Authorization"]
+    assert options["timeout"] == 7
+    assert options["validate_certs"] is False
+    assert console.request_options("admin", None, True, None, 30)["url_password"] == ""
+    assert "url_username" not in console.request_options(None, None, True, None, 30)
+
+
+def test_the_client_builds_ansibles_request_from_the_options():
+    c = console.ConsoleClient("https://oms:8089", "admin", "pw", validate_certs=True,
+                              ca_path="/etc/ca.pem", timeout=12)
+    assert c.request.url_username == "admin" and c.request.force_basic_auth
+    assert c.request.validate_certs is True and c.request.ca_path == "/etc/ca.pem"
+    assert c.request.timeout == 12
 
 
 def test_http_401_is_a_credentials_message():
-    c = client([FakeResponse(401, payload=None, text="Unauthorized")])
+    c = client([http_error(401, text="Unauthorized")])
     with pytest.raises(OmsError) as err:
         c.call("ListProjects")
     assert "refused the credentials of user 'admin'" in err.value.msg
@@ -125,18 +151,34 @@ def test_http_401_is_a_credentials_message():
 
 
 def test_http_error_with_an_envelope_uses_omss_words():
-    c = client([FakeResponse(500, payload=envelope(success=False, code="GHANA-SYS", message="down",
-                                                   advice="restart"))])
+    c = client([http_error(500, payload=envelope(success=False, code="GHANA-SYS", message="down",
+                                                 advice="restart"))])
     with pytest.raises(OmsError) as err:
         c.call("ListProjects")
     assert "[GHANA-SYS] down" in err.value.msg and err.value.hint == "restart"
 
 
 def test_http_error_without_json_says_the_status():
-    c = client([FakeResponse(503, payload=None, text="<html>503</html>")])
+    c = client([http_error(503, text="<html>503</html>")])
     with pytest.raises(OmsError) as err:
         c.call("ListProjects")
     assert "HTTP 503" in err.value.msg
+
+
+def test_nginx_502_while_the_console_boots_says_the_status():
+    page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    c = client([http_error(502, text=page)])
+    with pytest.raises(OmsError) as err:
+        c.call("ListProjects")
+    assert err.value.msg == "The OMS console answered OpenAPI ListProjects with HTTP 502"
+    assert err.value.details["status"] == 502
+
+
+def test_http_error_with_a_json_message_but_no_envelope_names_it():
+    c = client([http_error(404, payload={"error": "Not Found", "path": "/api/v2"})])
+    with pytest.raises(OmsError) as err:
+        c.call("ListProjects")
+    assert err.value.msg == "The OMS console answered OpenAPI ListProjects with HTTP 404: Not Found"
 
 
 def test_html_instead_of_json_is_explained():
@@ -154,6 +196,14 @@ def test_unreachable_console_names_the_url():
     assert "Cannot reach the OMS console at http://oms:8089" in err.value.msg
 
 
+def test_connection_refused_as_urllib_wraps_it_says_refused():
+    c = client([URLError(ConnectionRefusedError(111, "Connection refused"))])
+    with pytest.raises(OmsError) as err:
+        c.call("ListProjects")
+    assert err.value.msg == ("Cannot reach the OMS console at http://oms:8089 for OpenAPI "
+                             "ListProjects: Connection refused")
+
+
 def test_tls_failure_points_at_ca_path():
     class SSLError(Exception):
         pass
@@ -163,24 +213,77 @@ def test_tls_failure_points_at_ca_path():
     assert "ca_path" in err.value.hint
 
 
-def test_tls_verify_uses_the_ca_file_only_when_validating():
-    assert console.tls_verify(True, None) is True
-    assert console.tls_verify(True, "/etc/ca.pem") == "/etc/ca.pem"
-    assert console.tls_verify(False, "/etc/ca.pem") is False
+def test_tls_failure_as_urllib_wraps_it_says_why():
+    reason = ssl.SSLCertVerificationError(
+        1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate "
+           "(_ssl.c:1006)")
+    c = client([URLError(reason)], url="https://oms:8089")
+    with pytest.raises(OmsError) as err:
+        c.call("ListProjects")
+    assert err.value.msg == ("TLS to the OMS console at https://oms:8089 failed for OpenAPI "
+                             "ListProjects: certificate verify failed: self-signed certificate")
+    assert "validate_certs" in err.value.hint
+
+
+@pytest.mark.parametrize("error", [URLError(socket.timeout("timed out")), socket.timeout("timed out")])
+def test_timeout_on_connect_or_on_read_names_the_limit(error):
+    c = client([error], timeout=7)
+    with pytest.raises(OmsError) as err:
+        c.call("ListProjects")
+    assert err.value.msg == ("The OMS console at http://oms:8089 did not answer OpenAPI "
+                             "ListProjects within 7 s")
+    assert "request_timeout" in err.value.hint
+
+
+def test_a_stalled_body_is_a_timeout_too():
+    class Stalled(FakeResponse):
+        def read(self):
+            raise socket.timeout("timed out")
+    with pytest.raises(OmsError) as err:
+        client([Stalled()]).call("ListProjects")
+    assert "did not answer" in err.value.msg
+
+
+def test_ca_path_is_given_only_when_validating():
+    assert console.request_options("a", "p", True, None, 30)["ca_path"] is None
+    assert console.request_options("a", "p", True, "/etc/ca.pem", 30)["ca_path"] == "/etc/ca.pem"
+    off = console.request_options("a", "p", False, "/etc/ca.pem", 30)
+    assert off["ca_path"] is None and off["validate_certs"] is False
 
 
 @pytest.mark.parametrize("url", ["", None, "oms:8089", "ftp://oms"])
 def test_bad_urls_are_refused(url):
     with pytest.raises(OmsError):
-        console.ConsoleClient(url, session=FakeSession([]))
+        console.ConsoleClient(url, request=FakeRequest([]))
+
+
+@pytest.mark.parametrize("url", ["http://admin:s3cret@oms:8089", "https://admin:s3cret@oms:8089/",
+                                 "admin:s3cret@oms:8089"])
+def test_credentials_in_the_url_are_refused_without_repeating_them(url):
+    with pytest.raises(OmsError) as err:
+        console.ConsoleClient(url, request=FakeRequest([]))
+    assert "s3cret" not in str(err.value)
+
+
+def test_the_password_is_in_no_error_message():
+    password = "s3cret-pw"
+    failures = [http_error(401, text="Unauthorized"), http_error(403, text="Forbidden"),
+                http_error(502, text="<html>502</html>"), URLError(ConnectionRefusedError(111, "x")),
+                URLError(socket.timeout("timed out")), FakeResponse(200, text="<html></html>")]
+    for failure in failures:
+        c = client([failure], password=password)
+        with pytest.raises(OmsError) as err:
+            c.call("ListProjects")
+        assert password not in str(err.value) and password not in repr(err.value.details)
+        assert password not in c.url
 
 
 # -- paging ---------------------------------------------------------------------------------
 
 def pager(projects, as_strings=False, omit_total=False):
     """A console that serves `projects` page by page, as ListProjects does."""
-    def answer(method, url, kwargs):
-        body = json.loads(kwargs["data"])
+    def answer(method, url, data):
+        body = json.loads(data)
         page, size = body["pageNumber"], body["pageSize"]
         chunk = projects[(page - 1) * size:page * size]
         total = len(projects)
@@ -201,8 +304,8 @@ def test_list_projects_reads_every_page(count, size, pages):
     found, total = c.list_projects(page_size=size)
     assert [p["id"] for p in found] == ["np_%d" % i for i in range(count)]
     assert total == count
-    assert len(c.session.calls) == pages
-    assert [json.loads(call["data"])["pageNumber"] for call in c.session.calls] == list(range(1, pages + 1))
+    assert len(c.request.calls) == pages
+    assert [json.loads(call["data"])["pageNumber"] for call in c.request.calls] == list(range(1, pages + 1))
 
 
 def test_list_projects_accepts_numbers_as_strings():
@@ -214,13 +317,13 @@ def test_list_projects_without_total_stops_at_a_short_page():
     c = client(pager(projects(5), omit_total=True))
     found, total = c.list_projects(page_size=2)
     assert len(found) == 5 and total == 5
-    assert len(c.session.calls) == 3
+    assert len(c.request.calls) == 3
 
 
 def test_list_projects_passes_filters():
     c = client(pager(projects(1)))
     c.list_projects(page_size=10, status=["RUNNING"])
-    assert json.loads(c.session.calls[0]["data"])["status"] == ["RUNNING"]
+    assert json.loads(c.request.calls[0]["data"])["status"] == ["RUNNING"]
 
 
 @pytest.mark.parametrize("size", [0, 151])
@@ -247,9 +350,9 @@ def test_describe_project_unwraps_the_documented_list():
 def test_health_true():
     c = client([FakeResponse(payload={"success": True, "data": {"healthy": True}})])
     result = c.health()
-    assert result["healthy"] is True and result["error"] is None
-    assert c.session.calls[0]["url"] == "http://oms:8089/oms/health"
-    assert c.session.calls[0]["method"] == "GET"
+    assert result["healthy"] is True and result["error"] is None and result["status"] == 200
+    assert c.request.calls[0]["url"] == "http://oms:8089/oms/health"
+    assert c.request.calls[0]["method"] == "GET"
 
 
 @pytest.mark.parametrize("status,payload,words", [
@@ -263,6 +366,17 @@ def test_health_not_healthy_says_why(status, payload, words):
     result = console.evaluate_health(status, payload)
     assert result["healthy"] is False
     assert words in result["error"]
+
+
+@pytest.mark.parametrize("status,text", [
+    (404, "<html>404 Not Found</html>"),
+    (502, "<html><title>502 Bad Gateway</title>nginx</html>"),
+])
+def test_health_error_status_is_an_answer_not_an_exception(status, text):
+    # urllib raises HTTPError for these; server_health needs the 404 to fall back to the OpenAPI.
+    result = client([http_error(status, text=text)]).health()
+    assert result["healthy"] is False and result["status"] == status
+    assert result["error"] == "GET /oms/health answered HTTP %s" % status
 
 
 def test_health_of_an_unreachable_console_is_false_not_an_exception():
@@ -280,6 +394,21 @@ def test_short_reason_digs_out_the_root_cause():
            "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1006)')))")
     assert console.short_reason(Exception(tls)) == "certificate verify failed: self-signed certificate"
     assert console.short_reason(Exception("x" * 300)).endswith("...")
+    assert console.short_reason(URLError(ConnectionRefusedError(111, "Connection refused"))) == \
+        "Connection refused"
+    assert console.short_reason(URLError(socket.gaierror(-2, "Name or service not known"))) == \
+        "Name or service not known"
+
+
+@pytest.mark.parametrize("url,shown", [
+    ("http://admin:pw@oms:8089", "http://oms:8089"),
+    ("https://admin@oms:8089/x", "https://oms:8089/x"),
+    ("http://oms:8089/a?b=c@d", "http://oms:8089/a?b=c@d"),
+    ("http://oms:8089", "http://oms:8089"),
+    (None, None),
+])
+def test_without_credentials(url, shown):
+    assert console.without_credentials(url) == shown
 
 
 @pytest.mark.parametrize("url,user,warned", [
@@ -294,3 +423,7 @@ def test_plain_http_with_a_login_is_warned_about(url, user, warned):
     assert bool(text) is warned
     if warned:
         assert "in clear" in text and "https://" in text
+
+
+def test_plain_http_warning_does_not_repeat_a_password_in_the_url():
+    assert "s3cret" not in console.plain_http_warning("http://admin:s3cret@oms:8089", "admin")
