@@ -7,7 +7,8 @@ test's own with --restart always shows that the daemon did apply restart policie
 back. The rollback then starts the old container again with its policy.
 
 A daemon restart stops every container of the machine: the test brings the MetaDB back itself,
-and must never run beside another suite (scripts/test.sh runs the integration tests one at a time).
+and must never run beside another suite (scripts/test.sh runs it alone, after the other
+integration tests and after the OceanBase pass that runs beside them).
 """
 import os
 import signal
