@@ -28,9 +28,6 @@ from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import metadb, mysql_clients
 
 COMPLETION_PREFIX = b"-- Dump completed"
-# Access denied on a table (a missing grant for that statement) and on a database.
-ER_TABLEACCESS_DENIED = 1142
-ER_DBACCESS_DENIED = 1044
 STDERR_TAIL = 1500
 # A schema-only dump of OMS's databases takes seconds; a hung server must not hang the preflight.
 REHEARSAL_TIMEOUT = 300
@@ -108,7 +105,7 @@ def probe_privileges(conn, settings, database):
             with conn.cursor() as cur:
                 cur.execute(sql.format(t=table, c=column))
         except metadb.pymysql.err.MySQLError as exc:
-            if exc.args and exc.args[0] in (ER_TABLEACCESS_DENIED, ER_DBACCESS_DENIED):
+            if exc.args and exc.args[0] in (metadb.ER_TABLEACCESS_DENIED, metadb.ER_DBACCESS_DENIED):
                 lacking.append(privilege)
             else:
                 raise metadb.translate_error(exc, settings, database, doing="probe the %s privilege" % privilege)
