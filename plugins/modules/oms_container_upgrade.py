@@ -31,6 +31,7 @@ author:
   - obtools developers (@obtools)
 extends_documentation_fragment:
   - obtools.oms.docker
+  - obtools.oms.journal
 options:
   name:
     description:
@@ -181,6 +182,12 @@ notes:
     O(settle_seconds) and fails, with the last lines of its log, if it exited in that time.
   - The version is read from the image tag (C(feature_4.1.1-ce) gives C(4.1.1-CE)), else from the
     image's tags or a version label.
+  - With O(journal_step), the module records in the step's journal data, for O(state=stopped), C(old_restart_policy)
+    when it starts (the policy before the stop set it to C(no); never replaces one already
+    recorded) and C(t1) (RV(stopped_at)) when done; for O(state=image_loaded) C(image_id) and
+    C(image_loaded_now); O(state=upgraded) C(new_container_id), C(new_image), C(new_version),
+    C(new_started_at) and C(image_loaded_again); O(state=initialized) C(init_rc),
+    C(init_duration) and C(init_attempts); O(state=started) C(started_at).
 seealso:
   - name: Upgrade OMS in single-node deployment mode
     description: The procedure these states automate (steps 2.1, 3, 4, 5, 6 and 9.2, 9.5).
@@ -237,6 +244,17 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+journal:
+  description:
+    - What the module recorded in the journal (O(journal_step)).
+  returned: when journal_step is given, outside check mode
+  type: dict
+  contains:
+    path: {description: The journal file., type: str, returned: always}
+    step: {description: The step recorded., type: str, returned: always}
+    written: {description: Whether the journal could be written., type: bool, returned: always}
+    status: {description: The status written (V(done) or V(failed))., type: str, returned: when written}
+    error: {description: Why the journal could not be written., type: str, returned: when not written}
 container:
   description:
     - The container O(name) after the task (for O(state=upgraded) in check mode, before it).
@@ -418,6 +436,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import docker_client
 from ansible_collections.obtools.oms.plugins.module_utils import docker_init
+from ansible_collections.obtools.oms.plugins.module_utils import step_journal
 from ansible_collections.obtools.oms.plugins.module_utils.container_facts import (
     CONTAINER_PATHS,
     DATA_MOUNTS,
@@ -463,9 +482,11 @@ def utc_now():
 
 
 class ContainerUpgrade(object):
-    def __init__(self, module, client):
+    def __init__(self, module, client, step=None):
         self.module = module
         self.client = client
+        # the journal step (step_journal); stopped() starts it itself, with the policy it read
+        self.step = step or step_journal.StepJournal(module)
         self.params = module.params
         self.check = module.check_mode
         self.name = module.params["name"]
@@ -510,6 +531,7 @@ class ContainerUpgrade(object):
         inspect = self._require(self.name)
         running = bool(inspect["State"].get("Running"))
         policy_before = restart_policy_string(inspect.get("HostConfig"))
+        self.step.start({"old_restart_policy": policy_before})
         diff = dict(before={"running": running}, after={"running": False})
         # The policy first: a daemon restart between the stop and the update would bring back a
         # container with restart=always on the data the new one is about to use.
@@ -856,6 +878,23 @@ class ContainerUpgrade(object):
                        % self.name)
 
 
+def journal_data(state, result):
+    """What the step records in the journal (the module's notes list it)."""
+    container = result.get("container") or {}
+    if state == "stopped":
+        return {"t1": result.get("stopped_at")}
+    if state == "image_loaded":
+        return {"image_id": result.get("image_id"), "image_loaded_now": result.get("loaded", False)}
+    if state == "upgraded":
+        return {"new_container_id": container.get("id"), "new_image": container.get("image"),
+                "new_version": container.get("version"), "new_started_at": container.get("started_at"),
+                "image_loaded_again": result.get("loaded", False)}
+    if state == "initialized":
+        return {"init_rc": result.get("rc", 0), "init_duration": result.get("duration"),
+                "init_attempts": result.get("attempts")}
+    return {"started_at": result.get("started_at")}
+
+
 def main():
     argument_spec = docker_client.docker_argument_spec()
     argument_spec.update(
@@ -879,6 +918,7 @@ def main():
         force=dict(type="bool", default=False),
         restart_policy=dict(type="str"),
     )
+    argument_spec.update(step_journal.journal_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
@@ -890,15 +930,20 @@ def main():
             ("state", "started", ["name"]),
         ],
         required_together=[["ssl_certificate", "ssl_key"]],
+        required_by=step_journal.JOURNAL_REQUIRED_BY,
     )
     docker_client.fail_without_sdk(module)
+    state = module.params["state"]
     try:
+        step = step_journal.StepJournal(module)
+        if state != "stopped":
+            step.start()
         client = docker_client.DockerClient(module.params["docker_host"],
                                             module.params["docker_timeout"])
-        result = getattr(ContainerUpgrade(module, client), module.params["state"])()
+        result = getattr(ContainerUpgrade(module, client, step), state)()
     except OmsError as exc:
         exc.fail(module)
-    module.exit_json(**result)
+    module.exit_json(**step.done(result, journal_data(state, result)))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ description:
   - With neither O(settings), O(value) nor O(downtime_since), the module only reads.
 extends_documentation_fragment:
   - obtools.oms.metadb
+  - obtools.oms.journal
 options:
   settings:
     description:
@@ -62,6 +63,9 @@ notes:
     role writes HA off before the old container stops and HA on after the new one passed health.
   - Check mode reports the value that would be written; diff mode shows C(ha.config) before and
     after, fields in their order.
+  - With O(journal_step), the module records in the step's journal data on success C(ha_was_enabled) (C(enable) before
+    the write), C(ha_config_after), and with O(downtime_since) C(downtime_minutes) and
+    C(refetch_store_interval_min).
 attributes:
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
@@ -111,6 +115,17 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+journal:
+  description:
+    - What the module recorded in the journal (O(journal_step)).
+  returned: when journal_step is given, outside check mode
+  type: dict
+  contains:
+    path: {description: The journal file., type: str, returned: always}
+    step: {description: The step recorded., type: str, returned: always}
+    written: {description: Whether the journal could be written., type: bool, returned: always}
+    status: {description: The status written (V(done) or V(failed))., type: str, returned: when written}
+    error: {description: Why the journal could not be written., type: str, returned: when not written}
 config:
   description: C(ha.config) after the run (in check mode, what would be written).
   returned: success
@@ -150,7 +165,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import ha_config, metadb, oms_config
+from ansible_collections.obtools.oms.plugins.module_utils import ha_config, metadb, oms_config, step_journal
 
 REFETCH = "refetchStoreIntervalMin"
 
@@ -168,11 +183,14 @@ def main():
         downtime_until=dict(type="str"),
         refetch_margin_min=dict(type="int", default=30),
     )
+    argument_spec.update(step_journal.journal_argument_spec())
+    required_by = {"downtime_until": "downtime_since"}
+    required_by.update(step_journal.JOURNAL_REQUIRED_BY)
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
         mutually_exclusive=[("settings", "value"), ("downtime_since", "value")],
-        required_by={"downtime_until": "downtime_since"},
+        required_by=required_by,
     )
     metadb.check_libraries(module)
     p = module.params
@@ -201,6 +219,8 @@ def main():
         if p["settings"] is None and p["value"] is None and compute is None:
             raw, parsed = ha_config.read_ha_config(settings)
             module.exit_json(changed=False, config=parsed, previous=parsed, raw=raw, previous_raw=raw)
+        step = step_journal.StepJournal(module)
+        step.start()
         result = ha_config.write_ha_config(settings, p["settings"], p["value"],
                                            check_mode=module.check_mode, compute=compute)
     except OmsError as e:
@@ -209,7 +229,10 @@ def main():
     if result["changed"] and module._diff:
         result["diff"] = {"before": pretty(result["previous"]), "after": pretty(result["config"]),
                           "before_header": "ha.config", "after_header": "ha.config"}
-    module.exit_json(**result)
+    data = {"ha_was_enabled": (result.get("previous") or {}).get("enable", False),
+            "ha_config_after": result["config"]}
+    data.update(extra)
+    module.exit_json(**step.done(result, data))
 
 
 if __name__ == "__main__":

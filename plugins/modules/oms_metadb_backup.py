@@ -42,6 +42,7 @@ description:
     0.2.0).
 extends_documentation_fragment:
   - obtools.oms.metadb
+  - obtools.oms.journal
 options:
   state:
     description:
@@ -133,6 +134,10 @@ notes:
     with a message that names the variable and what to do.
   - Check mode says what would be deleted, written, dropped or restored, and changes nothing.
     Diff mode is not supported (nothing here is a value to compare).
+  - With O(journal_step), the module records in the step's journal data, for O(state=pruned), C(heartbeat_rows_deleted),
+    C(heartbeat_rows_after), C(heartbeat_max_id), C(seconds), C(batches), C(batch_size_first),
+    C(batch_size_last), C(longest_batch_seconds) and C(longest_batch_rows); for O(state=dumped)
+    C(dump_dir) and C(manifest); for O(state=restored) C(restored), C(dropped) and C(unchanged). O(state=rehearsed) changes nothing and records nothing.
 attributes:
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
@@ -170,6 +175,17 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+journal:
+  description:
+    - What the module recorded in the journal (O(journal_step)).
+  returned: when journal_step is given, outside check mode
+  type: dict
+  contains:
+    path: {description: The journal file., type: str, returned: always}
+    step: {description: The step recorded., type: str, returned: always}
+    written: {description: Whether the journal could be written., type: bool, returned: always}
+    status: {description: The status written (V(done) or V(failed))., type: str, returned: when written}
+    error: {description: Why the journal could not be written., type: str, returned: when not written}
 estimate_bytes:
   description: Bytes the dumps may need, with a margin, as M(obtools.oms.oms_metadb_info) estimates
     them.
@@ -325,7 +341,7 @@ from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import dump_files, heartbeat, metadb, metadb_dump
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
-from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal
+from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal, step_journal
 from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
 
 
@@ -366,6 +382,19 @@ def dump_or_restore(module, settings):
                                   mysql=paths["mysql"], paths=paths, mysqldump=paths["mysqldump"])
 
 
+def journal_data(state, params, result):
+    """What the step records in the journal (the module's notes list it)."""
+    if state == "pruned":
+        keys = ("max_id", "rows_after", "seconds", "batches", "batch_size_first", "batch_size_last",
+                "longest_batch_seconds", "longest_batch_rows")
+        data = dict(("heartbeat_" + k if k in ("max_id", "rows_after") else k, result.get(k)) for k in keys)
+        data["heartbeat_rows_deleted"] = result.get("rows_deleted", 0)
+        return data
+    if state == "dumped":
+        return {"dump_dir": params["backup_dir"], "manifest": result.get("manifest") or {}}
+    return dict((k, result.get(k)) for k in ("restored", "dropped", "unchanged"))
+
+
 def main():
     argument_spec = metadb.metadb_argument_spec()
     argument_spec.update(
@@ -382,10 +411,12 @@ def main():
         mysql_path=dict(type="path"),
         dump_extra_args=dict(type="list", elements="str", default=[]),
     )
+    argument_spec.update(step_journal.journal_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
         required_if=[("state", "dumped", ["backup_dir"]), ("state", "restored", ["backup_dir"])],
+        required_by=step_journal.JOURNAL_REQUIRED_BY,
     )
     p = module.params
     state = p["state"]
@@ -408,18 +439,20 @@ def main():
                                                   p["backup_dir"])
             module.exit_json(changed=False, rehearsal=rehearsal)
 
+        step = step_journal.StepJournal(module)
+        step.start()
         if state == "pruned":
             result = heartbeat.prune(settings, p["batch_size"], check_mode=module.check_mode,
                                      batch_seconds=p["batch_seconds"], from_id=p["from_id"])
-            module.exit_json(**result)
-
-        if state in ("dumped", "restored") and not module.check_mode:
+        elif state in ("dumped", "restored") and not module.check_mode:
             # Waits while a dump or restore of this deployment started by an earlier (cut off)
             # run still runs; held until this one ends.
             what = "the %s of %s" % ("dump" if state == "dumped" else "restore", p["backup_dir"])
             with JobLock(p["backup_dir"], what, module.warn):
-                module.exit_json(**dump_or_restore(module, settings))
-        module.exit_json(**dump_or_restore(module, settings))
+                result = dump_or_restore(module, settings)
+        else:
+            result = dump_or_restore(module, settings)
+        module.exit_json(**step.done(result, journal_data(state, p, result)))
     except OmsError as e:
         e.fail(module)
 

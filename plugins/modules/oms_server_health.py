@@ -32,6 +32,7 @@ author:
 extends_documentation_fragment:
   - obtools.oms.metadb
   - obtools.oms.console
+  - obtools.oms.journal
 options:
   wait:
     description:
@@ -80,6 +81,9 @@ notes:
   - The MetaDB connection is made once before polling, so a wrong password fails at once; a table
     that cannot be read later (for example while C(docker_init.sh) migrates the schema) counts as
     not healthy and the polling goes on.
+  - With O(journal_step), the module records in the step's journal data, when every server is
+    online, C(servers_after)
+    and C(health_signals).
 seealso:
   - name: OMS host-down troubleshooting guide
     description: The host table and supervisor heartbeat checks (oceanbase/oms-doc, 1400.faq/100.general-o-m/400.oms-host-down-guide.md).
@@ -110,6 +114,17 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+journal:
+  description:
+    - What the module recorded in the journal (O(journal_step)).
+  returned: when journal_step is given, outside check mode
+  type: dict
+  contains:
+    path: {description: The journal file., type: str, returned: always}
+    step: {description: The step recorded., type: str, returned: always}
+    written: {description: Whether the journal could be written., type: bool, returned: always}
+    status: {description: The status written (V(done) or V(failed))., type: str, returned: when written}
+    error: {description: Why the journal could not be written., type: str, returned: when not written}
 servers:
   description: Every server of the C(host) table, in IP order.
   returned: always
@@ -190,6 +205,7 @@ from ansible_collections.obtools.oms.plugins.module_utils import console
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import server_health
+from ansible_collections.obtools.oms.plugins.module_utils import step_journal
 
 
 def run(module):
@@ -253,10 +269,16 @@ def main():
         heartbeat_max_age=dict(type="int", default=60),
         started_after=dict(type="str"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    argument_spec.update(step_journal.journal_argument_spec())
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_by=step_journal.JOURNAL_REQUIRED_BY)
     metadb.check_libraries(module)
     try:
-        module.exit_json(**run(module))
+        step = step_journal.StepJournal(module)
+        step.start()
+        result = run(module)
+        module.exit_json(**step.done(result, {"servers_after": result["servers"],
+                                              "health_signals": result["signals"]}))
     except OmsError as exc:
         exc.fail(module)
 

@@ -53,6 +53,9 @@ class ModuleRun(object):
     def __getitem__(self, key):
         return self.result[key]
 
+    def __contains__(self, key):
+        return key in self.result
+
     def get(self, key, default=None):
         return self.result.get(key, default)
 

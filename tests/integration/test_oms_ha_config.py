@@ -143,3 +143,32 @@ def test_wrong_password_and_unreachable_fail_clearly(default_ha, run_module):
                                             connect_timeout=3))
     assert gone.failed and "Cannot reach the MetaDB" in gone["msg"]
     assert stored_raw(default_ha) == DOCUMENTED_DEFAULT
+
+
+def test_a_step_records_itself_in_the_journal(default_ha, run_module, tmp_path):
+    """journal_step: started before the write, done with what HA was and is; check mode writes
+    nothing; a failure is recorded with the module's message."""
+    path = str(tmp_path / "journal" / "journal.json")
+    step = dict(journal_path=path, journal_step="ha_off")
+    check = run_module("oms_ha_config", args(default_ha, settings={"enable": True}, **step), check=True)
+    assert check["changed"] and "journal" not in check and not os.path.exists(path)
+
+    r = run_module("oms_ha_config", args(default_ha, settings={"enable": True}, **step))
+    assert r["journal"] == {"path": path, "step": "ha_off", "written": True, "status": "done"}
+    with open(path) as handle:
+        record = json.load(handle)["steps"]["ha_off"]
+    assert record["status"] == "done" and record["attempts"] == 1
+    assert record["data"]["ha_was_enabled"] is False and record["data"]["ha_config_after"]["enable"] is True
+
+    bad = run_module("oms_ha_config", args(default_ha, settings={"enable": "yes please"},
+                                           journal_path=path, journal_step="ha_on"))
+    assert bad["failed"] and bad["journal"]["status"] == "failed"
+    with open(path) as handle:
+        record = json.load(handle)["steps"]["ha_on"]
+    assert record["status"] == "failed" and record["error"] == bad["msg"]
+    assert json.loads(stored_raw(default_ha))["enable"] is True
+
+
+def test_a_step_without_a_journal_is_refused(default_ha, run_module):
+    r = run_module("oms_ha_config", args(default_ha, settings={"enable": True}, journal_step="ha_off"))
+    assert r["failed"] and "journal_path" in r["msg"]

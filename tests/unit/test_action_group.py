@@ -1,5 +1,5 @@
 """meta/runtime.yml's action groups: `oms` names every module, so that module_defaults with
-group/obtools.oms.oms reaches all of them; `metadb`, `docker` and `console` name exactly the
+group/obtools.oms.oms reaches all of them; `metadb`, `docker`, `console` and `journal` name exactly the
 modules that extend the doc fragment of the same name (the modules that accept those connection
 options: a default given to a module without the option would fail it)."""
 
@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-FRAGMENT_GROUPS = ("metadb", "docker", "console")
+FRAGMENT_GROUPS = ("metadb", "docker", "console", "journal")
 
 
 def modules():

@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A module that is one step of the run records that step in the journal itself.
+
+With journal_path and journal_step (doc fragment `journal`), the module writes "started" before it
+changes anything, and "done" with what it did (or "failed" with its error) when it ends, in the
+same process. So a role needs no journal task around each step (one round trip each), and in the
+background jobs (the dump, docker_init.sh, the health wait) the end of the work is recorded when it
+happens, not when the controller next polls.
+
+- A "started" that cannot be written fails the module before it acts: nothing changed.
+- A "done" that cannot be written (a full disk) does not undo the work: the module returns it
+  with a warning and RV(journal.written=false); the role's next write fails in turn, and a re-run
+  repeats the step, which every step allows.
+- Data written with "started" (what was there before, e.g. a restart policy) never replaces a
+  value the step or the journal's facts already hold: a re-run after a kill must not record what
+  the killed run had set.
+- Check mode writes nothing.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible.module_utils.basic import remove_values
+
+from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+
+
+def journal_argument_spec():
+    return dict(
+        journal_path=dict(type="path"),
+        journal_step=dict(type="str"),
+    )
+
+
+# for AnsibleModule(required_by=...): a step without a journal to write it in is a mistake
+JOURNAL_REQUIRED_BY = {"journal_step": "journal_path"}
+
+
+class StepJournal(object):
+    """The journal step of one module run (inactive without journal_step, and in check mode)."""
+
+    def __init__(self, module):
+        self.module = module
+        self.path = module.params.get("journal_path")
+        self.step = module.params.get("journal_step")
+        self.active = bool(self.path and self.step) and not module.check_mode
+        self.started = False
+        self.ended = False
+        self._fail_json = module.fail_json
+
+    def start(self, before=None):
+        """Record the step as started (once per run), with `before` kept where nothing is yet."""
+        if not self.active or self.started:
+            return
+        current = journal_file.load(self.path) or {}
+        held = dict(current.get("facts") or {})
+        held.update(((current.get("steps") or {}).get(self.step) or {}).get("data") or {})
+        data = dict((k, v) for k, v in (before or {}).items() if k not in held)
+        new, changed, _note = journal_file.apply_step(current, self.step, "started", data=data)
+        if changed:
+            journal_file.write(self.path, new)
+        self.started = True
+        # Every way the module can fail from here (its own checks, AnsibleModule's) records the
+        # step as failed with the module's message before the module exits.
+        self.module.fail_json = self._fail_and_record
+
+    def done(self, result, data=None):
+        """Record the step as done with `data`; returns `result` with RV(journal) added."""
+        if not self.active:
+            return result
+        self.start()
+        self.ended = True
+        result = dict(result)
+        try:
+            current = journal_file.load(self.path) or {}
+            new, _changed, _note = journal_file.apply_step(current, self.step, "done", data=data or {})
+            journal_file.write(self.path, new)
+        except (OmsError, OSError, IOError, ValueError) as exc:
+            self.module.warn("The step %s was done but the journal %s could not say so: %s. A re-run "
+                             "repeats the step." % (self.step, self.path, exc))
+            result["journal"] = dict(path=self.path, step=self.step, written=False, error=str(exc))
+            return result
+        result["journal"] = dict(path=self.path, step=self.step, written=True, status="done")
+        return result
+
+    def _fail_and_record(self, msg=None, **kwargs):
+        if not self.ended:
+            self.ended = True
+            try:
+                current = journal_file.load(self.path) or {}
+                # AnsibleModule hides no_log values in what it prints; the journal gets the same
+                error = remove_values(msg or "failed", self.module.no_log_values)
+                new, _changed, _note = journal_file.apply_step(current, self.step, "failed", error=error)
+                journal_file.write(self.path, new)
+                kwargs["journal"] = dict(path=self.path, step=self.step, written=True, status="failed")
+            except (OmsError, OSError, IOError, ValueError) as exc:
+                kwargs["journal"] = dict(path=self.path, step=self.step, written=False, error=str(exc))
+        self._fail_json(msg=msg, **kwargs)
