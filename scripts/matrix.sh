@@ -19,7 +19,7 @@ if [ ! -x "$venv/bin/ansible-test" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
   # The same pins as requirements.txt but for ansible-core (ansible-lint is not needed here).
-  grep -vE '^(ansible-core|ansible-lint|antsibull-changelog|pylibseekdb|ruff|ansible-builder)==' requirements.txt > "$venv/requirements.txt"
+  grep -vE '^(ansible-core|ansible-lint|antsibull-changelog|pylibseekdb|ruff|mypy|ansible-builder)==' requirements.txt > "$venv/requirements.txt"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$core" -r "$venv/requirements.txt"
 fi
 # shellcheck source=scripts/env.sh

@@ -28,6 +28,11 @@ import copy
 import datetime
 import json
 import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+# A journal as loaded from its JSON (see the layout above), and one step's data.
+Journal = Dict[str, Any]
+Data = Dict[str, Any]
 
 from ansible_collections.obtools.oms.plugins.module_utils import atomic_file
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
@@ -39,17 +44,17 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
-def utc_now():
+def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def iso(moment):
+def iso(moment: datetime.datetime) -> str:
     """UTC ISO 8601 with milliseconds and a Z: 2024-05-01T10:00:00.123Z."""
     moment = moment.astimezone(datetime.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
 
 
-def parse_iso(text):
+def parse_iso(text: Optional[str]) -> Optional[datetime.datetime]:
     """Read back what iso() wrote, or ISO 8601 with an offset; None when it is not a time."""
     if not text:
         return None
@@ -66,53 +71,55 @@ def parse_iso(text):
     return None
 
 
-def seconds(start, end):
+def seconds(start: Optional[datetime.datetime], end: Optional[datetime.datetime]) -> Optional[float]:
     """Duration in seconds with one decimal, or None when either end is unknown."""
     if start is None or end is None:
         return None
     return round((end - start).total_seconds(), 1)
 
 
-def normalize(data):
+def normalize(data: Any) -> Any:
     """The data as it will look after a JSON round trip (tuples become lists, keys strings)."""
     return json.loads(json.dumps(data if data is not None else {}, sort_keys=False, default=str))
 
 
-def empty(now):
+def empty(now: datetime.datetime) -> Journal:
     stamp = iso(now)
     return {"format": FORMAT, "created_at": stamp, "updated_at": stamp, "facts": {}, "steps": {}}
 
 
-def done_steps(journal):
+def done_steps(journal: Journal) -> List[str]:
     return [name for name, step in (journal.get("steps") or {}).items()
             if step.get("status") == "done"]
 
 
-def pending_steps(journal, order):
+def pending_steps(journal: Journal, order: Sequence[str]) -> List[str]:
     """The steps of `order` not done yet, in that order; the first is where a re-run resumes."""
     done = set(done_steps(journal))
     return [name for name in order if name not in done]
 
 
-def summary(journal, order=None):
+def summary(journal: Optional[Journal], order: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """What oms_journal and oms_journal_info both return about a journal (None: there is none):
     the journal itself, its done steps and, with the run's steps in `order`, where a re-run
     resumes."""
     journal = journal or {}
-    result = {"journal": journal, "done_steps": done_steps(journal)}
+    result: Dict[str, Any] = {"journal": journal, "done_steps": done_steps(journal)}
     if order is not None:
         pending = pending_steps(journal, order)
         result.update(pending_steps=pending, next_step=pending[0] if pending else None)
     return result
 
 
-def _merged(target, data):
+def _merged(target: Optional[Data], data: Data) -> Data:
     result = dict(target or {})
     result.update(data)
     return result
 
 
-def apply_step(journal, step, status, data=None, error=None, now=None, force=False):
+def apply_step(journal: Optional[Journal], step: Optional[str], status: Optional[str], data: Optional[Data] = None,
+               error: Optional[str] = None, now: Optional[datetime.datetime] = None,
+               force: bool = False) -> Tuple[Journal, bool, Optional[str]]:
     """Return (new_journal, changed, note) for telling the journal that `step` is `status`.
 
     - started: a new attempt (attempts + 1, started_at = now, end cleared). On a step already
@@ -131,7 +138,8 @@ def apply_step(journal, step, status, data=None, error=None, now=None, force=Fal
     if not isinstance(data, dict):
         raise OmsError("Journal data for step %s is not a dictionary" % step,
                        "Pass data as a dictionary of facts, e.g. data: {t1: ...}")
-    new = copy.deepcopy(journal) if journal else empty(now)
+    base = journal if journal else empty(now)  # unchanged, it is returned as it was given
+    new = copy.deepcopy(base)
     new.setdefault("facts", {})
     new.setdefault("steps", {})
     current = new["steps"].get(step)
@@ -144,7 +152,7 @@ def apply_step(journal, step, status, data=None, error=None, now=None, force=Fal
 
     if status == "started":
         if current and current.get("status") == "done" and not force:
-            return journal, False, "already done"
+            return base, False, "already done"
         record.update(status="started", started_at=iso(now), finished_at=None, duration=None,
                       attempts=int(record.get("attempts") or 0) + 1)
         record.pop("error", None)
@@ -156,7 +164,7 @@ def apply_step(journal, step, status, data=None, error=None, now=None, force=Fal
         if current and current.get("status") == status and merged_data == current.get("data") \
                 and (status == "done" or error == current.get("error")):
             # Facts are not compared: a later step may have set the same key since.
-            return journal, False, "already %s" % status
+            return base, False, "already %s" % status
         if current and current.get("status") == status:
             # Same status again with new data: keep the step's times, add the data.
             note = "data added"
@@ -180,7 +188,8 @@ def apply_step(journal, step, status, data=None, error=None, now=None, force=Fal
     return new, True, note
 
 
-def apply_steps(journal, updates, now=None):
+def apply_steps(journal: Optional[Journal], updates: List[Data],
+                now: Optional[datetime.datetime] = None) -> Tuple[Optional[Journal], bool, Dict[Any, Optional[str]]]:
     """Apply several step updates in order, as one change: returns (new_journal, changed, notes).
 
     `updates` is a list of dicts {step, status, data, error, force}; each is applied with
@@ -192,7 +201,9 @@ def apply_steps(journal, updates, now=None):
         raise OmsError("Journal updates must be a list",
                        "Pass updates as a list of {step, status, data} dictionaries")
     now = now or utc_now()
-    current, changed, notes = journal, False, {}
+    current: Optional[Journal] = journal
+    changed = False
+    notes: Dict[Any, Optional[str]] = {}
     for index, update in enumerate(updates):
         if not isinstance(update, dict):
             raise OmsError("Journal update %d is not a dictionary" % (index + 1),
@@ -209,7 +220,7 @@ def apply_steps(journal, updates, now=None):
     return current, changed, notes
 
 
-def validate(journal, path):
+def validate(journal: Any, path: str) -> Journal:
     if not isinstance(journal, dict) or not isinstance(journal.get("steps", {}), dict):
         raise OmsError("The journal %s is not an obtools.oms journal" % path,
                        "Move it aside (state: reset) or point path at the run's journal")
@@ -220,7 +231,7 @@ def validate(journal, path):
     return journal
 
 
-def load(path):
+def load(path: str) -> Optional[Journal]:
     """The journal at `path`, or None when there is none."""
     try:
         with open(path, "r") as handle:
@@ -239,7 +250,7 @@ def load(path):
     return validate(journal, path)
 
 
-def write(path, journal):
+def write(path: str, journal: Journal) -> None:
     """Write atomically: temporary file beside it, fsync, rename, fsync the directory."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
@@ -255,7 +266,7 @@ def write(path, journal):
                        "Run as a user that may write in %s, or choose another path" % directory)
 
 
-def aside_path(path, now=None):
+def aside_path(path: str, now: Optional[datetime.datetime] = None) -> str:
     """`<path>.<UTC timestamp>`, with a counter if that name is taken."""
     stamp = (now or utc_now()).strftime("%Y%m%dT%H%M%SZ")
     candidate = "%s.%s" % (path, stamp)
@@ -266,7 +277,7 @@ def aside_path(path, now=None):
     return candidate
 
 
-def move_aside(path, now=None):
+def move_aside(path: str, now: Optional[datetime.datetime] = None) -> Optional[str]:
     """Rename the journal to `<path>.<timestamp>`; returns the new name (None when absent)."""
     if not os.path.exists(path):
         return None

@@ -22,13 +22,15 @@ happens, not when the controller next polls.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible.module_utils.basic import remove_values
+from typing import Any, Dict, Optional
+
+from ansible.module_utils.basic import AnsibleModule, remove_values
 
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 
-def journal_argument_spec():
+def journal_argument_spec() -> Dict[str, Dict[str, Any]]:
     return dict(
         journal_path=dict(type="path"),
         journal_step=dict(type="str"),
@@ -42,16 +44,16 @@ JOURNAL_REQUIRED_BY = {"journal_step": "journal_path"}
 class StepJournal(object):
     """The journal step of one module run (inactive without journal_step, and in check mode)."""
 
-    def __init__(self, module):
+    def __init__(self, module: AnsibleModule) -> None:
         self.module = module
-        self.path = module.params.get("journal_path")
-        self.step = module.params.get("journal_step")
+        self.path: str = module.params.get("journal_path") or ""
+        self.step: str = module.params.get("journal_step") or ""
         self.active = bool(self.path and self.step) and not module.check_mode
         self.started = False
         self.ended = False
         self._fail_json = module.fail_json
 
-    def start(self, before=None):
+    def start(self, before: Optional[Dict[str, Any]] = None) -> None:
         """Record the step as started (once per run), with `before` kept where nothing is yet."""
         if not self.active or self.started:
             return
@@ -67,7 +69,7 @@ class StepJournal(object):
         # step as failed with the module's message before the module exits.
         self.module.fail_json = self._fail_and_record
 
-    def done(self, result, data=None):
+    def done(self, result: Dict[str, Any], data: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """Record the step as done with `data`; returns `result` with RV(journal) added."""
         if not self.active:
             return result
@@ -86,7 +88,7 @@ class StepJournal(object):
         result["journal"] = dict(path=self.path, step=self.step, written=True, status="done")
         return result
 
-    def _fail_and_record(self, msg=None, **kwargs):
+    def _fail_and_record(self, msg: Optional[str] = None, **kwargs: Any) -> None:
         if not self.ended:
             self.ended = True
             try:
