@@ -57,13 +57,7 @@ class StepJournal(object):
         """Record the step as started (once per run), with `before` kept where nothing is yet."""
         if not self.active or self.started:
             return
-        current = journal_file.load(self.path) or {}
-        held = dict(current.get("facts") or {})
-        held.update(((current.get("steps") or {}).get(self.step) or {}).get("data") or {})
-        data = dict((k, v) for k, v in (before or {}).items() if k not in held)
-        new, changed, _note = journal_file.apply_step(current, self.step, "started", data=data)
-        if changed:
-            journal_file.write(self.path, new)
+        self._write("started", before=before or {})
         self.started = True
         # Every way the module can fail from here (its own checks, AnsibleModule's) records the
         # step as failed with the module's message before the module exits.
@@ -76,28 +70,37 @@ class StepJournal(object):
         self.start()
         self.ended = True
         result = dict(result)
-        try:
-            current = journal_file.load(self.path) or {}
-            new, _changed, _note = journal_file.apply_step(current, self.step, "done", data=data or {})
-            journal_file.write(self.path, new)
-        except (OmsError, OSError, IOError, ValueError) as exc:
+        result["journal"] = self._record("done", data=data or {})
+        if not result["journal"]["written"]:
             self.module.warn("The step %s was done but the journal %s could not say so: %s. A re-run "
-                             "repeats the step." % (self.step, self.path, exc))
-            result["journal"] = dict(path=self.path, step=self.step, written=False, error=str(exc))
-            return result
-        result["journal"] = dict(path=self.path, step=self.step, written=True, status="done")
+                             "repeats the step." % (self.step, self.path, result["journal"]["error"]))
         return result
 
     def _fail_and_record(self, msg: Optional[str] = None, **kwargs: Any) -> None:
         if not self.ended:
             self.ended = True
-            try:
-                current = journal_file.load(self.path) or {}
-                # AnsibleModule hides no_log values in what it prints; the journal gets the same
-                error = remove_values(msg or "failed", self.module.no_log_values)
-                new, _changed, _note = journal_file.apply_step(current, self.step, "failed", error=error)
-                journal_file.write(self.path, new)
-                kwargs["journal"] = dict(path=self.path, step=self.step, written=True, status="failed")
-            except (OmsError, OSError, IOError, ValueError) as exc:
-                kwargs["journal"] = dict(path=self.path, step=self.step, written=False, error=str(exc))
+            # AnsibleModule hides no_log values in what it prints; the journal gets the same
+            error = remove_values(msg or "failed", self.module.no_log_values)
+            kwargs["journal"] = self._record("failed", error=error)
         self._fail_json(msg=msg, **kwargs)
+
+    def _record(self, status: str, **kwargs: Any) -> Dict[str, Any]:
+        """Write the step's end; what RV(journal) says of it (never raises: the work is done)."""
+        try:
+            self._write(status, **kwargs)
+        except (OmsError, OSError, IOError, ValueError) as exc:
+            return dict(path=self.path, step=self.step, written=False, error=str(exc))
+        return dict(path=self.path, step=self.step, written=True, status=status)
+
+    def _write(self, status: str, before: Optional[Dict[str, Any]] = None,
+               data: Optional[Dict[str, Any]] = None, error: Optional[str] = None) -> None:
+        """One atomic journal write of this step's `status`. `before` is data that only fills keys
+        the step and the journal's facts do not hold yet."""
+        current = journal_file.load(self.path) or {}
+        if before:
+            held = dict(current.get("facts") or {})
+            held.update(((current.get("steps") or {}).get(self.step) or {}).get("data") or {})
+            data = dict((k, v) for k, v in before.items() if k not in held)
+        new, changed, _note = journal_file.apply_step(current, self.step, status, data=data, error=error)
+        if changed:
+            journal_file.write(self.path, new)
