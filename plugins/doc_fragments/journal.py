@@ -30,4 +30,42 @@ options:
         RV(journal.written=false).
       - In check mode nothing is written.
     type: str
+  journal_run:
+    description:
+      - The run this task belongs to, when it is launched ahead of its turn as a background job
+        (C(async) with C(poll) 0), for example the name of the run's lock holder.
+      - The module then acts only once the watch file C(<journal_path>.watch) names this run (the
+        role writes it once every step is launched, and touches it while it follows the jobs;
+        M(obtools.oms.oms_journal) O(obtools.oms.oms_journal#module:state=watched)), and the step
+        O(journal_after) is done.
+      - It stands down, having changed nothing (the result says RV(stood_down=true)), when the step
+        before it failed in this run, when the watch file is removed or names another run, or when
+        nobody touched it for O(journal_watch_seconds) (the controller is gone).
+      - The step's record in the journal names its owner (pid, start time, run), so that
+        M(obtools.oms.oms_journal) O(obtools.oms.oms_journal#module:state=settled) in a later run
+        waits for a job that still works.
+      - Ignored in check mode, which writes nothing to wait on.
+    type: str
+  journal_after:
+    description:
+      - The step that must be done in O(journal_path) before this module acts, for a task launched
+        ahead of its turn; requires O(journal_run).
+      - The module checks the journal every 0.05 s, so it starts within that of the step's end,
+        with its imports and arguments already done.
+    type: str
+  journal_inputs:
+    description:
+      - Options this task leaves unset, taken from what an earlier step recorded, once it is this
+        task's turn. Each key is an option of this module; each value is C(step.key), a key of
+        that step's data in the journal (the modules' notes list them), for example the key
+        C(started_after) with the value C(run_new.new_started_at).
+      - An option given a value by the task keeps it. A key the journal does not hold leaves the
+        option unset.
+    type: dict
+  journal_watch_seconds:
+    description:
+      - How long the watch file of O(journal_run) may go untouched before a job still waiting for
+        its turn stands down, and how long it waits for the go.
+    type: int
+    default: 60
 '''

@@ -119,7 +119,7 @@ def _merged(target: Optional[Data], data: Data) -> Data:
 
 def apply_step(journal: Optional[Journal], step: Optional[str], status: Optional[str], data: Optional[Data] = None,
                error: Optional[str] = None, now: Optional[datetime.datetime] = None,
-               force: bool = False) -> Tuple[Journal, bool, Optional[str]]:
+               force: bool = False, owner: Optional[Data] = None) -> Tuple[Journal, bool, Optional[str]]:
     """Return (new_journal, changed, note) for telling the journal that `step` is `status`.
 
     - started: a new attempt (attempts + 1, started_at = now, end cleared). On a step already
@@ -128,6 +128,8 @@ def apply_step(journal: Optional[Journal], step: Optional[str], status: Optional
     - done: finished_at = now, duration from started_at, data merged into the step's data and the
       journal's facts. A step already done whose data already holds `data` is unchanged.
     - failed: like done but with status failed and `error`.
+    - owner (with started): the process that works on the step (step_chain.owner_of_self), kept
+      in the record so that a later run waits for it while it still runs.
     """
     if status not in STATUSES:
         raise OmsError("Unknown journal status %r" % status, "Use one of %s" % ", ".join(STATUSES))
@@ -156,6 +158,10 @@ def apply_step(journal: Optional[Journal], step: Optional[str], status: Optional
         record.update(status="started", started_at=iso(now), finished_at=None, duration=None,
                       attempts=int(record.get("attempts") or 0) + 1)
         record.pop("error", None)
+        if owner:
+            record["owner"] = dict(owner)
+        else:
+            record.pop("owner", None)
         if data:
             record["data"] = _merged(record.get("data"), data)
             new["facts"] = _merged(new["facts"], data)

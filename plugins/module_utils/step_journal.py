@@ -27,18 +27,21 @@ from typing import Any, Dict, Optional
 from ansible.module_utils.basic import AnsibleModule, remove_values
 
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
+from ansible_collections.obtools.oms.plugins.module_utils import step_chain
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 
 def journal_argument_spec() -> Dict[str, Dict[str, Any]]:
-    return dict(
+    spec = dict(
         journal_path=dict(type="path"),
         journal_step=dict(type="str"),
     )
+    spec.update(step_chain.chain_argument_spec())  # a step launched ahead waits for its turn
+    return spec
 
 
 # for AnsibleModule(required_by=...): a step without a journal to write it in is a mistake
-JOURNAL_REQUIRED_BY = {"journal_step": "journal_path"}
+JOURNAL_REQUIRED_BY = dict(step_chain.CHAIN_REQUIRED_BY, journal_step="journal_path")
 
 
 class StepJournal(object):
@@ -101,6 +104,8 @@ class StepJournal(object):
             held = dict(current.get("facts") or {})
             held.update(((current.get("steps") or {}).get(self.step) or {}).get("data") or {})
             data = dict((k, v) for k, v in before.items() if k not in held)
-        new, changed, _note = journal_file.apply_step(current, self.step, status, data=data, error=error)
+        owner = step_chain.owner_of_self(self.module.params.get("journal_run")) if status == "started" else None
+        new, changed, _note = journal_file.apply_step(current, self.step, status, data=data, error=error,
+                                                      owner=owner)
         if changed:
             journal_file.write(self.path, new)

@@ -436,6 +436,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import docker_client
 from ansible_collections.obtools.oms.plugins.module_utils import docker_init
+from ansible_collections.obtools.oms.plugins.module_utils import step_chain
 from ansible_collections.obtools.oms.plugins.module_utils import step_journal
 from ansible_collections.obtools.oms.plugins.module_utils.container_facts import (
     CONTAINER_PATHS,
@@ -933,6 +934,7 @@ def main():
         required_by=step_journal.JOURNAL_REQUIRED_BY,
     )
     docker_client.fail_without_sdk(module)
+    step_chain.wait_for_turn(module)  # launched ahead: act once the step before is done
     state = module.params["state"]
     try:
         step = step_journal.StepJournal(module)

@@ -165,7 +165,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import ha_config, metadb, oms_config, step_journal
+from ansible_collections.obtools.oms.plugins.module_utils import ha_config, metadb, oms_config, step_chain, step_journal
 
 REFETCH = "refetchStoreIntervalMin"
 
@@ -193,6 +193,7 @@ def main():
         required_by=required_by,
     )
     metadb.check_libraries(module)
+    step_chain.wait_for_turn(module)  # launched ahead: act once the step before is done
     p = module.params
     extra = {}
     try:

@@ -341,7 +341,7 @@ from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import dump_files, heartbeat, metadb, metadb_dump
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
-from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal, step_journal
+from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal, step_chain, step_journal
 from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
 
 
@@ -418,9 +418,10 @@ def main():
         required_if=[("state", "dumped", ["backup_dir"]), ("state", "restored", ["backup_dir"])],
         required_by=step_journal.JOURNAL_REQUIRED_BY,
     )
+    metadb.check_libraries(module)
+    step_chain.wait_for_turn(module)  # launched ahead: act once the step before is done
     p = module.params
     state = p["state"]
-    metadb.check_libraries(module)
     if p["batch_size"] < 1:
         module.fail_json(msg="batch_size must be at least 1. Give a positive number of rows per batch")
     if p["batch_seconds"] < 0:

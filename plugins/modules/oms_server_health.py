@@ -205,6 +205,7 @@ from ansible_collections.obtools.oms.plugins.module_utils import console
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import server_health
+from ansible_collections.obtools.oms.plugins.module_utils import step_chain
 from ansible_collections.obtools.oms.plugins.module_utils import step_journal
 
 
@@ -273,6 +274,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_by=step_journal.JOURNAL_REQUIRED_BY)
     metadb.check_libraries(module)
+    step_chain.wait_for_turn(module)  # launched ahead: act once the step before is done
     try:
         step = step_journal.StepJournal(module)
         step.start()

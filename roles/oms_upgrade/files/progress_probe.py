@@ -5,7 +5,7 @@
 
 Run on the managed host by roles/oms_upgrade/tasks/progress.yml (python -c, no module_utils):
 
-    progress_probe.py RESULTS_FILE WAIT_SECONDS [GLOB...]
+    progress_probe.py [--watch WATCH_FILE] RESULTS_FILE WAIT_SECONDS [GLOB...]
 
 Checks the async job's results file every CHECK_EVERY seconds and returns as soon as the job has
 finished, or after WAIT_SECONDS otherwise, printing one JSON line:
@@ -15,6 +15,10 @@ role's loop needs no pause of its own: the job's end is seen within CHECK_EVERY 
 line still comes every WAIT_SECONDS, and the result needs no async_status round trip after it (one
 task less per long step inside the downtime window). The result is the module's own output, which
 AnsibleModule already stripped of no_log values; its `invocation` (the arguments) is left out.
+
+With --watch, the probe touches that file (when it exists) about every second while it waits: the
+steps launched ahead for this run act only while somebody watches (module_utils/step_chain.py), so
+they stand down once the controller, and with it this probe, is gone.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +29,7 @@ import os
 import sys
 import time
 
+TOUCH_EVERY = 1.0
 CHECK_EVERY = 0.1  # a stat() every 0.1 s costs nothing; the job's end is seen 0.05 s sooner on average
 
 
@@ -86,10 +91,22 @@ def written(patterns):
     return total
 
 
-def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time, sleep=time.sleep):
+def touch(path):
+    try:
+        os.utime(path, None)  # never creates it: a removed watch file means "stand down"
+    except OSError:
+        pass
+
+
+def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time, sleep=time.sleep,
+          watch=None):
     deadline = clock() + max(0.0, wait)
     started, last = None, None
+    touched = None
     while True:
+        if watch and (touched is None or clock() - touched >= TOUCH_EVERY):
+            touch(watch)
+            touched = clock()
         result, mtime, last = job_result(results_file, last)
         finished = result is not None
         if started is None and mtime is not None and not finished:
@@ -111,10 +128,13 @@ def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time
 
 
 def main(argv):
+    watch = None
+    if len(argv) > 2 and argv[1] == "--watch":
+        watch, argv = argv[2], argv[:1] + argv[3:]
     if len(argv) < 3:
         sys.stderr.write(__doc__)
         return 2
-    print(json.dumps(probe(argv[1], float(argv[2]), argv[3:])))
+    print(json.dumps(probe(argv[1], float(argv[2]), argv[3:], watch=watch)))
     return 0
 
 

@@ -1,6 +1,7 @@
 """oms_upgrade_stop_after_step ends the run after any journal step but the last, so that the tests
 can break each next step for real (tests/integration/test_fault_at_every_step.py). A step without
-its `meta: end_host` hook lets the first run go through to the end, and the fault lands nowhere."""
+its `meta: end_host` hook lets the first run go through to the end, and the fault lands nowhere.
+The window's steps (window.yml) share one hook: only the steps up to the one named are launched."""
 import glob
 import os
 
@@ -20,6 +21,11 @@ def tasks(node):
             yield from tasks(node.get(key) or [])
 
 
+def window_steps():
+    with open(os.path.join(ROLE, "vars", "main.yml")) as handle:
+        return yaml.safe_load(handle)["oms_upgrade_window_steps"]
+
+
 def hooked_steps():
     found = set()
     for path in glob.glob(os.path.join(ROLE, "tasks", "*.yml")):
@@ -29,6 +35,9 @@ def hooked_steps():
                 if task.get("ansible.builtin.meta") == "end_host" and isinstance(when, str) \
                         and when.startswith("oms_upgrade_stop_after_step == "):
                     found.add(when.split("==", 1)[1].strip().strip("'\""))
+                if task.get("ansible.builtin.meta") == "end_host" \
+                        and when == "oms_upgrade_stop_after_step in oms_upgrade_window_steps":
+                    found.update(window_steps())
     return found
 
 

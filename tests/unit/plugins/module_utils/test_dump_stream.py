@@ -237,3 +237,22 @@ def test_job_refuses_a_wrong_table_count(job_world):
     with pytest.raises(OmsError) as e:
         job_world["job"]()()
     assert "2 CREATE TABLE statements, the database has 3 tables" in e.value.msg
+
+
+def test_writeback_starts_as_the_dump_grows_and_leaves_the_bytes_alone(tmp_path, fake_mysqldump, monkeypatch):
+    """The kernel is asked to write each WRITEBACK_EVERY bytes back as they come (so that the
+    final fsync waits for little): every range once, in order, and the file as mysqldump wrote it."""
+    ranges = []
+    real = mysql_clients._start_writeback
+    monkeypatch.setattr(mysql_clients, "WRITEBACK_EVERY", 100000)
+    monkeypatch.setattr(mysql_clients, "_start_writeback",
+                        lambda fd, offset, length: ranges.append((offset, length)) or real(fd, offset, length))
+    data = sample(40, filler=50000)
+    out = tmp_path / "dump.sql"
+    run = mysql_clients.run_dump_to_file(fake_mysqldump(data), str(out))
+    assert open(str(out), "rb").read() == data and run["size"] == len(data)
+    assert len(ranges) >= len(data) // 1000000  # chunks of up to 1 MiB, each past the threshold
+    assert ranges[0][0] == 0
+    assert all(a[0] + a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    assert all(length >= 100000 for _offset, length in ranges)
+    assert ranges[-1][0] + ranges[-1][1] <= len(data)
