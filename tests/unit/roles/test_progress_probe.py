@@ -111,3 +111,22 @@ def test_tagged_warnings_of_ansible_core_become_plain_messages(tmp_path):
     assert out["result"]["warnings"] == ["console_url is plain http://"]
     assert out["result"]["servers"] == [{"ip": "127.0.0.1", "status": "ONLINE"}]
     assert "__ansible_type" not in json.dumps(out)
+
+
+def test_watch_file_is_kept_fresh_while_waiting_and_never_created(tmp_path):
+    """The window's jobs stand down when nobody touches the watch file (module_utils/step_chain.py):
+    the probe that follows them touches it about every second, and never brings back one that the
+    role removed to stand them down."""
+    results = tmp_path / "1.2"
+    write(results, {"started": 1, "finished": 0})
+    watch = tmp_path / "journal.json.watch"
+    watch.write_text("run\n")
+    os.utime(str(watch), (1, 1))
+    argv = [sys.executable, PROBE, "--watch", str(watch), str(results), "1.5"]
+    out = json.loads(subprocess.run(argv, check=True, stdout=subprocess.PIPE).stdout)
+    assert out["finished"] is False
+    assert time.time() - os.stat(str(watch)).st_mtime < 2.5
+    assert watch.read_text() == "run\n"
+    watch.unlink()
+    subprocess.run(argv, check=True, stdout=subprocess.PIPE)
+    assert not watch.exists()
