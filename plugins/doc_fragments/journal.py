@@ -38,7 +38,7 @@ options:
         role writes it once every step is launched, and touches it while it follows the jobs;
         M(obtools.oms.oms_journal) O(obtools.oms.oms_journal#module:state=watched)), and the step
         O(journal_after) is done.
-      - It stands down, having changed nothing (the result says RV(stood_down=true)), when the step
+      - It stands down, having changed nothing (its failed result says C(stood_down=true)), when the step
         before it failed in this run, when the watch file is removed or names another run, or when
         nobody touched it for O(journal_watch_seconds) (the controller is gone).
       - The step's record in the journal names its owner (pid, start time, run), so that

@@ -137,7 +137,7 @@ def owner_alive(owner: Any) -> bool:
 def live_steps(journal: Optional[Dict[str, Any]]) -> List[Tuple[str, Dict[str, Any]]]:
     """(step, owner) of every step still started by a process that runs."""
     steps = (journal or {}).get("steps") or {}
-    return [(name, rec.get("owner")) for name, rec in sorted(steps.items())
+    return [(name, rec["owner"]) for name, rec in sorted(steps.items())
             if isinstance(rec, dict) and rec.get("status") == "started" and owner_alive(rec.get("owner"))]
 
 
