@@ -99,7 +99,7 @@ options:
         log lines, and waits for the boot itself with C(supervisorctl status)). V(0) checks once
         that it runs.
     type: float
-    default: 3
+    default: 1
     version_added: 0.1.0
   load_timeout:
     description:
@@ -507,9 +507,9 @@ _INIT_PROBE = ('cat "$1" 2>/dev/null; echo "@@obtools@@"; cat "$2" 2>/dev/null; 
 # Seconds between two looks at a docker_init.sh that another run started.
 INIT_WAIT_EVERY = 2
 # Default seconds a started container must stay up before we call it started (settle_seconds):
-# OMS refusing its metadata (4.2.0 without IS_UPGRADE, 4.1.1 on migrated metadata) exits within a
-# second or two.
-START_SETTLE = 3
+# a container that cannot start at all exits within a second or two. The boot is not waited for
+# here: state=initialized waits for supervisorctl to answer before docker_init.sh runs.
+START_SETTLE = 1
 # state=initialized asks `supervisorctl status` this often while the container boots (each
 # answer is an exec of a few tens of ms), and gives one ask this long to answer.
 READY_PROBE_EVERY = 0.5
