@@ -11,6 +11,12 @@ is the exit code 0 AND that line; an exit 0 without it is a failure.
 What the script prints when it runs before the container's supervisord answers (right after
 `docker run`) is not documented either: supervisorctl's own words for a supervisord that does not
 answer are taken as "not ready yet, run it again" (NOT_READY_MARKERS, a guess).
+
+The docs say supervisord runs OMS's components and operators use `supervisorctl` inside the
+container (1100.o-m-guide/100.manage-oms-services.md). So before the first run the module asks
+`supervisorctl status` until it answers (classify_probe): the script then meets a booted container
+instead of failing and waiting a retry interval. An image without supervisorctl falls back to
+running the script and retrying it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +32,15 @@ NOT_READY = "not_ready"
 FAILED = "failed"
 NO_SUCCESS_LINE = "no_success_line"
 TIMED_OUT = "timed_out"
+
+# What the readiness probe runs, and how its exec result reads (classify_probe).
+PROBE_COMMAND = ("supervisorctl", "status")
+READY = "ready"
+ABSENT = "absent"
+# 126/127: the shell's and coreutils timeout's "cannot execute" / "not found"; the phrase is the
+# engine's own when an exec names no shell.
+ABSENT_EXIT_CODES = (126, 127)
+ABSENT_MARKERS = ("executable file not found",)
 
 
 def printed_success(lines):
@@ -48,3 +63,17 @@ def classify(run):
     if not_ready(lines):
         return NOT_READY
     return FAILED if run.get("rc") != 0 else NO_SUCCESS_LINE
+
+
+def classify_probe(run):
+    """READY, NOT_READY or ABSENT for an exec result ({rc, stdout_tail, timed_out}) of
+    PROBE_COMMAND. supervisord answered (READY) whatever the programs' states: supervisorctl
+    exits 3 when one is stopped, and docker_init.sh restarts them anyway."""
+    lines = run.get("stdout_tail") or []
+    text = "\n".join(lines).lower()
+    if run.get("rc") in ABSENT_EXIT_CODES or any(marker in text for marker in ABSENT_MARKERS):
+        return ABSENT
+    # no answer within the exec's timeout is no answer
+    if run.get("timed_out") or run.get("rc") is None or not_ready(lines):
+        return NOT_READY
+    return READY

@@ -51,9 +51,12 @@ options:
         leaves a marker file there (C(/root/.obtools_docker_init_done)) on success; with the
         marker present nothing is run unless O(force=true). Success is exit code 0 AND the
         script's documented last line C(【结束】全部初始化步骤执行成功); an exit 0 without it
-        fails the task. While the container is still starting (its supervisord does not answer
-        yet) the script is run again every O(init_retry_interval) seconds for up to
-        O(init_ready_timeout) seconds.
+        fails the task. Before the first run it waits until C(supervisorctl status) answers
+        inside the container (its supervisord is up, so the container has booted), asking every
+        half second for up to O(init_ready_timeout) seconds, so that the script meets a booted
+        container. If the script still finds the container starting, or the image has no
+        C(supervisorctl), the script is run again every O(init_retry_interval) seconds within
+        the same O(init_ready_timeout).
       - V(started) starts a stopped container (rollback to the old container).
     type: str
     required: true
@@ -93,9 +96,10 @@ options:
         or two.
       - A short value shortens the downtime when the next step notices a dead container anyway
         (O(state=initialized) fails on a container that is not running, with its exit code and
-        log lines). V(0) checks once that it runs.
+        log lines, and waits for the boot itself with C(supervisorctl status)). V(0) checks once
+        that it runs.
     type: float
-    default: 3
+    default: 1
     version_added: 0.1.0
   load_timeout:
     description:
@@ -139,16 +143,19 @@ options:
     default: 1800
   init_ready_timeout:
     description:
-      - Seconds to keep running C(docker_init.sh) again while it fails because the container is
-        still starting (supervisord not answering yet), O(state=initialized). OceanBase's
-        deployer waits 60 s after C(docker run) before it looks at a new OMS container; a busy
-        host needs more.
+      - Seconds to wait for the container to finish starting (O(state=initialized)), that is
+        for C(supervisorctl status) to answer in it, then for C(docker_init.sh) to stop failing
+        because supervisord does not answer yet. OceanBase's deployer waits 60 s after
+        C(docker run) before it looks at a new OMS container; a busy host needs more.
+      - When C(supervisorctl status) has not answered by then, C(docker_init.sh) is still run
+        once, and the task fails if it too finds the container starting.
     type: int
     default: 600
     version_added: 0.1.0
   init_retry_interval:
     description:
-      - Seconds between two runs of C(docker_init.sh) while the container is still starting.
+      - Seconds between two runs of C(docker_init.sh) while the container is still starting
+        (after C(supervisorctl status) answered, or without C(supervisorctl) in the image).
     type: int
     default: 10
     version_added: 0.1.0
@@ -187,7 +194,9 @@ notes:
     recorded) and C(t1) (RV(stopped_at)) when done; for O(state=image_loaded) C(image_id) and
     C(image_loaded_now); O(state=upgraded) C(new_container_id), C(new_image), C(new_version),
     C(new_started_at) and C(image_loaded_again); O(state=initialized) C(init_rc),
-    C(init_duration) and C(init_attempts); O(state=started) C(started_at).
+    C(init_duration) (the script's own time), C(init_attempts), C(ready_wait_seconds),
+    C(ready_at) and C(ready_probe) (the wait for the boot before the script, as
+    RV(ready_wait_seconds), RV(ready_at) and RV(ready_probe)); O(state=started) C(started_at).
 seealso:
   - name: Upgrade OMS in single-node deployment mode
     description: The procedure these states automate (steps 2.1, 3, 4, 5, 6 and 9.2, 9.5).
@@ -408,7 +417,10 @@ stdout_tail:
   elements: str
   sample: ["migrating cm_411 ... done", "docker_init finished"]
 duration:
-  description: Seconds the script ran, one decimal (every attempt, and the waits between them).
+  description:
+    - Seconds the script ran, one decimal (every attempt, and the waits between them).
+    - The wait for C(supervisorctl status) before the first attempt is not in it
+      (RV(ready_wait_seconds)).
   returned: when O(state=initialized)
   type: float
   sample: 42.3
@@ -418,6 +430,29 @@ attempts:
   returned: when O(state=initialized) and the script ran now
   type: int
   sample: 2
+ready_probe:
+  description:
+    - How the module waited for the container to finish starting before the script's first
+      run. V(supervisorctl) means C(supervisorctl status) inside it until supervisord answered;
+      V(none) that the image has no C(supervisorctl), so the script was run at once, and again
+      while it found the container starting.
+  returned: when O(state=initialized) and the script ran now
+  type: str
+  sample: supervisorctl
+ready_wait_seconds:
+  description: Seconds spent waiting for C(supervisorctl status) to answer before the script's
+    first run, one decimal (a few tenths when the container had booted already).
+  returned: when O(state=initialized) and the script ran now
+  type: float
+  sample: 1.8
+ready_at:
+  description:
+    - When C(supervisorctl status) first answered, UTC ISO 8601 with milliseconds, that is the
+      end of the container's boot as the module saw it.
+    - V(null) when RV(ready_probe=none), or when it did not answer within O(init_ready_timeout).
+  returned: when O(state=initialized) and the script ran now
+  type: str
+  sample: "2024-05-06T09:00:02.481Z"
 marker:
   description: Contents of the marker of a previous successful run (finished_at, duration,
     image), or V(null).
@@ -436,6 +471,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import docker_client
 from ansible_collections.obtools.oms.plugins.module_utils import docker_init
+from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils import step_chain
 from ansible_collections.obtools.oms.plugins.module_utils import step_journal
 from ansible_collections.obtools.oms.plugins.module_utils.container_facts import (
@@ -472,9 +508,13 @@ _INIT_PROBE = ('cat "$1" 2>/dev/null; echo "@@obtools@@"; cat "$2" 2>/dev/null; 
 # Seconds between two looks at a docker_init.sh that another run started.
 INIT_WAIT_EVERY = 2
 # Default seconds a started container must stay up before we call it started (settle_seconds):
-# OMS refusing its metadata (4.2.0 without IS_UPGRADE, 4.1.1 on migrated metadata) exits within a
-# second or two.
-START_SETTLE = 3
+# a container that cannot start at all exits within a second or two. The boot is not waited for
+# here: state=initialized waits for supervisorctl to answer before docker_init.sh runs.
+START_SETTLE = 1
+# state=initialized asks `supervisorctl status` this often while the container boots (each
+# answer is an exec of a few tens of ms), and gives one ask this long to answer.
+READY_PROBE_EVERY = 0.5
+READY_PROBE_TIMEOUT = 10
 
 
 def utc_now():
@@ -751,13 +791,51 @@ class ContainerUpgrade(object):
                         "Start it (state=upgraded or state=started) before running "
                         "docker_init.sh")
 
+    def _exec_while_running(self, argv, timeout):
+        """exec_command, but a container that died under it fails with how it ended."""
+        try:
+            return self.client.exec_command(self.name, argv, timeout)
+        except OmsError:
+            inspect = self.client.inspect_container(self.name)
+            if inspect is None or not inspect["State"].get("Running"):
+                raise self._not_running(inspect)
+            raise
+
+    def _wait_until_ready(self, deadline):
+        """Ask `supervisorctl status` every READY_PROBE_EVERY s until supervisord answers, so that
+        docker_init.sh's first run meets a booted container instead of failing and idling a
+        retry interval. Returns ready_probe, ready_at and ready_wait_seconds for the result."""
+        began = time.time()
+        while True:
+            asked = time.time()
+            probe = self._exec_while_running(list(docker_init.PROBE_COMMAND), READY_PROBE_TIMEOUT)
+            verdict = docker_init.classify_probe(probe)
+            waited = round(time.time() - began, 1)
+            if verdict == docker_init.READY:
+                return dict(ready_probe="supervisorctl", ready_wait_seconds=waited,
+                            ready_at=journal_file.iso(journal_file.utc_now()))
+            if verdict == docker_init.ABSENT:
+                self.module.warn("%s has no supervisorctl (rc=%s): docker_init.sh is run at once "
+                                 "and again every %s s while it finds the container starting"
+                                 % (self.name, probe["rc"], self.params["init_retry_interval"]))
+                return dict(ready_probe="none", ready_wait_seconds=waited, ready_at=None)
+            if time.time() + READY_PROBE_EVERY > deadline:
+                # docker_init.sh has the last word: it runs once and fails if it finds the same
+                return dict(ready_probe="supervisorctl", ready_wait_seconds=waited, ready_at=None)
+            inspect = self.client.inspect_container(self.name)
+            if inspect is None or not inspect["State"].get("Running"):
+                raise self._not_running(inspect)
+            time.sleep(max(0.0, asked + READY_PROBE_EVERY - time.time()))
+
     def _run_init(self, timeout, running_marker):
-        """Run docker_init.sh, again while the container is still starting. Returns (the last
-        exec result, its outcome, attempts, seconds in all). Each run writes the in-progress
-        marker INIT_RUNNING in the container before the script starts, so that a resumed run
-        waits for it instead of starting a second one."""
+        """Wait for the container's boot, then run docker_init.sh, again while it finds the
+        container still starting. Returns (the last exec result, its outcome, attempts, seconds
+        from the first attempt, the wait for the boot). Each run writes the in-progress marker
+        INIT_RUNNING in the container before the script starts, so that a resumed run waits for
+        it instead of starting a second one."""
+        deadline = time.time() + max(0, self.params["init_ready_timeout"])
+        ready = self._wait_until_ready(deadline)
         started = time.time()
-        deadline = started + max(0, self.params["init_ready_timeout"])
         interval = max(1, self.params["init_retry_interval"])
         attempts = 0
         while True:
@@ -769,7 +847,7 @@ class ContainerUpgrade(object):
                             started_marker, INIT_RUNNING, INIT_SCRIPT], timeout)
             outcome = docker_init.classify(run)
             if outcome != docker_init.NOT_READY or time.time() + interval > deadline:
-                return run, outcome, attempts, round(time.time() - started, 1)
+                return run, outcome, attempts, round(time.time() - started, 1), ready
             time.sleep(interval)
             inspect = self.client.inspect_container(self.name)
             if inspect is None or not inspect["State"].get("Running"):
@@ -805,12 +883,12 @@ class ContainerUpgrade(object):
             return result
         if marker is not None:  # forced: a failure now must not leave an old success behind
             self.client.remove_file(self.name, INIT_MARKER)
-        run, outcome, attempts, duration = self._run_init(timeout, running_marker)
+        run, outcome, attempts, duration, ready = self._run_init(timeout, running_marker)
         result.update(rc=run["rc"], stdout_tail=run["stdout_tail"], duration=duration,
-                      attempts=attempts)
+                      attempts=attempts, **ready)
         tail = "\n".join(run["stdout_tail"][-20:])
         details = dict(rc=run["rc"], stdout_tail=run["stdout_tail"], duration=duration,
-                       attempts=attempts)
+                       attempts=attempts, **ready)
         again = "Read /home/admin/logs/docker_init*.log in the container, fix the cause and run " \
                 "this task again (the script may be re-run)"
         if outcome == docker_init.TIMED_OUT:
@@ -820,9 +898,11 @@ class ContainerUpgrade(object):
                            "again with a larger init_timeout (the script may be re-run)",
                            **details)
         if outcome == docker_init.NOT_READY:
+            probed = "" if ready["ready_probe"] == "none" else \
+                ", after supervisorctl status did not answer for %.0f s" % ready["ready_wait_seconds"]
             raise OmsError("%s found %s still starting (its supervisord does not answer) on all "
-                           "%d attempts over %.0f s (init_ready_timeout %s s). Last output:\n%s"
-                           % (INIT_SCRIPT, self.name, attempts, duration,
+                           "%d attempts over %.0f s%s (init_ready_timeout %s s). Last output:\n%s"
+                           % (INIT_SCRIPT, self.name, attempts, duration, probed,
                               self.params["init_ready_timeout"], tail),
                            "Look at the container (docker logs %s; supervisorctl status inside "
                            "it); on a slow host raise init_ready_timeout and run this task again"
@@ -892,7 +972,9 @@ def journal_data(state, result):
                 "image_loaded_again": result.get("loaded", False)}
     if state == "initialized":
         return {"init_rc": result.get("rc", 0), "init_duration": result.get("duration"),
-                "init_attempts": result.get("attempts")}
+                "init_attempts": result.get("attempts"),
+                "ready_wait_seconds": result.get("ready_wait_seconds"),
+                "ready_at": result.get("ready_at"), "ready_probe": result.get("ready_probe")}
     return {"started_at": result.get("started_at")}
 
 

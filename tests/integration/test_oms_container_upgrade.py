@@ -9,9 +9,11 @@ that must keep the image between calls use a copy of the 4.2.0 tarball whose onl
 repository name (`<repo>-<instance>`, same tag, same image id), a tag no other suite touches.
 """
 
+import datetime
 import io
 import json
 import tarfile
+import threading
 import time
 
 import docker
@@ -449,8 +451,9 @@ def test_failing_docker_init_fails_with_its_output_then_succeeds(mine, testbed, 
 
 def test_init_waits_for_a_booting_container_and_checks_the_success_line(
         mine, testbed, run_module, engine):
-    """Right after docker run the container boots: docker_init.sh's not-ready failure is retried
-    until it runs; an exit 0 without the documented success line fails the task."""
+    """Right after docker run the container boots: docker_init.sh runs once supervisorctl answers
+    (or is retried while it finds the container booting); an exit 0 without the documented
+    success line fails the task."""
     stop_old(run_module, mine)
     load_target(run_module, mine)
     assert_ok(run_module(MODULE, upgrade_args(mine, settle_seconds=0)))
@@ -484,7 +487,91 @@ def test_init_gives_up_on_a_container_that_keeps_booting(mine, testbed, run_modu
     finally:
         testbed.set_profile(INSTANCE, "short")
     assert result.failed and "still starting" in result["msg"]
-    assert "init_ready_timeout" in result["msg"] and result["attempts"] >= 2
+    assert "init_ready_timeout" in result["msg"] and result["attempts"] >= 1
+    # the wait was supervisorctl's, which never answered; docker_init.sh then had the last word
+    assert "supervisorctl status did not answer" in result["msg"]
+    assert result["ready_probe"] == "supervisorctl" and result["ready_at"] is None
+    assert result["ready_wait_seconds"] >= 15
+
+
+def set_boot(testbed, boot_seconds, init_seconds=6):
+    """The durations of the instance's next container start (the profile file in its run mount,
+    which the 4.2.0 container inherits); the next reset writes the default again."""
+    with open(testbed.describe(INSTANCE)["profile_file"], "w") as f:
+        json.dump({"boot_seconds": boot_seconds, "init_seconds": init_seconds, "name": "custom"}, f)
+
+
+def utc(text):
+    head, _sep, frac = text.rstrip("Z").partition(".")
+    return datetime.datetime.fromisoformat(head + "." + (frac + "000000")[:6] + "+00:00")
+
+
+def test_init_waits_for_supervisorctl_then_runs_docker_init_once(
+        mine, testbed, run_module, engine, tmp_path):
+    """On a container still booting, state=initialized asks supervisorctl until it answers, so
+    docker_init.sh runs once, on a booted container, without idling a retry interval (10 s)."""
+    boot = 10
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    set_boot(testbed, boot)
+    assert_ok(run_module(MODULE, upgrade_args(mine)))  # the default settle: 1 s of the boot
+    journal = str(tmp_path / "journal.json")
+    result = run_module(MODULE, {"name": mine["new_container"], "state": "initialized",
+                                 "init_timeout": 300, "journal_path": journal,
+                                 "journal_step": "init"})
+    assert_ok(result)
+    assert result["rc"] == 0 and result["attempts"] == 1
+    assert result["ready_probe"] == "supervisorctl" and result["ready_wait_seconds"] > 0
+    started = engine.containers.get(mine["new_container"]).attrs["State"]["StartedAt"]
+    # supervisord's socket opens `boot` seconds after its start: the probe waited for it
+    assert (utc(result["ready_at"]) - utc(started)).total_seconds() >= boot - 0.5
+    assert not any("no such file" in line for line in result["stdout_tail"])
+    with open(journal) as f:
+        data = json.load(f)["steps"]["init"]["data"]
+    assert data["init_attempts"] == 1 and data["init_rc"] == 0
+    assert data["init_duration"] == result["duration"]
+    assert data["ready_probe"] == "supervisorctl" and data["ready_at"] == result["ready_at"]
+    assert data["ready_wait_seconds"] == result["ready_wait_seconds"]
+
+
+def test_init_fails_with_how_the_container_ended_when_it_exits_while_booting(
+        mine, testbed, run_module, engine):
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    set_boot(testbed, 60)
+    assert_ok(run_module(MODULE, upgrade_args(mine)))
+    new = engine.containers.get(mine["new_container"])
+    # stopped while the module asks supervisorctl (ansible-playbook takes a few seconds to start)
+    stopper = threading.Timer(8, new.stop, kwargs={"timeout": 5})
+    stopper.start()
+    began = time.time()
+    try:
+        result = run_module(MODULE, {"name": mine["new_container"], "state": "initialized",
+                                     "init_timeout": 300})
+    finally:
+        stopper.join()
+    assert result.failed and "exited (exit code" in result["msg"]
+    assert "not running" in result["msg"] and "docker logs" in result["msg"]
+    assert "attempts" not in result  # docker_init.sh never ran
+    assert time.time() - began < 45  # noticed at once, not at the end of the boot
+
+
+def test_init_without_supervisorctl_in_the_image_runs_docker_init_again_while_booting(
+        mine, testbed, run_module, engine):
+    stop_old(run_module, mine)
+    load_target(run_module, mine)
+    set_boot(testbed, 10)
+    assert_ok(run_module(MODULE, upgrade_args(mine)))
+    moved = engine.containers.get(mine["new_container"]).exec_run(
+        ["mv", "/usr/bin/supervisorctl", "/usr/bin/supervisorctl.hidden"])
+    assert moved.exit_code == 0, moved.output
+    result = run_module(MODULE, {"name": mine["new_container"], "state": "initialized",
+                                 "init_timeout": 300, "init_retry_interval": 1})
+    assert_ok(result)
+    assert result["ready_probe"] == "none" and result["ready_at"] is None
+    assert any("has no supervisorctl" in w for w in result.get("warnings", []))
+    # the first runs met the booting container and were run again, as before the probe
+    assert result["rc"] == 0 and result["attempts"] >= 2
 
 
 def test_initialize_a_stopped_container_fails_with_what_to_do(instance, run_module):

@@ -1,4 +1,4 @@
-"""python3 -m oms_sim supervise|serve|init"""
+"""python3 -m oms_sim supervise|serve|init|supervisorctl ARGS..."""
 
 import sys
 
@@ -14,7 +14,10 @@ def main(argv):
     if command == "init":
         from oms_sim import docker_init
         return docker_init.run()
-    sys.stderr.write("usage: python3 -m oms_sim supervise|serve|init\n")
+    if command == "supervisorctl":
+        from oms_sim import supervisorctl
+        return supervisorctl.run(argv[2:])
+    sys.stderr.write("usage: python3 -m oms_sim supervise|serve|init|supervisorctl ARGS...\n")
     return 2
 
 

@@ -5,7 +5,7 @@ nginx, oms_console, oms_drc_cm, oms_drc_supervisor and sshd, each RUNNING when h
 1100.o-m-guide/100.manage-oms-services.md: `supervisorctl restart oms_console` and so on. So a
 component that fails does not end the container: it is restarted, and the failure shows only
 through health. The simulator folds every component into one `serve` process.
-[guess] the control socket's path and its tiny text protocol (status, stop, start, restart), that
+[guess] the control socket's path and its tiny text protocol (status, info, stop, start, restart), that
 it answers only once the boot phase is over, the restart back-off, and that this process logs to
 a file only (docker logs keeps the server's lines, whose last is the start line [obd]).
 """
@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 from oms_sim import profile
 from oms_sim.logs import Log
@@ -33,11 +34,13 @@ class Supervisor(object):
         self.wanted = True      # start/stop from docker_init.sh
         self.stopping = threading.Event()
         self.failures = 0
+        self.changed_at = time.time()  # the last spawn or stop, for supervisorctl's status line
 
     # -- the supervised server -------------------------------------------------------------
     def spawn(self):
         _remove(SERVING_FLAG)
         self.child = subprocess.Popen([sys.executable, "-m", "oms_sim", "serve"])
+        self.changed_at = time.time()
         self.log("spawned: 'oms_console' (the simulated components) with pid %d" % self.child.pid)
 
     def terminate(self):
@@ -51,6 +54,7 @@ class Supervisor(object):
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        self.changed_at = time.time()
         _remove(SERVING_FLAG)
 
     def status(self):
@@ -59,9 +63,17 @@ class Supervisor(object):
                 return "STOPPED" if not self.wanted else "BACKOFF"
             return "RUNNING" if os.path.exists(SERVING_FLAG) else "STARTING"
 
+    def info(self):
+        """status, the server's pid (0 when none) and when it last started or stopped."""
+        with self.lock:
+            pid = self.child.pid if self.child is not None and self.child.poll() is None else 0
+            return "%s %d %.3f" % (self.status(), pid, self.changed_at)
+
     def control(self, command):
         if command == "status":
             return self.status()
+        if command == "info":  # for supervisorctl status (supervisorctl.py)
+            return self.info()
         if command in ("stop", "restart"):
             with self.lock:
                 self.wanted = command == "restart"

@@ -33,3 +33,32 @@ def test_supervisor_not_answering_means_not_ready():
 def test_other_failures_and_timeouts():
     assert di.classify(run(1, ["MetaDB error"])) == di.FAILED
     assert di.classify(run(None, [], timed_out=True)) == di.TIMED_OUT
+
+
+# the readiness probe: supervisorctl status before the first run ------------------------------
+def test_probe_supervisord_answering_is_ready_whatever_the_programs_states():
+    running = ["oms_console                      RUNNING   pid 42, uptime 0:00:12"]
+    assert di.classify_probe(run(0, running)) == di.READY
+    stopped = ["oms_console                      STOPPED   Not started"]
+    assert di.classify_probe(run(3, stopped)) == di.READY
+
+
+def test_probe_supervisord_not_answering_is_not_ready():
+    assert di.classify_probe(run(4, ["unix:///var/run/supervisor.sock no such file"])) == di.NOT_READY
+    assert di.classify_probe(run(1, ["supervisord is not running"])) == di.NOT_READY
+
+
+def test_probe_that_hung_is_not_ready():
+    assert di.classify_probe(run(124, [], timed_out=True)) == di.NOT_READY
+    assert di.classify_probe(run(None, [], timed_out=True)) == di.NOT_READY
+
+
+def test_probe_without_supervisorctl_in_the_image_is_absent():
+    assert di.classify_probe(run(127, ["sh: 1: exec: supervisorctl: not found"])) == di.ABSENT
+    assert di.classify_probe(run(127, ["timeout: failed to run command 'supervisorctl': "
+                                       "No such file or directory"])) == di.ABSENT
+    assert di.classify_probe(run(126, ["timeout: failed to run command 'supervisorctl': "
+                                       "Permission denied"])) == di.ABSENT
+    assert di.classify_probe(run(1, ['OCI runtime exec failed: exec failed: unable to start '
+                                     'container process: exec: "supervisorctl": executable file '
+                                     'not found in $PATH: unknown'])) == di.ABSENT
