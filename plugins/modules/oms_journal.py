@@ -187,7 +187,8 @@ journal:
   description:
     - The journal after the call (in check mode, as it would be). V({}) when there is none.
     - C(steps.<name>) holds C(status), C(started_at), C(finished_at), C(duration), C(attempts),
-      C(data) and, for a failed step, C(error).
+      C(data), for a failed step C(error), and for a step a module recorded itself C(owner), the
+      process that started it (C(pid), C(start), C(boot) and the C(run) it belonged to).
   returned: always
   type: dict
   sample:

@@ -57,8 +57,9 @@ journal:
   description:
     - The journal, V({}) when there is none.
     - C(steps.<name>) holds C(status), C(started_at), C(finished_at), C(duration), C(attempts),
-      C(data) and, for a failed step, C(error); C(facts) holds what the steps recorded (T1, T2,
-      names, the dump manifest, ...).
+      C(data), for a failed step C(error), and for a step a module recorded itself C(owner) (the
+      process that started it); C(facts) holds what the steps recorded (T1, T2, names, the dump
+      manifest, ...).
   returned: always
   type: dict
   sample: {steps: {preflight: {status: done, duration: 2.1}}, facts: {t1: "2024-05-06T08:15:02Z"}}
