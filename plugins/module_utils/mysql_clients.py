@@ -29,6 +29,7 @@ from ansible_collections.obtools.oms.plugins.module_utils import dump_files, met
 
 STDERR_TAIL = 2000
 WRITEBACK_EVERY = 16 * 1024 * 1024
+FOLLOW_PAUSE = 0.01  # the reader caught up with mysqldump: about 1 MB more is written by then
 PIPE_SIZE = 1024 * 1024
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; Python < 3.10 lacks the name
 
@@ -167,6 +168,62 @@ def _stop(proc):
         proc.wait()
 
 
+def _dump_straight_to_file(dump_argv, out_path):
+    """mysqldump > out_path, verified as it is written: mysqldump writes the file itself, as the
+    manual procedure's `mysqldump ... > file` does, and this process reads the file behind it
+    (CHUNK at a time, from the page cache) for the scanner and the sha256. Relaying the output
+    through this process instead cost 3.5 s per GB on 2 cores (a dump alone: 13.1 s against
+    mysqldump's 9.6 s); reading behind the writer costs a read of the cache, on the other core.
+    """
+    started = time.time()
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    err_dump = tempfile.TemporaryFile()
+    scanner = dump_files.DumpScanner()
+    digest = hashlib.sha256()
+    size = written_back = 0
+    dump = None
+    try:
+        rfd = os.open(out_path, os.O_RDONLY)
+        try:
+            dump = _start(dump_argv, "mysqldump", stdout=fd, stderr=err_dump)
+            ended = False
+            while True:
+                data = os.read(rfd, dump_files.CHUNK)
+                if data:
+                    scanner.feed(data)
+                    digest.update(data)
+                    size += len(data)
+                    if size - written_back >= WRITEBACK_EVERY:
+                        _start_writeback(rfd, written_back, size - written_back)
+                        written_back = size
+                    continue
+                if ended:
+                    break  # mysqldump has exited and everything it wrote has been read
+                # at the end of what is written so far: wait for more, or for mysqldump's exit
+                # (checked before the last read, so nothing written before it is missed)
+                ended = dump.poll() is not None
+                if not ended:
+                    time.sleep(FOLLOW_PAUSE)
+        finally:
+            os.close(rfd)
+        rc_dump = dump.wait()
+        if rc_dump != 0:
+            text = _tail(err_dump)
+            raise OmsError("mysqldump of %s failed (rc %s): %s" % (dump_argv[-1], rc_dump, text),
+                           client_failure_hint(text, "Fix the cause above (MetaDB reachable, user "
+                                                     "privileges, disk space) and run again"))
+        os.fsync(fd)
+    except (IOError, OSError) as e:
+        raise OmsError("Writing the dump of %s to %s failed: %s" % (dump_argv[-1], out_path, e.strerror or e),
+                       "Check disk space in the backup directory and run again")
+    finally:
+        _stop(dump)
+        os.close(fd)
+        err_dump.close()
+    return {"seconds": time.time() - started, "sha256": digest.hexdigest(), "size": size,
+            "scan": scanner.result()}
+
+
 def run_dump_to_file(dump_argv, out_path, compress="none", paths=None):
     """mysqldump [| compressor] > out_path (created 0600, must not exist), verified as it is written.
 
@@ -174,8 +231,11 @@ def run_dump_to_file(dump_argv, out_path, compress="none", paths=None):
     feeds it to a dump_files.DumpScanner (completion line, CREATE TABLE count) and either writes
     it to the file or hands it to the compressor, whose output a thread writes to the file. The
     sha256 and size are of the bytes as stored. Nothing is read back; memory stays flat.
-    Returns {"seconds", "sha256", "size", "scan"}; the file is fsynced.
+    Returns {"seconds", "sha256", "size", "scan"}; the file is fsynced. Without compression,
+    mysqldump writes the file itself and this process reads it behind it (_dump_straight_to_file).
     """
+    if compress == "none":
+        return _dump_straight_to_file(dump_argv, out_path)
     started = time.time()
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     err_dump = tempfile.TemporaryFile()

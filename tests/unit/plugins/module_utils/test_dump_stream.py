@@ -256,3 +256,20 @@ def test_writeback_starts_as_the_dump_grows_and_leaves_the_bytes_alone(tmp_path,
     assert all(a[0] + a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
     assert all(length >= 100000 for _offset, length in ranges)
     assert ranges[-1][0] + ranges[-1][1] <= len(data)
+
+
+def test_a_dump_written_with_pauses_is_read_to_its_last_byte(tmp_path):
+    """mysqldump writes the file itself and the reader follows it: the reader catches up and
+    waits several times, and still hashes and scans every byte written before the exit."""
+    data = sample(30, filler=20000)
+    src = tmp_path / "source.sql"
+    src.write_bytes(data)
+    script = tmp_path / "slow.py"
+    script.write_text("import sys, time\ndata = open(sys.argv[1], 'rb').read()\nout = sys.stdout.buffer\n"
+                      "for i in range(0, len(data), 100000):\n"
+                      "    out.write(data[i:i + 100000]); out.flush(); time.sleep(0.05)\n")
+    out = tmp_path / "dump.sql"
+    run = mysql_clients.run_dump_to_file([sys.executable, str(script), str(src)], str(out))
+    assert run["sha256"] == hashlib.sha256(data).hexdigest() and run["size"] == len(data)
+    assert run["scan"] == dump_files.scan_dump(io.BytesIO(data))
+    assert open(str(out), "rb").read() == data
