@@ -168,6 +168,18 @@ def _stop(proc):
         proc.wait()
 
 
+def _dump_failed(dump_argv, rc, err_file):
+    text = _tail(err_file)
+    return OmsError("mysqldump of %s failed (rc %s): %s" % (dump_argv[-1], rc, text),
+                    client_failure_hint(text, "Fix the cause above (MetaDB reachable, user "
+                                              "privileges, disk space) and run again"))
+
+
+def _write_failed(dump_argv, out_path, e):
+    return OmsError("Writing the dump of %s to %s failed: %s" % (dump_argv[-1], out_path, getattr(e, "strerror", None) or e),
+                    "Check disk space in the backup directory and run again")
+
+
 def _dump_straight_to_file(dump_argv, out_path):
     """mysqldump > out_path, verified as it is written: mysqldump writes the file itself, as the
     manual procedure's `mysqldump ... > file` does, and this process reads the file behind it
@@ -208,14 +220,10 @@ def _dump_straight_to_file(dump_argv, out_path):
             os.close(rfd)
         rc_dump = dump.wait()
         if rc_dump != 0:
-            text = _tail(err_dump)
-            raise OmsError("mysqldump of %s failed (rc %s): %s" % (dump_argv[-1], rc_dump, text),
-                           client_failure_hint(text, "Fix the cause above (MetaDB reachable, user "
-                                                     "privileges, disk space) and run again"))
+            raise _dump_failed(dump_argv, rc_dump, err_dump)
         os.fsync(fd)
     except (IOError, OSError) as e:
-        raise OmsError("Writing the dump of %s to %s failed: %s" % (dump_argv[-1], out_path, e.strerror or e),
-                       "Check disk space in the backup directory and run again")
+        raise _write_failed(dump_argv, out_path, e)
     finally:
         _stop(dump)
         os.close(fd)
@@ -294,14 +302,10 @@ def run_dump_to_file(dump_argv, out_path, compress="none", paths=None):
                            % (compress, dump_argv[-1], rc_comp, _tail(err_comp)),
                            "Check disk space in the backup directory and the %s binary" % compress)
         if rc_dump != 0:
-            text = _tail(err_dump)
-            raise OmsError("mysqldump of %s failed (rc %s): %s" % (dump_argv[-1], rc_dump, text),
-                           client_failure_hint(text, "Fix the cause above (MetaDB reachable, user "
-                                                     "privileges, disk space) and run again"))
+            raise _dump_failed(dump_argv, rc_dump, err_dump)
         os.fsync(fd)
     except (IOError, OSError) as e:
-        raise OmsError("Writing the dump of %s to %s failed: %s" % (dump_argv[-1], out_path, e.strerror or e),
-                       "Check disk space in the backup directory and run again")
+        raise _write_failed(dump_argv, out_path, e)
     finally:
         _stop(dump)
         _stop(comp)
