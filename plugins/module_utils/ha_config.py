@@ -21,6 +21,7 @@ from ansible_collections.obtools.oms.plugins.module_utils import metadb
 
 TABLE = "oms_normal_config"
 CFG_NAME = "ha.config"
+REFETCH = "refetchStoreIntervalMin"
 
 # The documented default (OMS docs, system-parameters/modify-ha-configurations): field -> type
 DOCUMENTED_FIELDS = OrderedDict([
@@ -216,6 +217,26 @@ def plan(current, settings=None, value=None):
         return new, value
     new = merge_settings(current, settings or {})
     return new, dump_ha_config(new)
+
+
+def refetch_from_downtime(downtime_since, downtime_until=None, margin_min=30, extra=None):
+    """The `compute` for write_ha_config that sets refetchStoreIntervalMin to more than the
+    downtime (T2 - T1 in minutes, T2 now when not given), never lowering a larger value already
+    set. `extra` (a dict) receives downtime_minutes and refetch_store_interval_min."""
+    t1 = parse_time(downtime_since)
+    t2 = parse_time(downtime_until) if downtime_until else None
+    extra = extra if extra is not None else {}
+
+    def compute(current):
+        until = t2 or utc_now()
+        wanted = refetch_interval_min(t1, until, margin_min)
+        extra["downtime_minutes"] = round(minutes_between(t1, until), 1)
+        old = current.get(REFETCH)
+        if isinstance(old, int) and not isinstance(old, bool) and old > wanted:
+            wanted = old
+        extra["refetch_store_interval_min"] = wanted
+        return {REFETCH: wanted}
+    return compute
 
 
 def write_ha_config(settings, settings_fields=None, value=None, check_mode=False, compute=None):

@@ -300,3 +300,16 @@ def verify(backup_dir, zstd_path="zstd", scans=None):
                        "Do not restore from it; dump again if the databases are still as before "
                        "the upgrade, or find an intact copy", problems=problems)
     return manifest
+
+
+def journal_data(state, backup_dir, result):
+    """What a prune, dump or restore records in the journal (oms_metadb_backup's notes list it)."""
+    if state == "pruned":
+        keys = ("max_id", "rows_after", "seconds", "batches", "batch_size_first", "batch_size_last",
+                "longest_batch_seconds", "longest_batch_rows")
+        data = dict(("heartbeat_" + k if k in ("max_id", "rows_after") else k, result.get(k)) for k in keys)
+        data["heartbeat_rows_deleted"] = result.get("rows_deleted", 0)
+        return data
+    if state == "dumped":
+        return {"dump_dir": backup_dir, "manifest": result.get("manifest") or {}}
+    return dict((k, result.get(k)) for k in ("restored", "dropped", "unchanged"))

@@ -303,3 +303,40 @@ def wait_until_healthy(check, timeout, interval, clock=time.monotonic, sleep=tim
         if report["healthy"] or elapsed >= timeout:
             return report, round(elapsed, 1), polls
         sleep(max(0.0, min(interval, timeout - elapsed)))
+
+
+def check_servers(settings, connect, translate, console_client=None, wait=True, timeout=960, interval=5,
+                  heartbeat_max_age=60, started_after=None):
+    """Read (and with `wait`, wait for) every server Online and the console healthy, as
+    oms_server_health and the upgrade window's step 7 do. `connect` and `translate` are metadb's.
+    Returns the result; raises OmsError (with the result and the table) when `wait` ran out."""
+    for name, value in (("timeout", timeout), ("interval", interval), ("heartbeat_max_age", heartbeat_max_age)):
+        if value < (0 if name == "timeout" else 1):
+            raise OmsError("%s must be positive, not %s" % (name, value), "Give a number of seconds")
+    settings.require("cm_db", "cm_hb_db")
+    reader = MetaDBHealthReader(lambda: connect(settings), settings.cm_db, settings.cm_hb_db,
+                                translate=lambda exc, doing: translate(exc, settings, doing=doing))
+    reader.open()  # a wrong password or an unreachable MetaDB fails now, not after the timeout
+    watch = None
+    if started_after:
+        watch = HeartbeatWatch(parse_utc(started_after) + datetime.timedelta(seconds=reader.utc_offset()))
+    try:
+        def check():
+            return probe(reader, heartbeat_max_age, console_client, watch, started_after)
+        if wait:
+            report, elapsed, polls = wait_until_healthy(check, timeout, interval)
+        else:
+            report, elapsed, polls = check(), 0.0, 1
+    finally:
+        reader.close()
+    result = dict(changed=False, servers=report["servers"], healthy=report["healthy"],
+                  console_healthy=report["console_healthy"], problems=report["problems"],
+                  signals=report["signals"], notes=report["notes"], elapsed=elapsed, polls=polls)
+    if wait and not report["healthy"]:
+        table = format_table(report)
+        raise OmsError("OMS servers are not all online after %s s (timeout %s s):\n%s\nJudged by: %s"
+                       % (elapsed, timeout, table, "; ".join(report["signals"])),
+                       "Look at the container (docker logs; supervisorctl status inside it), its "
+                       "OMS_HOST_IP and config.yaml's cm_nodes, and /home/admin/logs/docker_init*.log",
+                       table=table, **result)
+    return result

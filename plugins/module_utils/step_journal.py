@@ -5,9 +5,8 @@
 
 With journal_path and journal_step (doc fragment `journal`), the module writes "started" before it
 changes anything, and "done" with what it did (or "failed" with its error) when it ends, in the
-same process. So a role needs no journal task around each step (one round trip each), and in the
-background jobs (the dump, docker_init.sh, the health wait) the end of the work is recorded when it
-happens, not when the controller next polls.
+same process. So a play needs no journal task around each step (one round trip each), and a
+step run in the background records its end when it happens, not when the controller next polls.
 
 - A "started" that cannot be written fails the module before it acts: nothing changed.
 - A "done" that cannot be written (a full disk) does not undo the work: the module returns it
@@ -27,21 +26,18 @@ from typing import Any, Dict, Optional
 from ansible.module_utils.basic import AnsibleModule, remove_values
 
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
-from ansible_collections.obtools.oms.plugins.module_utils import step_chain
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 
 def journal_argument_spec() -> Dict[str, Dict[str, Any]]:
-    spec = dict(
+    return dict(
         journal_path=dict(type="path"),
         journal_step=dict(type="str"),
     )
-    spec.update(step_chain.chain_argument_spec())  # a step launched ahead waits for its turn
-    return spec
 
 
 # for AnsibleModule(required_by=...): a step without a journal to write it in is a mistake
-JOURNAL_REQUIRED_BY = dict(step_chain.CHAIN_REQUIRED_BY, journal_step="journal_path")
+JOURNAL_REQUIRED_BY = {"journal_step": "journal_path"}
 
 
 class StepJournal(object):
@@ -104,8 +100,6 @@ class StepJournal(object):
             held = dict(current.get("facts") or {})
             held.update(((current.get("steps") or {}).get(self.step) or {}).get("data") or {})
             data = dict((k, v) for k, v in before.items() if k not in held)
-        owner = step_chain.owner_of_self(self.module.params.get("journal_run")) if status == "started" else None
-        new, changed, _note = journal_file.apply_step(current, self.step, status, data=data, error=error,
-                                                      owner=owner)
+        new, changed, _note = journal_file.apply_step(current, self.step, status, data=data, error=error)
         if changed:
             journal_file.write(self.path, new)

@@ -165,7 +165,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import ha_config, metadb, oms_config, step_chain, step_journal
+from ansible_collections.obtools.oms.plugins.module_utils import ha_config, metadb, oms_config, step_journal
 
 REFETCH = "refetchStoreIntervalMin"
 
@@ -193,7 +193,6 @@ def main():
         required_by=required_by,
     )
     metadb.check_libraries(module)
-    step_chain.wait_for_turn(module)  # launched ahead: act once the step before is done
     p = module.params
     extra = {}
     try:
@@ -204,18 +203,8 @@ def main():
         oms_config.register_no_log(module, settings)
         compute = None
         if p["downtime_since"]:
-            t1 = ha_config.parse_time(p["downtime_since"])
-            t2 = ha_config.parse_time(p["downtime_until"]) if p["downtime_until"] else None
-
-            def compute(current):
-                until = t2 or ha_config.utc_now()
-                wanted = ha_config.refetch_interval_min(t1, until, p["refetch_margin_min"])
-                extra["downtime_minutes"] = round(ha_config.minutes_between(t1, until), 1)
-                old = current.get(REFETCH)
-                if isinstance(old, int) and not isinstance(old, bool) and old > wanted:
-                    wanted = old
-                extra["refetch_store_interval_min"] = wanted
-                return {REFETCH: wanted}
+            compute = ha_config.refetch_from_downtime(p["downtime_since"], p["downtime_until"],
+                                                      p["refetch_margin_min"], extra)
 
         if p["settings"] is None and p["value"] is None and compute is None:
             raw, parsed = ha_config.read_ha_config(settings)

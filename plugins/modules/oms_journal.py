@@ -34,17 +34,10 @@ options:
         journal's C(facts); or applies every entry of O(updates) in order, in one write.
       - V(reset) moves the journal aside to C(<path>.<UTC timestamp>) so that the next run starts
         afresh; nothing is deleted.
-      - V(settled) makes sure no background job of an earlier run acts any more; it removes the
-        watch file C(<path>.watch), so that every job still waiting for its turn stands down (see
-        the C(journal_run) option of the step modules), then waits up to O(timeout) for
-        every step whose recorded owner process still runs, and fails naming them if one still
-        does. A role runs it before it reads the journal to resume, and before it rolls back.
-      - V(watched) writes O(run) into the watch file, the go for the jobs of that run that wait for
-        their turn.
       - Reading the journal is M(obtools.oms.oms_journal_info)'s job (V(read) was removed in
         0.2.0).
     type: str
-    choices: [step, reset, settled, watched]
+    choices: [step, reset]
     default: step
   step:
     description:
@@ -88,15 +81,6 @@ options:
     type: list
     elements: dict
     version_added: 0.1.0
-  run:
-    description:
-      - The run whose jobs may act, for O(state=watched).
-    type: str
-  timeout:
-    description:
-      - For O(state=settled), how long to wait for steps whose owner process still runs.
-    type: int
-    default: 3600
   steps:
     description:
       - The run's steps in order. When given, RV(pending_steps) and RV(next_step) say which of them
@@ -163,18 +147,6 @@ EXAMPLES = r'''
         data: {heartbeat_rows_deleted: 1200}
       - step: dump
         status: started
-
-- name: Stand down the background jobs of an earlier run, wait for one still working
-  obtools.oms.oms_journal:
-    path: /data/oms/backup/journal.json
-    state: settled
-    timeout: 1800
-
-- name: Give the go to the steps launched ahead for this run
-  obtools.oms.oms_journal:
-    path: /data/oms/backup/journal.json
-    state: watched
-    run: "{{ run_name }}"
 
 - name: Start a new run, keeping the old journal as journal.json.<timestamp>
   obtools.oms.oms_journal:
@@ -247,16 +219,6 @@ exists:
   returned: always
   type: bool
   sample: true
-stood_down:
-  description: Whether O(state=settled) removed a watch file (jobs waiting for their turn stood down).
-  returned: when O(state=settled)
-  type: bool
-  sample: false
-waited:
-  description: Seconds O(state=settled) waited for steps whose owner still ran.
-  returned: when O(state=settled)
-  type: float
-  sample: 0.0
 previous_path:
   description: Where O(state=reset) moved the journal (would move it, in check mode); null when there was none.
   returned: when O(state=reset)
@@ -270,7 +232,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_utils
-from ansible_collections.obtools.oms.plugins.module_utils import step_chain
 
 
 def summary(module, journal, extra):
@@ -284,24 +245,6 @@ def run(module):
     path = params["path"]
     state = params["state"]
     current = journal_utils.load(path)
-
-    if state == "settled":
-        settled = step_chain.settle(path, params["timeout"], check_mode=module.check_mode)
-        if settled["still_running"]:
-            raise OmsError("A background job of an earlier run still works on %s after %s s"
-                           % (", ".join(settled["still_running"]), settled["waited"]),
-                           "Wait for it to end (its step's record in %s names it), or stop that "
-                           "process if it hangs, then run again" % path)
-        return summary(module, journal_utils.load(path),
-                       dict(changed=settled["stood_down"], exists=os.path.exists(path),
-                            stood_down=settled["stood_down"], waited=settled["waited"]))
-    if state == "watched":
-        if not params["run"]:
-            raise OmsError("state=watched needs run", "Name the run whose jobs may act")
-        watched, _mtime = step_chain.read_watch(path)
-        if not module.check_mode:
-            step_chain.write_watch(path, params["run"])
-        return summary(module, current, dict(changed=watched != params["run"], exists=current is not None))
 
     if state == "reset":
         if current is None and not os.path.exists(path):
@@ -357,9 +300,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            state=dict(type="str", choices=["step", "reset", "settled", "watched"], default="step"),
-            run=dict(type="str"),
-            timeout=dict(type="int", default=3600),
+            state=dict(type="str", choices=["step", "reset"], default="step"),
             step=dict(type="str"),
             status=dict(type="str", choices=["started", "done", "failed"]),
             data=dict(type="dict", default={}),

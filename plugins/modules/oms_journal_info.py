@@ -29,6 +29,16 @@ options:
         are not done and where a re-run resumes.
     type: list
     elements: str
+  wait_window:
+    description:
+      - Seconds to wait while the journal's downtime window (M(obtools.oms.oms_upgrade_window)) is
+        still run by a live process, so that the journal is read as that window leaves it. A role
+        reads the journal this way before it resumes or rolls back, so that it never acts beside a
+        window of an earlier run whose controller was lost.
+      - RV(window_running) says whether it still ran when the wait ended.
+    type: int
+    default: 0
+    version_added: 0.2.0
 extends_documentation_fragment:
   - obtools.oms.info
 seealso:
@@ -75,6 +85,16 @@ pending_steps:
   type: list
   elements: str
   sample: [stop_old, heartbeat_prune]
+window_running:
+  description: Whether a live process still runs the journal's downtime window (after O(wait_window)).
+  returned: always
+  type: bool
+  sample: false
+window_waited:
+  description: Seconds waited for a running window.
+  returned: always
+  type: float
+  sample: 0.0
 next_step:
   description: The first of RV(pending_steps), where a re-run resumes; V(null) when all are done.
   returned: when O(steps) is given
@@ -82,10 +102,20 @@ next_step:
   sample: stop_old
 '''
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_utils
+from ansible_collections.obtools.oms.plugins.module_utils import process_owner
+
+WAIT_EVERY = 0.5
+
+
+def window_running(journal):
+    window = (journal or {}).get("window") or {}
+    return window.get("status") == "running" and process_owner.owner_alive(window.get("owner"))
 
 
 def main():
@@ -93,14 +123,20 @@ def main():
         argument_spec=dict(
             path=dict(type="path", required=True),
             steps=dict(type="list", elements="str"),
+            wait_window=dict(type="int", default=0),
         ),
         supports_check_mode=True,
     )
+    start = time.time()
     try:
         journal = journal_utils.load(module.params["path"])
+        while window_running(journal) and time.time() - start < module.params["wait_window"]:
+            time.sleep(WAIT_EVERY)
+            journal = journal_utils.load(module.params["path"])
     except OmsError as exc:
         exc.fail(module)
-    module.exit_json(changed=False, exists=journal is not None,
+    module.exit_json(changed=False, exists=journal is not None, window_running=window_running(journal),
+                     window_waited=round(time.time() - start, 1),
                      **journal_utils.summary(journal, module.params["steps"]))
 
 

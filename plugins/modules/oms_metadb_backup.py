@@ -341,7 +341,7 @@ from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import dump_files, heartbeat, metadb, metadb_dump
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
-from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal, step_chain, step_journal
+from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal, step_journal
 from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
 
 
@@ -382,19 +382,6 @@ def dump_or_restore(module, settings):
                                   mysql=paths["mysql"], paths=paths, mysqldump=paths["mysqldump"])
 
 
-def journal_data(state, params, result):
-    """What the step records in the journal (the module's notes list it)."""
-    if state == "pruned":
-        keys = ("max_id", "rows_after", "seconds", "batches", "batch_size_first", "batch_size_last",
-                "longest_batch_seconds", "longest_batch_rows")
-        data = dict(("heartbeat_" + k if k in ("max_id", "rows_after") else k, result.get(k)) for k in keys)
-        data["heartbeat_rows_deleted"] = result.get("rows_deleted", 0)
-        return data
-    if state == "dumped":
-        return {"dump_dir": params["backup_dir"], "manifest": result.get("manifest") or {}}
-    return dict((k, result.get(k)) for k in ("restored", "dropped", "unchanged"))
-
-
 def main():
     argument_spec = metadb.metadb_argument_spec()
     argument_spec.update(
@@ -419,7 +406,6 @@ def main():
         required_by=step_journal.JOURNAL_REQUIRED_BY,
     )
     metadb.check_libraries(module)
-    step_chain.wait_for_turn(module)  # launched ahead: act once the step before is done
     p = module.params
     state = p["state"]
     if p["batch_size"] < 1:
@@ -453,7 +439,7 @@ def main():
                 result = dump_or_restore(module, settings)
         else:
             result = dump_or_restore(module, settings)
-        module.exit_json(**step.done(result, journal_data(state, p, result)))
+        module.exit_json(**step.done(result, metadb_dump.journal_data(state, p["backup_dir"], result)))
     except OmsError as e:
         e.fail(module)
 

@@ -196,8 +196,6 @@ polls:
   sample: 3
 '''
 
-import datetime
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
@@ -205,59 +203,21 @@ from ansible_collections.obtools.oms.plugins.module_utils import console
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import server_health
-from ansible_collections.obtools.oms.plugins.module_utils import step_chain
 from ansible_collections.obtools.oms.plugins.module_utils import step_journal
 
 
 def run(module):
     params = module.params
-    for name in ("timeout", "interval", "heartbeat_max_age"):
-        if params[name] < (0 if name == "timeout" else 1):
-            raise OmsError("%s must be positive, not %s" % (name, params[name]),
-                           "Give a number of seconds")
     settings = metadb.settings_from_params(params)
     oms_config.register_no_log(module, settings)
-    settings.require("cm_db", "cm_hb_db")
     client = None
     if params["console_url"]:
         console.warn_plain_http(module)
         client = console.ConsoleClient.from_params(params)
-
-    reader = server_health.MetaDBHealthReader(
-        lambda: metadb.connect(settings),
-        settings.cm_db, settings.cm_hb_db,
-        translate=lambda exc, doing: metadb.translate_error(exc, settings, doing=doing))
-    reader.open()  # a wrong password or an unreachable MetaDB fails now, not after the timeout
-    watch = None
-    if params["started_after"]:
-        started = server_health.parse_utc(params["started_after"])
-        watch = server_health.HeartbeatWatch(
-            started + datetime.timedelta(seconds=reader.utc_offset()))
-    try:
-        def check():
-            return server_health.probe(reader, params["heartbeat_max_age"], client, watch,
-                                       params["started_after"])
-        if params["wait"]:
-            report, elapsed, polls = server_health.wait_until_healthy(
-                check, params["timeout"], params["interval"])
-        else:
-            report, elapsed, polls = check(), 0.0, 1
-    finally:
-        reader.close()
-
-    result = dict(changed=False, servers=report["servers"], healthy=report["healthy"],
-                  console_healthy=report["console_healthy"], problems=report["problems"],
-                  signals=report["signals"], notes=report["notes"], elapsed=elapsed, polls=polls)
-    if params["wait"] and not report["healthy"]:
-        table = server_health.format_table(report)
-        hint = ("Look at the container (docker logs; supervisorctl status inside it), its "
-                "OMS_HOST_IP and config.yaml's cm_nodes, and /home/admin/logs/docker_init*.log")
-        module.fail_json(
-            msg="OMS servers are not all online after %s s (timeout %s s):\n%s\nJudged by: %s\n%s"
-                % (elapsed, params["timeout"], table, "; ".join(report["signals"]), hint),
-            hint=hint,
-            table=table, **result)
-    return result
+    return server_health.check_servers(
+        settings, metadb.connect, metadb.translate_error, client, wait=params["wait"],
+        timeout=params["timeout"], interval=params["interval"],
+        heartbeat_max_age=params["heartbeat_max_age"], started_after=params["started_after"])
 
 
 def main():
@@ -274,7 +234,6 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_by=step_journal.JOURNAL_REQUIRED_BY)
     metadb.check_libraries(module)
-    step_chain.wait_for_turn(module)  # launched ahead: act once the step before is done
     try:
         step = step_journal.StepJournal(module)
         step.start()

@@ -5,7 +5,7 @@
 
 Run on the managed host by roles/oms_upgrade/tasks/progress.yml (python -c, no module_utils):
 
-    progress_probe.py [--watch WATCH_FILE] RESULTS_FILE WAIT_SECONDS [GLOB...]
+    progress_probe.py [--journal JOURNAL] RESULTS_FILE WAIT_SECONDS [GLOB...]
 
 Checks the async job's results file every CHECK_EVERY seconds and returns as soon as the job has
 finished, or after WAIT_SECONDS otherwise, printing one JSON line:
@@ -16,9 +16,8 @@ line still comes every WAIT_SECONDS, and the result needs no async_status round 
 task less per long step inside the downtime window). The result is the module's own output, which
 AnsibleModule already stripped of no_log values; its `invocation` (the arguments) is left out.
 
-With --watch, the probe touches that file (when it exists) about every second while it waits: the
-steps launched ahead for this run act only while somebody watches (module_utils/step_chain.py), so
-they stand down once the controller, and with it this probe, is gone.
+With --journal, it also says which step the job is at: "step", the step the run's journal
+recorded last as started (the window, oms_upgrade_window, records each of its steps there).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,7 +28,6 @@ import os
 import sys
 import time
 
-TOUCH_EVERY = 1.0
 CHECK_EVERY = 0.1  # a stat() every 0.1 s costs nothing; the job's end is seen 0.05 s sooner on average
 
 
@@ -73,12 +71,6 @@ def job_result(path, last):
     return None, info.st_mtime, stamp
 
 
-def job_state(path, last):
-    """(finished, started_at, stamp), as job_result without the result."""
-    result, mtime, stamp = job_result(path, last)
-    return result is not None, mtime, stamp
-
-
 def written(patterns):
     total = 0
     for pattern in patterns:
@@ -91,22 +83,23 @@ def written(patterns):
     return total
 
 
-def touch(path):
+def current_step(journal):
+    """The step the journal shows running (the last one started and not ended), or None."""
     try:
-        os.utime(path, None)  # never creates it: a removed watch file means "stand down"
-    except OSError:
-        pass
+        with open(journal) as handle:
+            steps = json.load(handle).get("steps") or {}
+    except (OSError, IOError, ValueError, AttributeError):
+        return None
+    running = [name for name, record in steps.items()
+               if isinstance(record, dict) and record.get("status") == "started"]
+    return running[-1] if running else None
 
 
 def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time, sleep=time.sleep,
-          watch=None):
+          journal=None):
     deadline = clock() + max(0.0, wait)
     started, last = None, None
-    touched = None
     while True:
-        if watch and (touched is None or clock() - touched >= TOUCH_EVERY):
-            touch(watch)
-            touched = clock()
         result, mtime, last = job_result(results_file, last)
         finished = result is not None
         if started is None and mtime is not None and not finished:
@@ -122,19 +115,21 @@ def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time
     out = {"finished": finished,
            "elapsed": int(round(now - started)) if started is not None else 0,
            "bytes": written(patterns)}
+    if journal:
+        out["step"] = current_step(journal)
     if finished:
         out["result"] = result
     return out
 
 
 def main(argv):
-    watch = None
-    if len(argv) > 2 and argv[1] == "--watch":
-        watch, argv = argv[2], argv[:1] + argv[3:]
+    journal = None
+    if len(argv) > 2 and argv[1] == "--journal":
+        journal, argv = argv[2], argv[:1] + argv[3:]
     if len(argv) < 3:
         sys.stderr.write(__doc__)
         return 2
-    print(json.dumps(probe(argv[1], float(argv[2]), argv[3:], watch=watch)))
+    print(json.dumps(probe(argv[1], float(argv[2]), argv[3:], journal=journal)))
     return 0
 
 

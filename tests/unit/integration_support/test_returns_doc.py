@@ -7,7 +7,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "integrat
 
 import returns_doc  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
-GOOD_JOURNAL_INFO = {"changed": False, "exists": True, "journal": {}, "done_steps": []}
+GOOD_JOURNAL_INFO = {"changed": False, "exists": True, "journal": {}, "done_steps": [], "window_running": False,
+                     "window_waited": 0.0}
 
 
 def test_a_result_as_documented_passes():

@@ -113,20 +113,19 @@ def test_tagged_warnings_of_ansible_core_become_plain_messages(tmp_path):
     assert "__ansible_type" not in json.dumps(out)
 
 
-def test_watch_file_is_kept_fresh_while_waiting_and_never_created(tmp_path):
-    """The window's jobs stand down when nobody touches the watch file (module_utils/step_chain.py):
-    the probe that follows them touches it about every second, and never brings back one that the
-    role removed to stand them down."""
+def test_with_the_journal_each_line_names_the_running_step(tmp_path):
+    """The window (oms_upgrade_window) records each step as it starts: the probe names the last
+    one started and not ended, and none once every step ended (or without a journal)."""
     results = tmp_path / "1.2"
     write(results, {"started": 1, "finished": 0})
-    watch = tmp_path / "journal.json.watch"
-    watch.write_text("run\n")
-    os.utime(str(watch), (1, 1))
-    argv = [sys.executable, PROBE, "--watch", str(watch), str(results), "1.5"]
+    journal = tmp_path / "journal.json"
+    journal.write_text(json.dumps({"steps": {"stop_old": {"status": "done"}, "heartbeat_prune": {"status": "done"},
+                                             "backup": {"status": "started"}}}))
+    argv = [sys.executable, PROBE, "--journal", str(journal), str(results), "0.2"]
     out = json.loads(subprocess.run(argv, check=True, stdout=subprocess.PIPE).stdout)
     assert out["finished"] is False
-    assert time.time() - os.stat(str(watch)).st_mtime < 2.5
-    assert watch.read_text() == "run\n"
-    watch.unlink()
-    subprocess.run(argv, check=True, stdout=subprocess.PIPE)
-    assert not watch.exists()
+    assert out["step"] == "backup"
+    journal.write_text(json.dumps({"steps": {"backup": {"status": "done"}}}))
+    assert json.loads(subprocess.run(argv, check=True, stdout=subprocess.PIPE).stdout)["step"] is None
+    journal.unlink()
+    assert json.loads(subprocess.run(argv, check=True, stdout=subprocess.PIPE).stdout)["step"] is None

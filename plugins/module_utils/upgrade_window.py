@@ -1,0 +1,376 @@
+# -*- coding: utf-8 -*-
+# Copyright: obtools developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The downtime window, steps 2.1 to 8, as one transaction on the OMS host.
+
+oms_upgrade_window runs it in one process (the role starts it as one async job, so it goes on
+when the controller or its SSH connection is lost): stop the old container (T1), prune the
+heartbeat rows written since the prune ahead, dump rm, cm and cm_hb, run the 4.2.0 container,
+docker_init.sh, wait for every server Online (the commit point), HA on (T2). Each step calls the
+module_utils the step modules use, and records itself in the journal: "started" before it changes
+anything, "done" with what it did, or "failed" with its error.
+
+Once the old container has begun to stop, the window ends in one of two states:
+- committed: 4.2.0 passed step 7; a later failure (step 8) is reported, never rolled back;
+- rolled back: a failure (or a stop asked by hand) before step 7 stops the new container
+  (restart policy no), restores the verified dumps when 4.2.0 may have touched the databases,
+  and starts the old container again with its own restart policy (steps 9.2-9.5, recorded under
+  the rollback's step names, so the oms_rollback role finishes with HA and the report).
+With auto_rollback false, or when the rollback itself fails, OMS is down and the result says so.
+
+Who owns the window is one record, journal["window"]: its process (process_owner) and how it
+ended. A second start while that process runs attaches to it: it waits for the end and reports it.
+
+Stopping by hand: create the file `<journal_path>.stop` (or send the window's process SIGTERM).
+Before the commit point the window then rolls back at the next step boundary; after it, the
+window finishes step 8. A stop file present before the window starts is refused, so a stale one
+never stops a new run.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import signal
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from ansible_collections.obtools.oms.plugins.module_utils import container_upgrade
+from ansible_collections.obtools.oms.plugins.module_utils import ha_config
+from ansible_collections.obtools.oms.plugins.module_utils import heartbeat
+from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
+from ansible_collections.obtools.oms.plugins.module_utils import metadb
+from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
+from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
+from ansible_collections.obtools.oms.plugins.module_utils import process_owner
+from ansible_collections.obtools.oms.plugins.module_utils import server_health
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
+
+STEPS = ("stop_old", "heartbeat_prune", "backup", "run_new", "init", "health", "ha_on")
+COMMIT_STEP = "health"
+# The steps a window records before its preconditions count as met (the preflight and step 1 of
+# this attempt): a tag or --start-at-task that skips them must not reach the stop.
+PRECONDITIONS = ("preflight", "ha_off")
+STOP_SUFFIX = ".stop"
+ATTACH_EVERY = 0.5
+
+# How a window ended (journal["window"]["outcome"] and the module's RV(outcome)).
+COMMITTED = "committed"
+STOPPED_AFTER = "stopped_after"
+ROLLED_BACK = "rolled_back"
+FAILED_BEFORE_STOP = "failed_before_stop"
+FAILED_COMMITTED = "failed_committed"
+FAILED_DOWN = "failed_down"
+
+
+def stop_path(journal_path: str) -> str:
+    return journal_path + STOP_SUFFIX
+
+
+class StepHost(object):
+    """What ContainerUpgrade needs of a module, for one step of the window."""
+
+    def __init__(self, params: Dict[str, Any], warn: Callable[[str], None]) -> None:
+        self.params = params
+        self.check_mode = False
+        self.warn = warn
+
+
+class JournalStep(object):
+    """One step's records; start(before) fills only keys the journal does not hold yet."""
+
+    def __init__(self, window: "Window", name: str) -> None:
+        self.window, self.name, self.started = window, name, False
+
+    def start(self, before: Optional[Dict[str, Any]] = None) -> None:
+        if not self.started:
+            self.window.record(self.name, "started", before=before or {})
+            self.started = True
+
+
+class Window(object):
+    def __init__(self, params: Dict[str, Any], settings: Any, docker: Any, console: Any,
+                 clients: Dict[str, str], warn: Callable[[str], None],
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.p = params
+        self.settings = settings
+        self.docker = docker
+        self.console = console
+        self.clients = clients
+        self.warn = warn
+        self.clock, self.sleep = clock, sleep
+        self.path: str = params["journal_path"]
+        self.journal: Dict[str, Any] = {}
+        self.committed = False
+        self.stop_asked = False
+        self.done_now: List[str] = []
+        self.results: Dict[str, Any] = {}
+        self.journal_errors: List[str] = []
+
+    # journal -------------------------------------------------------------------------------------
+    def load(self) -> Dict[str, Any]:
+        self.journal = journal_file.load(self.path) or {}
+        return self.journal
+
+    def steps(self) -> Dict[str, Any]:
+        return self.journal.get("steps") or {}
+
+    def status(self, step: str) -> Optional[str]:
+        return (self.steps().get(step) or {}).get("status")
+
+    def facts(self) -> Dict[str, Any]:
+        return self.journal.get("facts") or {}
+
+    def record(self, step: str, status: str, data: Optional[Dict[str, Any]] = None, error: Optional[str] = None,
+               before: Optional[Dict[str, Any]] = None) -> None:
+        """One atomic journal write. A "started" that cannot be written raises (nothing was done);
+        a "done" or "failed" that cannot be written is kept in journal_errors: the work happened."""
+        try:
+            current = journal_file.load(self.path) or {}
+            if before:
+                held = dict(current.get("facts") or {})
+                held.update(((current.get("steps") or {}).get(step) or {}).get("data") or {})
+                data = dict((k, v) for k, v in before.items() if k not in held)
+            new, changed, _note = journal_file.apply_step(current, step, status, data=data, error=error)
+            if changed:
+                journal_file.write(self.path, new)
+            self.journal = new
+        except (OmsError, OSError, IOError, ValueError) as exc:
+            if status == "started":
+                raise OmsError("The journal %s cannot record that %s starts: %s" % (self.path, step, exc),
+                               "Free space there or fix its permissions, then run again")
+            self.journal_errors.append("%s %s: %s" % (step, status, exc))
+            self.warn("%s was %s but the journal %s could not say so: %s" % (step, status, self.path, exc))
+
+    def set_window(self, **fields: Any) -> None:
+        """Update journal["window"], the owner record (best effort once the window runs)."""
+        current = journal_file.load(self.path) or journal_file.empty(journal_file.utc_now())
+        window = dict(current.get("window") or {})
+        window.update(fields)
+        current["window"] = window
+        current["updated_at"] = journal_file.iso(journal_file.utc_now())
+        journal_file.write(self.path, current)
+        self.journal = current
+
+    # the run -------------------------------------------------------------------------------------
+    def run(self) -> Dict[str, Any]:
+        self.load()
+        window = self.journal.get("window") or {}
+        if window.get("status") == "running" and process_owner.owner_alive(window.get("owner")):
+            return self.attach(window)
+        self.refuse_unless_ready()
+        self.set_window(status="running", owner=process_owner.owner_of_self(),
+                        started_at=journal_file.iso(journal_file.utc_now()), outcome=None, error=None,
+                        ended_at=None)
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            return self._run_steps()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        self.stop_asked = True
+
+    def refuse_unless_ready(self) -> None:
+        steps = self.steps()
+        if any(name.startswith("rollback_") for name in steps) and self.status("rollback_report") != "done":
+            raise OmsError("The journal %s shows a rollback that did not finish" % self.path,
+                           "Finish it first (ansible-playbook obtools.oms.rollback -l <this host>)")
+        if "stop_old" not in steps:
+            missing = [name for name in PRECONDITIONS if self.status(name) != "done"]
+            if missing:
+                raise OmsError("The window refuses to stop the old container: %s of this attempt %s not "
+                               "recorded done in %s" % (" and ".join(missing),
+                                                        "is" if len(missing) == 1 else "are", self.path),
+                               "Run the upgrade without --tags/--skip-tags/--start-at-task (or with "
+                               "--tags preflight,ha_off first); nothing was changed")
+            if os.path.exists(stop_path(self.path)):
+                raise OmsError("The stop file %s exists, so the window was not started" % stop_path(self.path),
+                               "Remove it if nobody wants this upgrade stopped, then run again; nothing "
+                               "was changed")
+
+    def attach(self, window: Dict[str, Any]) -> Dict[str, Any]:
+        self.warn("The window started at %s by process %s still runs: waiting for it instead of "
+                  "starting another" % (window.get("started_at"), (window.get("owner") or {}).get("pid")))
+        while True:
+            self.sleep(ATTACH_EVERY)
+            window = self.load().get("window") or {}
+            if window.get("status") != "running" or not process_owner.owner_alive(window.get("owner")):
+                break
+        return self.outcome(window.get("outcome") or FAILED_DOWN, window.get("error"), attached=True)
+
+    def _run_steps(self) -> Dict[str, Any]:
+        step = None
+        old_touched = "stop_old" in self.steps()
+        try:
+            for step in STEPS:
+                if self.status(step) == "done":
+                    if step == COMMIT_STEP:
+                        self.committed = True
+                    continue
+                if not self.committed and (self.stop_asked or os.path.exists(stop_path(self.path))):
+                    raise OmsError("Stopped by hand before %s (%s or SIGTERM)" % (step, stop_path(self.path)),
+                                   "The window rolls back; remove %s before the next run" % stop_path(self.path))
+                old_touched = True  # from here the old container may be stopping
+                self.run_step(step)
+                if step == self.p.get("stop_after"):
+                    return self.end(STOPPED_AFTER)
+            return self.end(COMMITTED)
+        except Exception as exc:  # pylint: disable=broad-except
+            # whatever failed (OmsError, the SDK, a bug): the window must still end in one state
+            error = str(exc) if isinstance(exc, OmsError) else "%s: %s" % (type(exc).__name__, exc)
+            self.record(step or "stop_old", "failed", error=error)
+            return self.after_failure(step, error, old_touched)
+
+    def end(self, outcome: str, error: Optional[str] = None) -> Dict[str, Any]:
+        try:
+            self.set_window(status="ended", outcome=outcome, error=error,
+                            ended_at=journal_file.iso(journal_file.utc_now()))
+        except (OmsError, OSError, IOError, ValueError) as exc:
+            self.journal_errors.append("window end: %s" % exc)
+        return self.outcome(outcome, error)
+
+    def outcome(self, outcome: str, error: Optional[str], attached: bool = False) -> Dict[str, Any]:
+        facts = self.facts()
+        return dict(outcome=outcome, error=error, attached=attached,
+                    committed=outcome in (COMMITTED, FAILED_COMMITTED) or self.committed,
+                    failed=outcome not in (COMMITTED, STOPPED_AFTER),
+                    changed=bool(self.done_now) or attached,
+                    steps_done=self.done_now, results=self.results, journal_errors=self.journal_errors,
+                    t1=facts.get("t1"), t2=facts.get("t2"), dump_dir=facts.get("dump_dir"),
+                    new_container=self.p["new_container"], old_container=self.p["old_container"])
+
+    def after_failure(self, step: Optional[str], error: str, old_touched: bool) -> Dict[str, Any]:
+        if self.committed:
+            return self.end(FAILED_COMMITTED, "%s failed after the commit point: %s" % (step, error))
+        if not old_touched:
+            return self.end(FAILED_BEFORE_STOP, "%s failed: %s" % (step, error))
+        if not self.p["auto_rollback"]:
+            return self.end(FAILED_DOWN, "%s failed: %s (auto_rollback is false: not rolled back, OMS "
+                                         "is down)" % (step, error))
+        try:
+            self.roll_back()
+        except Exception as rollback_exc:  # pylint: disable=broad-except
+            return self.end(FAILED_DOWN, "%s failed: %s; the rollback failed too: %s" % (step, error, rollback_exc))
+        return self.end(ROLLED_BACK, "%s failed: %s" % (step, error))
+
+    # the steps ----------------------------------------------------------------------------------
+    def run_step(self, step: str) -> None:
+        journal_step = JournalStep(self, step)
+        if step != "stop_old":  # stop_old starts its record itself, with the policy it read
+            journal_step.start()
+        result, data = getattr(self, "step_" + step)(journal_step)
+        self.record(step, "done", data=data)
+        self.results[step] = result
+        self.done_now.append(step)
+        if step == COMMIT_STEP:
+            self.committed = True
+
+    def container(self, journal_step: Any, **params: Any) -> container_upgrade.ContainerUpgrade:
+        defaults = dict(restart_policy=None, stop_timeout=self.p["stop_timeout"],
+                        settle_seconds=self.p["settle_seconds"], force=False)
+        defaults.update(params)
+        return container_upgrade.ContainerUpgrade(StepHost(defaults, self.warn), self.docker, journal_step)
+
+    def step_stop_old(self, journal_step: JournalStep) -> Any:
+        result = self.container(journal_step, name=self.p["old_container"], restart_policy="no").stopped()
+        return result, container_upgrade.journal_data("stopped", result)
+
+    def step_heartbeat_prune(self, journal_step: JournalStep) -> Any:
+        result = heartbeat.prune(self.settings, self.p["prune_batch_size"], batch_seconds=self.p["prune_batch_seconds"],
+                                 from_id=self.p["prune_from_id"] or ((self.steps().get("heartbeat_prune_ahead") or {}).get(
+                                     "data") or {}).get("heartbeat_max_id"))
+        return result, metadb_dump.journal_data("pruned", None, result)
+
+    def step_backup(self, journal_step: JournalStep) -> Any:
+        dump_dir = self.p["dump_dir"]
+        with JobLock(dump_dir, "the dump of %s" % dump_dir, self.warn):
+            result = metadb_dump.dump(self.settings, dump_dir, compress=self.p["compress"], triggers=False,
+                                      parallel=self.p["dump_parallel"], mysqldump=self.clients["mysqldump"],
+                                      paths=self.clients)
+        return result, metadb_dump.journal_data("dumped", dump_dir, result)
+
+    def step_run_new(self, journal_step: JournalStep) -> Any:
+        p = self.p
+        result = self.container(
+            journal_step, name=p["new_container"], source_container=p["old_container"], image=p["image"],
+            image_archive=p["image_archive"], image_id=p["image_id"], load_timeout=p["load_timeout"],
+            mounts=p["mounts"], ssl_certificate=p["ssl_certificate"], ssl_key=p["ssl_key"],
+            oms_host_ip=p["oms_host_ip"], restart_policy=self.facts().get("old_restart_policy")).upgraded()
+        return result, container_upgrade.journal_data("upgraded", result)
+
+    def step_init(self, journal_step: JournalStep) -> Any:
+        p = self.p
+        result = self.container(journal_step, name=p["new_container"], init_timeout=p["init_timeout"],
+                                init_ready_timeout=p["init_ready_timeout"],
+                                init_retry_interval=p["init_retry_interval"]).initialized()
+        return result, container_upgrade.journal_data("initialized", result)
+
+    def servers(self, started_after: Optional[str]) -> Dict[str, Any]:
+        return server_health.check_servers(
+            self.settings, metadb.connect, metadb.translate_error, self.console, wait=True,
+            timeout=self.p["health_timeout"], interval=self.p["health_interval"],
+            heartbeat_max_age=self.p["heartbeat_max_age"], started_after=started_after)
+
+    def step_health(self, journal_step: JournalStep) -> Any:
+        result = self.servers(self.facts().get("new_started_at"))
+        return result, {"servers_after": result["servers"], "health_signals": result["signals"]}
+
+    def step_ha_on(self, journal_step: JournalStep) -> Any:
+        extra: Dict[str, Any] = {}
+        wanted = dict(self.p["ha_settings"] or {})
+        compute = None
+        if not wanted.get("perceiveStoreClientCheckpoint", True) and self.facts().get("t1"):
+            compute = ha_config.refetch_from_downtime(self.facts()["t1"], None, self.p["refetch_margin_min"], extra)
+        result = ha_config.write_ha_config(self.settings, wanted, None, compute=compute)
+        result.update(extra)
+        data = {"ha_was_enabled": (result.get("previous") or {}).get("enable", False),
+                "ha_config_after": result["config"]}
+        data.update(extra)
+        return result, data
+
+    # the rollback (steps 9.2-9.5) ---------------------------------------------------------------
+    def roll_back(self) -> None:
+        p = self.p
+        needs_restore = "run_new" in self.steps()
+        step = JournalStep(self, "rollback_stop_new")
+        step.start()
+        existed = self.docker.inspect_container(p["new_container"]) is not None
+        stopped: Dict[str, Any] = {}
+        if existed:
+            # restart=no before the stop: a daemon restart must never start 4.2.0 beside 4.1.1
+            stopped = self.container(step, name=p["new_container"], restart_policy="no").stopped()
+        self.record("rollback_stop_new", "done",
+                    data={"t3": stopped.get("stopped_at") or journal_file.iso(journal_file.utc_now()),
+                          "new_container_existed": existed})
+        if needs_restore:
+            dump_dir = self.facts().get("dump_dir")
+            if not dump_dir or self.status("backup") != "done":
+                raise OmsError("The new container ran but the journal records no finished backup: there "
+                               "is nothing safe to restore from. Nothing was dropped",
+                               "Restore rm, cm and cm_hb from your own backup (steps 9.3-9.4 by hand)")
+            self.record("rollback_verify", "started")
+            manifest = metadb_dump.verify(dump_dir, zstd_path=self.clients.get("zstd") or "zstd")
+            self.record("rollback_verify", "done", data={"rollback_verified_files": [
+                entry.get("file") for entry in manifest.get("databases") or []]})
+            self.record("rollback_restore", "started")
+            with JobLock(dump_dir, "the restore of %s" % dump_dir, self.warn):
+                restored = metadb_restore.restore(self.settings, dump_dir, parallel=p["dump_parallel"],
+                                                  mysql=self.clients["mysql"], paths=self.clients,
+                                                  mysqldump=self.clients["mysqldump"])
+            self.record("rollback_restore", "done", data={
+                "rollback_restored": restored.get("restored") or [],
+                "rollback_unchanged": restored.get("unchanged") or [],
+                "rollback_restore_durations": restored.get("durations") or {},
+                "rollback_content_digests": restored.get("content_digests") or {},
+                "rollback_metadb_engine": restored.get("engine") or {}})
+        step = JournalStep(self, "rollback_start_old")
+        step.start()
+        started = self.container(step, name=p["old_container"],
+                                 restart_policy=self.facts().get("old_restart_policy")).started()
+        self.record("rollback_start_old", "done", data={"old_started_at": started.get("started_at")})
+        self.record("rollback_health", "started")
+        health = self.servers(started.get("started_at"))
+        self.record("rollback_health", "done", data={"rollback_servers": health["servers"]})
+
