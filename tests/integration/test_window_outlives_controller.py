@@ -1,0 +1,106 @@
+"""The downtime window is a transaction on the OMS host: the controller is SIGKILLed (its whole
+process group, as a lost workstation or a dropped SSH session would be) inside the window, and
+nobody runs anything afterwards. The window must still end by itself in one of its two states:
+- 4.2.0 committed and serving, when nothing fails;
+- rolled back, when docker_init.sh fails half way after the kill (the simulator's
+  init_fail_halfway): 4.1.1 serving on the restored databases, row for row as before (the tests'
+  own comparison, tests/integration/rows.py), the stopped 4.2.0 container with restart policy no.
+Never down. The step at which the kill lands is drawn (seeded, printed; OMS_KILL_SEED repeats it).
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import docker
+
+from conftest import INSTANCE, ansible_env
+from playbooks import playbook_command, write_inventory
+from rows import differences, table_rows
+from test_fault_at_every_step import serves
+
+WINDOW_STEPS = ["stop_old", "heartbeat_prune", "backup", "run_new"]
+
+
+def read_journal(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def kill_when_started(cmd, journal_path, step, timeout=900):
+    """Run cmd in its own session; SIGKILL the whole group once the journal shows `step` started."""
+    proc = subprocess.Popen(cmd, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + timeout
+    try:
+        while proc.poll() is None and time.time() < deadline:
+            if step in read_journal(journal_path).get("steps", {}):
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return True
+            time.sleep(0.02)
+        return False
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def window_end(journal_path, timeout=600):
+    """The window's record once it ended by itself (nobody runs anything meanwhile)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        window = read_journal(journal_path).get("window") or {}
+        if window.get("status") == "ended":
+            return window
+        time.sleep(0.5)
+    raise AssertionError("the window did not end within %s s of the controller's death: %s"
+                         % (timeout, read_journal(journal_path).get("window")))
+
+
+def kill_point():
+    seed = int(os.environ.get("OMS_KILL_SEED") or random.SystemRandom().randrange(1 << 16))
+    step = random.Random(seed).choice(WINDOW_STEPS)
+    print("controller killed when %s starts (OMS_KILL_SEED=%d)" % (step, seed))
+    return step
+
+
+def test_controller_killed_in_the_window_upgrade_still_commits(instance):
+    d = instance
+    journal_path = os.path.join(d["backup_dir"], "oms_upgrade_journal.json")
+    step = kill_point()
+    assert kill_when_started(playbook_command(write_inventory(d), "upgrade"), journal_path, step), \
+        "the run ended before %s started" % step
+    window = window_end(journal_path)
+    assert window["outcome"] == "committed", window
+    assert serves(d, d["new_container"]), "4.2.0 does not serve after the window ended"
+    assert docker.from_env().containers.get(d["old_container"]).status == "exited"
+
+
+def test_controller_killed_then_init_fails_window_rolls_back_alone(instance, testbed):
+    d = instance
+    journal_path = os.path.join(d["backup_dir"], "oms_upgrade_journal.json")
+    before = table_rows(d)
+    step = kill_point()
+    testbed.set_faults(INSTANCE, ["init_fail_halfway"])
+    try:
+        assert kill_when_started(playbook_command(write_inventory(d), "upgrade"), journal_path, step), \
+            "the run ended before %s started" % step
+        window = window_end(journal_path)
+    finally:
+        testbed.set_faults(INSTANCE, [])
+    assert window["outcome"] == "rolled_back", window
+    assert "docker_init.sh" in (window.get("error") or ""), window
+    assert serves(d, d["old_container"]), "4.1.1 does not serve after the window rolled back"
+    assert differences(before, table_rows(d)) == []
+    new = docker.from_env().containers.get(d["new_container"])
+    assert new.status == "exited"
+    assert new.attrs["HostConfig"]["RestartPolicy"]["Name"] in ("no", ""), new.attrs["HostConfig"]["RestartPolicy"]
+    steps = read_journal(journal_path)["steps"]
+    assert [s for s in ("rollback_stop_new", "rollback_restore", "rollback_start_old", "rollback_health")
+            if steps.get(s, {}).get("status") != "done"] == []

@@ -1,0 +1,198 @@
+"""The window's decisions (module_utils/upgrade_window.py), with its steps replaced by recorders:
+which steps run, when it refuses, and how it ends after a failure on either side of the commit
+point. The steps themselves are the step modules' code, tested on the test bed
+(tests/integration/test_window_outlives_controller.py, test_fault_at_every_step.py)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.obtools.oms.plugins.module_utils import upgrade_window
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+
+
+class Recorded(upgrade_window.Window):
+    """Steps that only record that they ran; `fail_at` raises in that step, `stop_at` drops a stop
+    file while that step runs."""
+
+    def __init__(self, path, fail_at=None, stop_at=None, **params):
+        p = dict(journal_path=str(path), auto_rollback=True, stop_after=None, old_container="old",
+                 new_container="new")
+        p.update(params)
+        super(Recorded, self).__init__(p, None, None, None, {}, self.warnings_append, sleep=lambda s: None)
+        self.ran, self.rolled_back, self.warnings = [], False, []
+        self.fail_at, self.stop_at = fail_at, stop_at
+        for step in upgrade_window.STEPS:  # instance attributes shadow the real steps
+            setattr(self, "step_" + step, self.recorder(step))
+
+    def warnings_append(self, msg):
+        self.warnings.append(msg)
+
+    def recorder(self, step):
+        def run(journal_step):
+            journal_step.start()
+            self.ran.append(step)
+            if step == self.stop_at:
+                open(upgrade_window.stop_path(self.path), "w").close()
+            if step == self.fail_at:
+                raise OmsError("%s broke" % step, "fix it")
+            return {"step": step}, {"%s_data" % step: 1}
+        return run
+
+    def roll_back(self):
+        self.rolled_back = True
+
+
+def ready_journal(path, **steps):
+    done = dict((name, {"status": "done"}) for name in ("preflight", "ha_off"))
+    done.update(steps)
+    path.write_text(json.dumps({"format": 1, "facts": {}, "steps": done}))
+
+
+def read(path):
+    return json.loads(path.read_text())
+
+
+def test_every_step_runs_in_order_and_the_window_commits(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    window = Recorded(path)
+    result = window.run()
+    assert window.ran == list(upgrade_window.STEPS)
+    assert result["outcome"] == "committed" and result["committed"] and not result["failed"]
+    journal = read(path)
+    assert journal["window"]["status"] == "ended" and journal["window"]["outcome"] == "committed"
+    assert journal["window"]["owner"]["pid"] == os.getpid()
+    assert all(journal["steps"][s]["status"] == "done" for s in upgrade_window.STEPS)
+
+
+@pytest.mark.parametrize("missing", ["preflight", "ha_off"])
+def test_it_refuses_to_stop_without_this_attempts_preflight_and_ha_off(tmp_path, missing):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    journal = read(path)
+    del journal["steps"][missing]
+    path.write_text(json.dumps(journal))
+    window = Recorded(path)
+    with pytest.raises(OmsError) as err:
+        window.run()
+    assert missing in str(err.value) and "refuses to stop the old container" in str(err.value)
+    assert window.ran == [] and "window" not in read(path)
+
+
+def test_a_stop_file_left_before_the_start_is_refused(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    open(upgrade_window.stop_path(str(path)), "w").close()
+    window = Recorded(path)
+    with pytest.raises(OmsError, match="stop file"):
+        window.run()
+    assert window.ran == []
+
+
+@pytest.mark.parametrize("step", ["heartbeat_prune", "backup", "run_new", "init", "health"])
+def test_a_failure_before_the_commit_point_rolls_back(tmp_path, step):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    window = Recorded(path, fail_at=step)
+    result = window.run()
+    assert window.rolled_back
+    assert result["outcome"] == "rolled_back" and result["failed"] and not result["committed"]
+    assert read(path)["steps"][step]["status"] == "failed"
+    assert "%s broke" % step in read(path)["steps"][step]["error"]
+
+
+def test_a_failure_in_the_stop_itself_rolls_back_too(tmp_path):
+    # the stop may have half happened (the policy set, the container stopping): 4.1.1 is started again
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    window = Recorded(path, fail_at="stop_old")
+    assert window.run()["outcome"] == "rolled_back" and window.rolled_back
+
+
+def test_a_failure_after_the_commit_point_is_never_rolled_back(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    window = Recorded(path, fail_at="ha_on")
+    result = window.run()
+    assert not window.rolled_back
+    assert result["outcome"] == "failed_committed" and result["committed"] and result["failed"]
+
+
+def test_without_auto_rollback_a_failure_says_oms_is_down(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    window = Recorded(path, fail_at="init", auto_rollback=False)
+    result = window.run()
+    assert not window.rolled_back
+    assert result["outcome"] == "failed_down" and "OMS is down" in result["error"]
+
+
+def test_a_stop_asked_by_hand_rolls_back_at_the_next_step_before_the_commit_point(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    window = Recorded(path, stop_at="backup")
+    result = window.run()
+    assert window.ran == ["stop_old", "heartbeat_prune", "backup"]
+    assert result["outcome"] == "rolled_back" and "Stopped by hand" in result["error"]
+
+
+def test_a_stop_asked_after_the_commit_point_lets_the_window_finish(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    window = Recorded(path, stop_at="health")
+    assert window.run()["outcome"] == "committed"
+    assert window.ran == list(upgrade_window.STEPS)
+
+
+def test_a_resumed_window_skips_the_steps_done(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path, stop_old={"status": "done"}, heartbeat_prune={"status": "done"},
+                  backup={"status": "done"}, run_new={"status": "done"}, init={"status": "done"},
+                  health={"status": "done"})
+    window = Recorded(path, fail_at="ha_on")
+    result = window.run()
+    # the commit point was passed by the earlier run: a failure now is not rolled back either
+    assert window.ran == ["ha_on"] and not window.rolled_back and result["outcome"] == "failed_committed"
+
+
+def test_an_unfinished_rollback_is_refused(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path, stop_old={"status": "done"}, rollback_stop_new={"status": "done"})
+    window = Recorded(path)
+    with pytest.raises(OmsError, match="rollback that did not finish"):
+        window.run()
+    assert window.ran == []
+
+
+def test_a_window_whose_process_still_runs_is_attached_to_not_run_again(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        from ansible_collections.obtools.oms.plugins.module_utils import process_owner
+        with open("/proc/%d/stat" % other.pid) as handle:
+            start = handle.read().rsplit(")", 1)[-1].split()[19]
+        journal = read(path)
+        journal["window"] = {"status": "running", "owner": {"pid": other.pid, "start": start,
+                                                            "boot": process_owner._read(process_owner.BOOT_ID)}}
+        path.write_text(json.dumps(journal))
+        window = Recorded(path)
+        polls = []
+
+        def sleep(seconds):  # the other window ends after two polls
+            polls.append(seconds)
+            if len(polls) == 2:
+                ended = read(path)
+                ended["window"].update(status="ended", outcome="rolled_back", error="init broke")
+                path.write_text(json.dumps(ended))
+        window.sleep = sleep
+        result = window.run()
+    finally:
+        other.kill()
+        other.wait()
+    assert window.ran == [] and len(polls) == 2
+    assert result["attached"] and result["outcome"] == "rolled_back" and result["error"] == "init broke"
+    assert any("still runs" in w for w in window.warnings)
