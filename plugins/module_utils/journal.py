@@ -39,7 +39,6 @@ from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 FORMAT = 1
 STATUSES = ("started", "done", "failed")
-UPDATE_KEYS = ("step", "status", "data", "error", "force")
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
@@ -119,7 +118,7 @@ def _merged(target: Optional[Data], data: Data) -> Data:
 
 def apply_step(journal: Optional[Journal], step: Optional[str], status: Optional[str], data: Optional[Data] = None,
                error: Optional[str] = None, now: Optional[datetime.datetime] = None,
-               force: bool = False, owner: Optional[Data] = None) -> Tuple[Journal, bool, Optional[str]]:
+               force: bool = False) -> Tuple[Journal, bool, Optional[str]]:
     """Return (new_journal, changed, note) for telling the journal that `step` is `status`.
 
     - started: a new attempt (attempts + 1, started_at = now, end cleared). On a step already
@@ -128,8 +127,6 @@ def apply_step(journal: Optional[Journal], step: Optional[str], status: Optional
     - done: finished_at = now, duration from started_at, data merged into the step's data and the
       journal's facts. A step already done whose data already holds `data` is unchanged.
     - failed: like done but with status failed and `error`.
-    - owner (with started): the process that works on the step (step_chain.owner_of_self), kept
-      in the record so that a later run waits for it while it still runs.
     """
     if status not in STATUSES:
         raise OmsError("Unknown journal status %r" % status, "Use one of %s" % ", ".join(STATUSES))
@@ -158,10 +155,6 @@ def apply_step(journal: Optional[Journal], step: Optional[str], status: Optional
         record.update(status="started", started_at=iso(now), finished_at=None, duration=None,
                       attempts=int(record.get("attempts") or 0) + 1)
         record.pop("error", None)
-        if owner:
-            record["owner"] = dict(owner)
-        else:
-            record.pop("owner", None)
         if data:
             record["data"] = _merged(record.get("data"), data)
             new["facts"] = _merged(new["facts"], data)
@@ -192,38 +185,6 @@ def apply_step(journal: Optional[Journal], step: Optional[str], status: Optional
     new["steps"][step] = record
     new["updated_at"] = iso(now)
     return new, True, note
-
-
-def apply_steps(journal: Optional[Journal], updates: List[Data],
-                now: Optional[datetime.datetime] = None) -> Tuple[Optional[Journal], bool, Dict[Any, Optional[str]]]:
-    """Apply several step updates in order, as one change: returns (new_journal, changed, notes).
-
-    `updates` is a list of dicts {step, status, data, error, force}; each is applied with
-    apply_step at the same `now`, so that "X done" and "Y started" can be one atomic write. A
-    crash before that write leaves neither, after it both. `notes` maps each step to the note of
-    its (last) update. An empty list changes nothing.
-    """
-    if not isinstance(updates, (list, tuple)):
-        raise OmsError("Journal updates must be a list",
-                       "Pass updates as a list of {step, status, data} dictionaries")
-    now = now or utc_now()
-    current: Optional[Journal] = journal
-    changed = False
-    notes: Dict[Any, Optional[str]] = {}
-    for index, update in enumerate(updates):
-        if not isinstance(update, dict):
-            raise OmsError("Journal update %d is not a dictionary" % (index + 1),
-                           "Pass each update as {step: ..., status: ..., data: {...}}")
-        unknown = sorted(set(update) - set(UPDATE_KEYS))
-        if unknown:
-            raise OmsError("Journal update %d has unknown keys: %s" % (index + 1, ", ".join(unknown)),
-                           "Use only %s" % ", ".join(UPDATE_KEYS))
-        current, one_changed, note = apply_step(current, update.get("step"), update.get("status"),
-                                                data=update.get("data"), error=update.get("error"),
-                                                now=now, force=bool(update.get("force")))
-        changed = changed or one_changed
-        notes[update.get("step")] = note
-    return current, changed, notes
 
 
 def validate(journal: Any, path: str) -> Journal:

@@ -90,11 +90,14 @@ class JournalStep(object):
 
 
 class Window(object):
-    def __init__(self, params: Dict[str, Any], settings: Any, docker: Any, console: Any,
+    def __init__(self, params: Dict[str, Any], settings: Callable[[], Any], docker: Any, console: Any,
                  clients: Dict[str, str], warn: Callable[[str], None],
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         self.p = params
-        self.settings = settings
+        # the MetaDB settings, read once the window knows it will run (config.yaml may be unreadable
+        # while a tag skipped the preflight: the refusal comes first)
+        self.settings_from = settings
+        self.settings: Any = None
         self.docker = docker
         self.console = console
         self.clients = clients
@@ -160,6 +163,7 @@ class Window(object):
         if window.get("status") == "running" and process_owner.owner_alive(window.get("owner")):
             return self.attach(window)
         self.refuse_unless_ready()
+        self.settings = self.settings_from()
         self.set_window(status="running", owner=process_owner.owner_of_self(),
                         started_at=journal_file.iso(journal_file.utc_now()), outcome=None, error=None,
                         ended_at=None)

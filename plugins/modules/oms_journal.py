@@ -31,7 +31,7 @@ options:
   state:
     description:
       - V(step) records that O(step) is O(status), merging O(data) into the step and into the
-        journal's C(facts); or applies every entry of O(updates) in order, in one write.
+        journal's C(facts).
       - V(reset) moves the journal aside to C(<path>.<UTC timestamp>) so that the next run starts
         afresh; nothing is deleted.
       - Reading the journal is M(obtools.oms.oms_journal_info)'s job (V(read) was removed in
@@ -69,18 +69,6 @@ options:
       - With O(status=started), start a step again even when it is done.
     type: bool
     default: false
-  updates:
-    description:
-      - Several step updates applied in order and written at once (one atomic write), for
-        O(state=step) instead of O(step) and O(status); for example "stop_old done" and
-        "heartbeat_prune started" in one task, so that a role makes one round trip between two
-        steps. A crash leaves either all of them written or none.
-      - Each entry is a dictionary with the keys C(step) and C(status) (required, as O(step) and
-        O(status)) and optionally C(data), C(error) and C(force), as the options of the same names.
-      - Mutually exclusive with O(step).
-    type: list
-    elements: dict
-    version_added: 0.1.0
   steps:
     description:
       - The run's steps in order. When given, RV(pending_steps) and RV(next_step) say which of them
@@ -96,9 +84,6 @@ attributes:
     description: Returns details on what has changed (or would change) in diff mode.
     support: full
     details: Shows the step's record (or the whole journal for O(state=reset)) before and after.
-notes:
-  - Do not keep secrets in O(data). The file is 0600, but it is a plain file in the backup
-    directory.
 seealso:
   - module: obtools.oms.oms_journal_info
   - module: obtools.oms.oms_container_upgrade
@@ -137,17 +122,6 @@ EXAMPLES = r'''
           t1: "{{ stopped.stopped_at }}"
           old_container: oms_411
 
-- name: Step 2.2 | Journal the end of the prune and the start of the dump in one write
-  obtools.oms.oms_journal:
-    path: /data/oms/backup/journal.json
-    state: step
-    updates:
-      - step: prune_heartbeat
-        status: done
-        data: {heartbeat_rows_deleted: 1200}
-      - step: dump
-        status: started
-
 - name: Start a new run, keeping the old journal as journal.json.<timestamp>
   obtools.oms.oms_journal:
     path: /data/oms/backup/journal.json
@@ -159,8 +133,8 @@ journal:
   description:
     - The journal after the call (in check mode, as it would be). V({}) when there is none.
     - C(steps.<name>) holds C(status), C(started_at), C(finished_at), C(duration), C(attempts),
-      C(data), for a failed step C(error), and for a step a module recorded itself C(owner), the
-      process that started it (C(pid), C(start), C(boot) and the C(run) it belonged to).
+      C(data) and, for a failed step, C(error). C(window) is the downtime window's record
+      (M(obtools.oms.oms_upgrade_window)).
   returned: always
   type: dict
   sample:
@@ -194,7 +168,7 @@ next_step:
   type: str
   sample: prune_heartbeat
 record:
-  description: The record of O(step) after the call (with O(updates), of the last entry's step).
+  description: The record of O(step) after the call.
   returned: when O(state=step)
   type: dict
   sample: {status: started, started_at: "2024-05-01T09:59:52.010Z", finished_at: null,
@@ -204,16 +178,6 @@ note:
   returned: when O(state=step)
   type: str
   sample: already done
-records:
-  description: The record of every step O(updates) named, after the call.
-  returned: when O(updates) is given
-  type: dict
-  sample: {prune_heartbeat: {status: done, duration: 1.2}, dump: {status: started, attempts: 1}}
-notes:
-  description: For every step O(updates) named, the note of its last entry (see RV(note)).
-  returned: when O(updates) is given
-  type: dict
-  sample: {prune_heartbeat: null, dump: already done}
 exists:
   description: Whether the journal file exists after the call (before it, in check mode).
   returned: always
@@ -258,8 +222,6 @@ def run(module):
         result["diff"] = dict(before=current or {}, after={})
         return result
 
-    if params["updates"] is not None:
-        return run_updates(module, current)
     if not params["step"] or not params["status"]:
         raise OmsError("state=step needs both step and status",
                        "Name the step and say whether it started, is done or failed")
@@ -276,26 +238,6 @@ def run(module):
     return result
 
 
-def run_updates(module, current):
-    path = module.params["path"]
-    updates = module.params["updates"]
-    new, changed, notes = journal_utils.apply_steps(current, updates)
-    if changed and not module.check_mode:
-        journal_utils.write(path, new)
-    names = []
-    for update in updates:
-        if update.get("step") not in names:
-            names.append(update.get("step"))
-    before = dict((name, ((current or {}).get("steps") or {}).get(name) or {}) for name in names)
-    records = dict((name, ((new or {}).get("steps") or {}).get(name) or {}) for name in names)
-    last = names[-1] if names else None
-    result = summary(module, new, dict(changed=changed, records=records, notes=notes,
-                                       record=records.get(last, {}), note=notes.get(last),
-                                       exists=os.path.exists(path)))
-    result["diff"] = dict(before=before, after=records)
-    return result
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -306,11 +248,9 @@ def main():
             data=dict(type="dict", default={}),
             error=dict(type="str"),
             force=dict(type="bool", default=False),
-            updates=dict(type="list", elements="dict"),
             steps=dict(type="list", elements="str"),
         ),
-        mutually_exclusive=[("step", "updates"), ("status", "updates")],
-        required_if=[("state", "step", ("step", "updates"), True)],
+        required_if=[("state", "step", ("step",))],
         supports_check_mode=True,
     )
     try:

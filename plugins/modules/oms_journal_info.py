@@ -67,8 +67,8 @@ journal:
   description:
     - The journal, V({}) when there is none.
     - C(steps.<name>) holds C(status), C(started_at), C(finished_at), C(duration), C(attempts),
-      C(data), for a failed step C(error), and for a step a module recorded itself C(owner) (the
-      process that started it); C(facts) holds what the steps recorded (T1, T2, names, the dump
+      C(data) and, for a failed step, C(error); C(window) is the downtime window's record (its
+      owner process, status, outcome); C(facts) holds what the steps recorded (T1, T2, names, the dump
       manifest, ...).
   returned: always
   type: dict

@@ -354,10 +354,12 @@ def main():
     if p["prune_batch_size"] < 1:
         module.fail_json(msg="prune_batch_size must be at least 1. Give a positive number of rows per batch")
     clients = find_clients(module)
+    def settings():
+        found = metadb.settings_from_params(p)
+        oms_config.register_no_log(module, found)
+        return found.require("rm_db", "cm_db", "cm_hb_db")
+
     try:
-        settings = metadb.settings_from_params(p)
-        oms_config.register_no_log(module, settings)
-        settings.require("rm_db", "cm_db", "cm_hb_db")
         client = None
         if p["console_url"]:
             console.warn_plain_http(module)

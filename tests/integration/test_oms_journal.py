@@ -124,30 +124,3 @@ def test_reading_is_oms_journal_info_s_job(path, run_module):
     assert not os.path.exists(path)
 
 
-def test_updates_end_one_step_and_start_the_next_in_one_write(path, run_module):
-    step(run_module, path, "stop_old_container", "started")
-    updates = [{"step": "stop_old_container", "status": "done", "data": {"t1": "x"}},
-               {"step": "dump", "status": "started"}]
-    args = dict(path=path, state="step", updates=updates, steps=STEPS)
-    planned = run_module("oms_journal", args, check=True, diff=True)
-    assert planned.changed and planned["diff"]["after"]["dump"]["status"] == "started"
-    assert json.load(open(path))["steps"]["stop_old_container"]["status"] == "started"
-    both = run_module("oms_journal", args)
-    assert not both.failed and both.changed, both.get("msg")
-    assert both["records"]["stop_old_container"]["status"] == "done"
-    assert both["records"]["dump"]["status"] == "started"
-    assert both["record"] == both["records"]["dump"] and both["next_step"] == "preflight"
-    on_disk = json.load(open(path))
-    assert on_disk == both["journal"] and on_disk["facts"] == {"t1": "x"}
-    assert on_disk["steps"]["dump"]["started_at"] == on_disk["steps"]["stop_old_container"]["finished_at"]
-    # once the dump is done, the same updates again change nothing
-    step(run_module, path, "dump", "done")
-    mtime = os.stat(path).st_mtime_ns
-    again = run_module("oms_journal", args)
-    assert not again.failed and not again.changed
-    assert again["notes"] == {"stop_old_container": "already done", "dump": "already done"}
-    assert os.stat(path).st_mtime_ns == mtime
-    clash = run_module("oms_journal", dict(args, step="dump", status="done"))
-    assert clash.failed and "mutually exclusive" in clash["msg"]
-    bad = run_module("oms_journal", dict(path=path, state="step", updates=[{"step": "dump"}]))
-    assert bad.failed and "status" in bad["msg"]

@@ -21,7 +21,7 @@ class Recorded(upgrade_window.Window):
         p = dict(journal_path=str(path), auto_rollback=True, stop_after=None, old_container="old",
                  new_container="new")
         p.update(params)
-        super(Recorded, self).__init__(p, None, None, None, {}, self.warnings_append, sleep=lambda s: None)
+        super(Recorded, self).__init__(p, lambda: None, None, None, {}, self.warnings_append, sleep=lambda s: None)
         self.ran, self.rolled_back, self.warnings = [], False, []
         self.fail_at, self.stop_at = fail_at, stop_at
         for step in upgrade_window.STEPS:  # instance attributes shadow the real steps
