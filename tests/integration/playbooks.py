@@ -12,12 +12,15 @@ import sys
 import tempfile
 import time
 
+import docker
 import yaml
 
 from conftest import REPO, ansible_env
 
 sys.path.insert(0, os.path.join(REPO, "molecule", "shared"))
+sys.path.insert(0, os.path.join(REPO, "tests", "testbed"))
 from testbed_vars import inventory_vars  # noqa: E402  pylint: disable=wrong-import-position
+from obtestbed import deployment  # noqa: E402  pylint: disable=wrong-import-position
 
 
 class PlaybookRun(object):
@@ -73,3 +76,15 @@ def journal(description):
 
 def tail(run, lines=60):
     return "\n".join(run.output.splitlines()[-lines:])
+
+
+def serves(d, container, wait=60):
+    """The container runs and the console says healthy (within `wait` s: it may be starting)."""
+    deadline = time.time() + wait
+    while True:
+        c = docker.from_env().containers.get(container)
+        if c.status == "running" and ((deployment.health(d["console_url"]) or {}).get("data") or {}).get("healthy"):
+            return True
+        if time.time() > deadline:
+            return False
+        time.sleep(1)

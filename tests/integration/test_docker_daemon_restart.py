@@ -87,3 +87,42 @@ def test_old_container_stays_down_through_a_daemon_restart(testbed, instance):
                  "the old container does not serve after the rollback")
     finally:
         client.containers.get(control.name).remove(force=True)
+
+
+def only_old_runs(client, d):
+    old = client.containers.get(d["old_container"])
+    new = client.containers.get(d["new_container"])
+    return old.status == "running" and new.status == "exited"
+
+
+def test_after_a_rollback_a_daemon_restart_brings_back_only_4_1_1(testbed, instance):
+    """Every container the upgrade or the rollback leaves stopped has restart policy no: after a
+    failed upgrade that rolled back by itself (docker_init.sh failing half way), and after the
+    rollback of a completed upgrade, a daemon restart starts 4.1.1 (restart always) and never 4.2.0
+    beside it on the same ports and directories."""
+    d = instance
+    inventory = write_inventory(d)
+    client = docker.from_env()
+    testbed.set_faults(INSTANCE, ["init_fail_halfway"])
+    try:
+        failed = run_playbook(inventory, "upgrade")
+    finally:
+        testbed.set_faults(INSTANCE, [])
+    assert failed.rc != 0 and "rolled back" in failed.output, tail(failed)
+    for attempt in ("after the failed upgrade", "after the rollback of a completed upgrade"):
+        if attempt.startswith("after the rollback"):
+            client.containers.get(d["new_container"]).remove()
+            done = run_playbook(inventory, "upgrade")
+            assert done.rc == 0, tail(done)
+            back = run_playbook(inventory, "rollback", {"oms_rollback_accept_data_loss": "true"}, limit=INSTANCE)
+            assert back.rc == 0, tail(back)
+        assert client.containers.get(d["new_container"]).attrs["HostConfig"]["RestartPolicy"]["Name"] in ("no", "")
+        restart_dockerd(testbed)
+        client = docker.from_env()
+        wait_for(lambda: status(docker.from_env(), d["old_container"]) == "running", 90,
+                 "4.1.1 (restart always) did not come back %s" % attempt)
+        time.sleep(5)  # the daemon starts the containers it restarts one after another
+        assert only_old_runs(client, d), "4.2.0 came back beside 4.1.1 %s" % attempt
+        testbed.metadb()  # the restart stopped the MetaDB, which has no restart policy
+        wait_for(lambda: ((deployment.health(d["console_url"]) or {}).get("data") or {}).get("healthy"), 180,
+                 "4.1.1 does not serve %s and a daemon restart" % attempt)

@@ -31,11 +31,11 @@ import docker
 import pytest
 
 from conftest import INSTANCE, REPO, ansible_env
-from playbooks import playbook_command, write_inventory
+from playbooks import playbook_command, serves, write_inventory
 from rows import differences, table_rows
 
 sys.path.insert(0, os.path.join(REPO, "tests", "testbed"))
-from obtestbed import deployment, metadb  # noqa: E402  pylint: disable=wrong-import-position
+from obtestbed import metadb  # noqa: E402  pylint: disable=wrong-import-position
 
 TMPFS_SIZE = "64m"
 DISK = "/var/tmp/obtools-oms-faults-%s" % INSTANCE
@@ -310,18 +310,6 @@ def run_with_watchers(cmd, journal_path, ctx, watchers, timeout=1500):
     proc.wait()
     reader.join(10)
     return proc.returncode, "".join(output)
-
-
-def serves(d, container, wait=60):
-    """The container runs and the console says healthy (within `wait` s: it may be starting)."""
-    deadline = time.time() + wait
-    while True:
-        c = docker.from_env().containers.get(container)
-        if c.status == "running" and ((deployment.health(d["console_url"]) or {}).get("data") or {}).get("healthy"):
-            return True
-        if time.time() > deadline:
-            return False
-        time.sleep(1)
 
 
 @pytest.mark.parametrize("point", POINTS, ids=[p[0] for p in POINTS])

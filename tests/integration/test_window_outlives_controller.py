@@ -17,9 +17,8 @@ import time
 import docker
 
 from conftest import INSTANCE, ansible_env
-from playbooks import playbook_command, write_inventory
+from playbooks import playbook_command, serves, write_inventory
 from rows import differences, table_rows
-from test_fault_at_every_step import serves
 
 WINDOW_STEPS = ["stop_old", "heartbeat_prune", "backup", "run_new"]
 
