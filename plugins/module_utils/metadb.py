@@ -6,8 +6,9 @@
 Every module that talks to the MetaDB takes metadb_argument_spec() (documented once in the
 obtools.oms.metadb doc fragment), turns its params into MetaDBSettings with settings_from_params()
 and connects with connect(). The mysql/mysqldump clients get the password only through
-client_defaults_file(), a 0600 file in the 0700 backup directory, removed afterwards and swept at
-the next start when a killed run left it (never in /tmp, never in argv or the environment).
+client_defaults_file(), a 0600 file in the 0700 backup directory (or, before it exists, in the
+collection's own 0700 directory private_dir()), removed afterwards and swept at the next start when
+a killed run left it (never in /tmp, never in argv or the environment).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,7 +17,9 @@ __metaclass__ = type
 import contextlib
 import errno
 import os
+import pwd
 import re
+import stat
 import tempfile
 import traceback
 
@@ -244,17 +247,60 @@ def sweep_defaults_files(directory):
     return removed
 
 
+PRIVATE_DIR_NAME = ".obtools-oms"
+
+
+def private_dir_path():
+    """Where private_dir() lives: ~/.obtools-oms of the user the module runs as (from the password
+    database, not $HOME, which become may leave pointing at another user's home)."""
+    try:
+        home = pwd.getpwuid(os.geteuid()).pw_dir
+    except KeyError:
+        home = os.path.expanduser("~")
+    return os.path.join(home, PRIVATE_DIR_NAME)
+
+
+def private_dir(path=None):
+    """The collection's own 0700 directory on the OMS host, created first when missing: where a
+    client defaults file goes while there is no backup directory yet (the preflight's rehearsal).
+
+    Refused (OmsError) when it is a symlink, not a directory, or owned by another user; a looser
+    mode is tightened to 0700. Never under /tmp: a killed run's file stays private, and the next
+    client_defaults_file() sweeps it.
+    """
+    path = path or private_dir_path()
+    try:
+        os.mkdir(path, 0o700)
+    except OSError as e:
+        if e.errno != errno.EEXIST:
+            raise OmsError("Cannot create the private directory %s: %s" % (path, e.strerror or e),
+                           "Make the home directory of the user the modules run as writable, or "
+                           "create %s (mode 0700) yourself" % path)
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise OmsError("%s is not a directory of this user's own (a symlink, a file or another "
+                       "user's directory): it is not used for the MetaDB password" % path,
+                       "Remove it; the next run creates it with mode 0700")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
 @contextlib.contextmanager
 def client_defaults_file(settings, directory, engine=None):
     """Yield the path of a 0600 defaults file holding the credentials; remove it afterwards.
 
-    It lives in `directory` (the 0700 backup directory), never in /tmp, so that a SIGKILL of the
-    module leaves the password only where the dumps already are, and the next run sweeps it.
+    It lives in `directory` (the 0700 backup directory, or private_dir()), never in /tmp, so that
+    a SIGKILL of the module leaves the password only where the dumps already are (or in the
+    collection's own 0700 directory), and the next run sweeps it: the files a killed run left in
+    `directory` and in private_dir() are removed first.
     """
     if not directory:
         raise OmsError("No private directory for the client defaults file",
                        "Give backup_dir (a 0700 directory on the OMS host)")
     sweep_defaults_files(directory)
+    if os.path.realpath(directory) != os.path.realpath(private_dir_path()):
+        sweep_defaults_files(private_dir_path())
     fd, path = tempfile.mkstemp(prefix="%s%d-" % (DEFAULTS_PREFIX, os.getpid()), suffix=".cnf",
                                 dir=directory)
     try:

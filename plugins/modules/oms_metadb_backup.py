@@ -55,8 +55,9 @@ options:
       - Directory on the host for the dump files and C(manifest.json).
       - Required for O(state=dumped) and O(state=restored). Created with mode 0700 by
         O(state=dumped) when missing.
-      - With O(state=rehearsed), the client defaults file is written there when it exists (else in
-        a private temporary directory removed afterwards).
+      - With O(state=rehearsed), the client defaults file is written there when it exists, else in
+        the collection's own directory C(~/.obtools-oms) (created with mode 0700, never under
+        C(/tmp)); it is removed afterwards, and one a killed run left is swept at the next start.
     type: path
   batch_size:
     description:
@@ -126,7 +127,8 @@ notes:
     procedure does. C(--single-transaction) gives each database one consistent snapshot; only a
     stopped OMS makes the three databases consistent with each other.
   - The password reaches C(mysqldump) and C(mysql) only through a mode 0600 C(--defaults-file) in
-    O(backup_dir) (their first argument), removed afterwards and swept at the next start when a
+    O(backup_dir) (their first argument; before O(backup_dir) exists, in C(~/.obtools-oms)),
+    removed afterwards and swept at the next start when a
     killed run left it; it is never on a command line, in the environment or in C(/tmp), so C(ps)
     does not show it.
   - On an OceanBase MetaDB, C(mysqldump) runs with the tenant's global C(ob_query_timeout), so a table

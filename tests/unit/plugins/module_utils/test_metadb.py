@@ -228,3 +228,69 @@ def test_partial_dumps_of_killed_runs_are_swept(tmp_path):
         f.write_text(u"x")
     assert metadb_dump.sweep_partial_dumps(str(tmp_path)) == [dead.name]
     assert sorted(os.listdir(str(tmp_path))) == sorted([live.name, kept.name])
+
+
+def dead_pid():
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           stdout=subprocess.PIPE, check=True)
+    return int(child.stdout)
+
+
+def test_private_dir_is_created_0700_and_never_under_tmp(tmp_path, monkeypatch):
+    monkeypatch.setattr(metadb, "private_dir_path", lambda: str(tmp_path / "home" / ".obtools-oms"))
+    (tmp_path / "home").mkdir()
+    path = metadb.private_dir()
+    assert path == str(tmp_path / "home" / ".obtools-oms")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+    os.chmod(path, 0o755)  # loosened by someone: tightened again, not used as it is
+    assert metadb.private_dir() == path and stat.S_IMODE(os.stat(path).st_mode) == 0o700
+
+
+def test_private_dir_path_is_in_the_users_home_not_tmp(monkeypatch):
+    import pwd
+    monkeypatch.setenv("HOME", "/tmp/not-a-home")  # what a become may leave behind
+    path = metadb.private_dir_path()
+    assert path == os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".obtools-oms")
+    assert not path.startswith("/tmp/")
+
+
+def test_private_dir_refuses_a_symlink_or_a_file(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    with pytest.raises(metadb.OmsError) as refused:
+        metadb.private_dir(str(link))
+    assert "not a directory of this user's own" in refused.value.msg
+    plain = tmp_path / "plain"
+    plain.write_text(u"x")
+    with pytest.raises(metadb.OmsError):
+        metadb.private_dir(str(plain))
+
+
+def test_a_defaults_file_in_the_backup_dir_also_sweeps_the_private_dirs_leftovers(tmp_path, monkeypatch):
+    """A rehearsal killed before the backup directory existed left its file in the private
+    directory; the next run, whose backup directory now exists, removes it."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setattr(metadb, "private_dir_path", lambda: str(private))
+    left = private / (".obtools-oms-client-%d-abc.cnf" % dead_pid())
+    left.write_text(u"[client]\npassword=secret\n")
+    backup = tmp_path / "backup"
+    backup.mkdir(mode=0o700)
+    with metadb.client_defaults_file(settings(), str(backup)) as path:
+        assert os.path.dirname(path) == str(backup)
+        assert not left.exists()
+
+
+def test_the_rehearsal_writes_in_the_private_dir_without_a_backup_dir(tmp_path, monkeypatch):
+    from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal
+    private = tmp_path / "home" / ".obtools-oms"
+    (tmp_path / "home").mkdir()
+    monkeypatch.setattr(metadb, "private_dir_path", lambda: str(private))
+    assert metadb_rehearsal._private_dir(str(tmp_path / "missing-backup")) == str(private)
+    assert stat.S_IMODE(os.stat(str(private)).st_mode) == 0o700
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    assert metadb_rehearsal._private_dir(str(backup)) == str(backup)
+    assert not (tmp_path / "missing-backup").exists()
