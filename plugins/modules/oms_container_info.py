@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: oms_container_info
 short_description: Read an OMS container, an OMS image and an image tarball, changing nothing
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads what an upgrade needs to know before it changes anything - the OMS container's settings,
     mounts and version (and where they differ from the docs' C(docker run) flags), whether the

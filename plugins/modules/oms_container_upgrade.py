@@ -26,7 +26,7 @@ description:
     --ulimit nproc=65535:65535) the module warns.
   - No container is ever removed.
   - Reading a container (settings, mounts, version), an image or a tarball is
-    M(obtools.oms.oms_container_info)'s job (O(state=inspected) was removed in 0.2.0).
+    M(obtools.oms.oms_container_info)'s job.
 author:
   - obtools developers (@obtools)
 extends_documentation_fragment:

@@ -41,8 +41,7 @@ options:
         does. A role runs it before it reads the journal to resume, and before it rolls back.
       - V(watched) writes O(run) into the watch file, the go for the jobs of that run that wait for
         their turn.
-      - Reading the journal is M(obtools.oms.oms_journal_info)'s job (V(read) was removed in
-        0.2.0).
+      - Reading the journal is M(obtools.oms.oms_journal_info)'s job.
     type: str
     choices: [step, reset, settled, watched]
     default: step

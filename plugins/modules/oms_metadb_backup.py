@@ -38,8 +38,7 @@ description:
     file's. This proof uses only C(mysqldump), so every engine answers it (OceanBase has no table
     checksum statement).
   - Reading - the MetaDB's engine, the space the dumps need, whether a backup directory verifies - is
-    M(obtools.oms.oms_metadb_info)'s job (O(state=estimated) and O(state=verified) were removed in
-    0.2.0).
+    M(obtools.oms.oms_metadb_info)'s job.
 extends_documentation_fragment:
   - obtools.oms.metadb
   - obtools.oms.journal
