@@ -179,9 +179,23 @@ options:
         (O(state=initialized)). The OMS docs allow re-running the script.
     type: bool
     default: false
+attributes:
+  check_mode:
+    description: Can run in check mode and return what it would change without changing it.
+    support: full
+    details: Every state reports what it would do and changes nothing; O(state=upgraded) returns the
+      prerequisites it would need (the source stopped, the image loaded).
+  diff_mode:
+    description: Returns details on what has changed (or would change) in diff mode.
+    support: partial
+    details: O(state=stopped), O(state=started), O(state=image_loaded) and O(state=upgraded) return a
+      diff; O(state=initialized) does not (what C(docker_init.sh) changes is inside the container).
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
 notes:
-  - Supports check mode (states report what they would do and change nothing) and diff mode
-    (C(stopped), C(started), C(image_loaded) and C(upgraded)).
   - When the engine is local (C(unix://) socket), the host paths of the mounts and of the SSL files
     are checked before the new container is created, because the engine would otherwise create
     empty directories in their place.

@@ -140,6 +140,11 @@ notes:
     C(batch_size_last), C(longest_batch_seconds) and C(longest_batch_rows); for O(state=dumped)
     C(dump_dir) and C(manifest); for O(state=restored) C(restored), C(dropped) and C(unchanged). O(state=rehearsed) changes nothing and records nothing.
 attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: full
