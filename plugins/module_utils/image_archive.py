@@ -173,10 +173,12 @@ def read_archive(path):
     """
     if not os.path.exists(path):
         raise OmsError("The image archive %s does not exist" % path,
-                       "Copy the OMS image tarball to the host and set image_archive to its path")
+                       "Copy the OMS image tarball to the host and set image_archive (the inventory's "
+                       "oms_image_archive) to its path")
     if not os.path.isfile(path):
         raise OmsError("The image archive %s is not a regular file" % path,
-                       "Set image_archive to the tarball itself, not a directory")
+                       "Set image_archive (the inventory's oms_image_archive) to the tarball itself, not "
+                       "a directory")
     try:
         tar = tarfile.open(path, mode="r:*")
     except (tarfile.TarError, EOFError, OSError, IOError) as exc:

@@ -24,7 +24,7 @@ import tempfile
 import traceback
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import metadb_engine, oms_config
+from ansible_collections.obtools.oms.plugins.module_utils import host_libraries, metadb_engine, oms_config
 
 try:
     import pymysql
@@ -62,12 +62,15 @@ def metadb_argument_spec():
 
 
 def check_libraries(module, need_yaml=None):
-    """fail_json with missing_required_lib when PyMySQL (or PyYAML for config_file) is absent."""
+    """fail_json when PyMySQL (or PyYAML for config_file) is absent, naming every library the
+    collection needs that this host's Python lacks (host_libraries)."""
     from ansible.module_utils.basic import missing_required_lib
-    if not HAS_PYMYSQL:
-        module.fail_json(msg=missing_required_lib("PyMySQL"), exception=PYMYSQL_IMPORT_ERROR)
     if need_yaml is None:
         need_yaml = bool(module.params.get("config_file"))
+    # every library the collection needs that is missing, named at once
+    host_libraries.fail_if_missing(module, ["pymysql"] + (["yaml"] if need_yaml else []))
+    if not HAS_PYMYSQL:
+        module.fail_json(msg=missing_required_lib("PyMySQL"), exception=PYMYSQL_IMPORT_ERROR)
     if need_yaml and not oms_config.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=oms_config.YAML_IMPORT_ERROR)
 
@@ -149,29 +152,35 @@ def translate_error(exc, settings, database=None, doing="connect to the MetaDB")
         return OmsError("The MetaDB at %s:%s killed a statement while trying to %s (error %s: %s)"
                         % (settings.host, settings.port, doing, code, text),
                         metadb_engine.timeout_hint(variable), code=code, variable=variable)
-    password_hint = ("login_password" if settings.sources.get("password") == "option"
-                     else "oms_meta_password in %s" % settings.config_file if settings.config_file
-                     else "login_password")
     if code in (ER_ACCESS_DENIED,):
         return OmsError("The MetaDB refused the login of %s (error %s: %s)" % (where(settings), code, text),
-                        "Check the user and password (%s)" % password_hint, code=code)
+                        "Check the user and password (%s)" % oms_config.source_of(settings, "user", "password"),
+                        code=code)
+    field = next((attr for _role, attr in oms_config.DATABASE_ROLES
+                  if database is not None and getattr(settings, attr, None) == database), None)
+    name_from = (" (%s)" % oms_config.source_of(settings, field)) if field else ""
     if code == ER_DBACCESS_DENIED:
         # MySQL and MariaDB answer 1044, not 1049, for a database the user has no grant on, even
         # when it does not exist: a misspelt name looks like this
-        return OmsError("The MetaDB user %s may not use database %s (error %s): it does not exist "
-                        "or the user has no grant on it" % (where(settings), database, code),
+        return OmsError("The MetaDB user %s may not use database %s%s (error %s): it does not exist "
+                        "or the user has no grant on it" % (where(settings), database, name_from, code),
                         "Check the database name (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in "
                         "config.yaml, or the oms_metadb_*_db overrides), and grant the user ALL on "
                         "the OMS databases, as OMS itself needs", code=code)
     if code == ER_BAD_DB:
-        return OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, database),
+        return OmsError("The MetaDB at %s:%s has no database %s%s" % (settings.host, settings.port, database,
+                                                                     name_from),
                         "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in "
-                        "config.yaml)", code=code)
+                        "config.yaml, or the inventory's oms_metadb_rm_db/_cm_db/_cm_hb_db)", code=code)
     if code in (CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_LOST):
-        return OmsError("Cannot reach the MetaDB at %s:%s to %s (error %s: %s)"
-                        % (settings.host, settings.port, doing, code, text),
-                        "Check that the MetaDB runs and that login_host/login_port (oms_meta_host/"
-                        "oms_meta_port) are right and reachable from this host", code=code)
+        action = "" if doing == "connect to the MetaDB" else " to %s" % doing
+        return OmsError("Cannot reach the MetaDB at %s:%s%s (error %s: %s); the address is %s"
+                        % (settings.host, settings.port, action, code, text,
+                           oms_config.source_of(settings, "host", "port")),
+                        "Check that the MetaDB runs and that this address is right and reachable "
+                        "from the OMS host. OMS itself uses oms_meta_host/oms_meta_port of the "
+                        "config.yaml it mounts; give the inventory's oms_metadb_host/oms_metadb_port "
+                        "only when this host must reach the MetaDB at another address", code=code)
     return OmsError("MetaDB error while trying to %s at %s:%s (error %s: %s)"
                     % (doing, settings.host, settings.port, code, text),
                     "Check the MetaDB's state and the user's privileges", code=code)

@@ -52,7 +52,7 @@ def rehearse_one(settings, mysqldump, database, directory):
         except OSError as exc:
             raise OmsError("Cannot run %s: %s" % (mysqldump, exc.strerror or exc),
                            "Install the MySQL or MariaDB client on the OMS host or give "
-                           "mysqldump_path")
+                           "mysqldump_path (the inventory's oms_upgrade_mysqldump_path)")
         try:
             out, err = proc.communicate(timeout=REHEARSAL_TIMEOUT)
         except subprocess.TimeoutExpired:
