@@ -123,6 +123,20 @@ class DockerClient(object):
         except (DockerException, RequestException) as exc:
             self._fail("Inspecting container %s" % name, exc, "Check the Docker engine's state")
 
+    def root_dir_space(self):
+        """{root_dir, free_bytes}: where the engine keeps its images (docker info's DockerRootDir)
+        and the bytes free there, as this host sees the directory (free_bytes None when the engine
+        is not local or the directory is not visible from here)."""
+        try:
+            root_dir = self.api.info().get("DockerRootDir")
+        except (DockerException, RequestException) as exc:
+            self._fail("Reading the Docker engine's information", exc, "Check the Docker engine's state")
+        free = None
+        if root_dir and self.is_local and os.path.isdir(root_dir):
+            st = os.statvfs(root_dir)
+            free = st.f_bavail * st.f_frsize
+        return dict(root_dir=root_dir, free_bytes=free)
+
     def inspect_image(self, ref):
         """The image's inspect data, or None when the engine has no such image."""
         try:

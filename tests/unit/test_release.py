@@ -221,7 +221,7 @@ def test_a_tarball_built_from_a_dirty_tree_ships_nothing_generated(tmp_path):
     shipped = [n for n in names if n in generated_dirs or "junk" in n or "__pycache__" in n
                or n.endswith(".pyc")]
     assert shipped == [], "the tarball ships generated files: %s" % shipped
-    for wanted in ("README.md", "CHANGELOG.rst", "changelogs/changelog.yaml", "docs/inventory.example.yml",
+    for wanted in ("README.md", "CHANGELOG.rst", "changelogs/changelog.yaml", "docs/inventory.example.yml", "docs/obd.md",
                    "roles/oms_upgrade/meta/argument_specs.yml", "plugins/modules/oms_container_upgrade.py"):
         assert wanted in names, "the tarball lacks %s" % wanted
     for unwanted in ("changelogs/fragments", "tests", "molecule", "benchmarks", "scripts", ".ci"):
