@@ -168,8 +168,8 @@ def translate_error(exc, settings, database=None, doing="connect to the MetaDB")
                         "config.yaml, or the oms_metadb_*_db overrides), and grant the user ALL on "
                         "the OMS databases, as OMS itself needs", code=code)
     if code == ER_BAD_DB:
-        return OmsError("The MetaDB at %s:%s has no database %s%s" % (settings.host, settings.port, database,
-                                                                     name_from),
+        return OmsError("The MetaDB at %s:%s has no database %s%s"
+                        % (settings.host, settings.port, database, name_from),
                         "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in "
                         "config.yaml, or the inventory's oms_metadb_rm_db/_cm_db/_cm_hb_db)", code=code)
     if code in (CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_LOST):
