@@ -158,7 +158,9 @@ def test_the_changelog_renders_the_release_truthfully(rendered):
     new = re.findall(r"^- obtools\.oms\.(\w+) - ", this.split("New Modules\n-----------\n", 1)[-1], re.M)
     first = min(released(), key=lambda v: tuple(int(x) for x in v.split(".")))
     if version == first:
-        assert sorted(new) == modules, "the first release must list every module as new"
+        assert sorted(new) == modules, (
+            "the first release must list every module as new: give a new module version_added: %s and "
+            "run antsibull-changelog release --version %s --update-existing" % (version, version))
         for heading in ("Breaking Changes", "Bugfixes", "Removed Features", "Deprecated Features"):
             assert heading not in this, "a first release has no %s (of code never released)" % heading
         assert "Release Summary" in this
@@ -169,7 +171,9 @@ def test_the_committed_changelog_is_the_rendered_one(rendered):
         pytest.skip("fragments wait for `antsibull-changelog release --version %s --update-existing`"
                     % galaxy()["version"])
     with open(os.path.join(REPO, "CHANGELOG.rst")) as f:
-        assert f.read() == rendered["text"], "CHANGELOG.rst is stale: run antsibull-changelog generate"
+        assert f.read() == rendered["text"], (
+            "CHANGELOG.rst is stale: run antsibull-changelog release --version %s --update-existing"
+            % galaxy()["version"])
 
 
 def test_no_markup_in_changelog_sources():
