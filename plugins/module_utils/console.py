@@ -203,7 +203,7 @@ class ConsoleClient(object):
     def __init__(self, url, user=None, password=None, validate_certs=True, ca_path=None,
                  timeout=30, request=None):
         if not url:
-            raise OmsError("No console URL given", "Set console_url to http(s)://<OMS host>:8089")
+            raise OmsError("No console URL given", "Set console_url (the inventory's oms_console_url) to http(s)://<OMS host>:8089")
         if not url.lower().startswith(("http://", "https://")):
             raise OmsError("console_url %r is not an http:// or https:// URL" % without_credentials(url),
                            "Write it as http(s)://<OMS host>:8089")
@@ -253,14 +253,16 @@ class ConsoleClient(object):
                     "Check that the OMS container runs and serves, or raise request_timeout")
             raise OmsError(
                 "Cannot reach the OMS console at %s for %s: %s" % (self.url, what, short_reason(exc)),
-                "Check console_url (http(s)://<OMS host>:8089) and that the OMS container runs")
+                "Check console_url (the inventory's oms_console_url: http(s)://<OMS host>:8089) and that "
+                "the OMS container runs")
 
     def _check_http(self, response, what):
         if response.status_code in (401, 403):
             raise OmsError(
                 "The OMS console at %s refused the credentials of user %r for %s (HTTP %s)"
                 % (self.url, self.user, what, response.status_code),
-                "Check console_user and console_password: they are an OMS console account's "
+                "Check console_user and console_password (the inventory's oms_console_user and "
+                "oms_console_password): they are an OMS console account's "
                 "(HTTP Basic authentication of the OpenAPI)", status=response.status_code)
 
     # -- the OpenAPI -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ import traceback
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import host_libraries
 
 try:
     import docker
@@ -44,8 +45,6 @@ except ImportError:
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_TIMEOUT = 60
-# docker SDK below 7.1 breaks with requests 2.32 ("Not supported URL scheme http+docker").
-MIN_SDK_VERSION = (7, 1)
 TAIL_LINES = 50
 # Bytes of exec output kept in memory to cut the tail from; docker_init.sh can be chatty.
 TAIL_BYTES = 256 * 1024
@@ -66,28 +65,28 @@ def docker_argument_spec():
 
 
 def fail_without_sdk(module):
-    """fail_json with missing_required_lib('docker') when the SDK is absent or too old."""
-    if not HAS_DOCKER:
+    """fail_json when the docker SDK is absent or older than 7.1, naming every library the
+    collection needs that this host's Python lacks (host_libraries)."""
+    host_libraries.fail_if_missing(module, ["docker"])
+    if not HAS_DOCKER:  # cannot happen after the check above; keeps the traceback when it does
         module.fail_json(msg=missing_required_lib("docker>=7.1"), exception=DOCKER_IMPORT_ERROR)
-    version = _version_tuple(getattr(docker, "__version__", "0"))
-    if version < MIN_SDK_VERSION:
-        module.fail_json(msg="The docker SDK for Python is %s; this module needs 7.1 or later. "
-                             "Upgrade it on the target host (pip install 'docker>=7.1')"
-                             % docker.__version__)
-
-
-def _version_tuple(text):
-    parts = []
-    for piece in str(text).split(".")[:2]:
-        digits = "".join(c for c in piece if c.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
 
 
 def _explain(exc):
     if isinstance(exc, APIError) and getattr(exc, "explanation", None):
         return exc.explanation if isinstance(exc.explanation, str) else str(exc.explanation)
     return str(exc)
+
+
+def docker_host_source(docker_host):
+    """Where the engine's address came from, in the user's words."""
+    env = os.environ.get("DOCKER_HOST")
+    if docker_host and docker_host != env:
+        return "the docker_host option (the inventory's oms_docker_host)"
+    if env:
+        return ("the DOCKER_HOST environment variable on the OMS host (or the docker_host option, "
+                "the inventory's oms_docker_host)")
+    return "the default address (neither the inventory's oms_docker_host nor DOCKER_HOST is set)"
 
 
 class DockerClient(object):
@@ -100,10 +99,11 @@ class DockerClient(object):
             self.api = docker.APIClient(base_url=self.docker_host, version="auto",
                                         timeout=timeout)
         except (DockerException, RequestException, OSError) as exc:
-            raise OmsError("Cannot reach the Docker engine at %s (%s)"
-                           % (self.docker_host, _explain(exc)),
-                           "Check that dockerd runs and that docker_host (or DOCKER_HOST) points "
-                           "at its socket, and that this user may use it")
+            raise OmsError("Cannot reach the Docker engine at %s, given by %s: %s"
+                           % (self.docker_host, docker_host_source(docker_host), _explain(exc)),
+                           "Check that dockerd runs on the OMS host and that this user may use "
+                           "its socket; if the engine listens elsewhere, set oms_docker_host in "
+                           "the inventory (the modules' docker_host) to its address")
 
     @property
     def is_local(self):
@@ -122,6 +122,20 @@ class DockerClient(object):
             return None
         except (DockerException, RequestException) as exc:
             self._fail("Inspecting container %s" % name, exc, "Check the Docker engine's state")
+
+    def root_dir_space(self):
+        """{root_dir, free_bytes}: where the engine keeps its images (docker info's DockerRootDir)
+        and the bytes free there, as this host sees the directory (free_bytes None when the engine
+        is not local or the directory is not visible from here)."""
+        try:
+            root_dir = self.api.info().get("DockerRootDir")
+        except (DockerException, RequestException) as exc:
+            self._fail("Reading the Docker engine's information", exc, "Check the Docker engine's state")
+        free = None
+        if root_dir and self.is_local and os.path.isdir(root_dir):
+            st = os.statvfs(root_dir)
+            free = st.f_bavail * st.f_frsize
+        return dict(root_dir=root_dir, free_bytes=free)
 
     def inspect_image(self, ref):
         """The image's inspect data, or None when the engine has no such image."""

@@ -68,11 +68,15 @@ class _Members(object):
     def __init__(self, tar):
         self._tar = tar
         self._members = {}
+        # What the tarball holds once uncompressed: docker load writes about this much
+        self.content_bytes = 0
         for member in tar.getmembers():
             name = member.name
             while name.startswith("./"):
                 name = name[2:]
             self._members[name] = member
+            if member.isfile():
+                self.content_bytes += member.size
 
     def has(self, name):
         return name in self._members
@@ -168,15 +172,18 @@ def read_archive(path):
 
     Returns {"path", "format" ("docker-save" | "oci" | "docker-save+oci"), "tags" (sorted list),
     "image_ids" ({tag: "sha256:..." or None}), "labels" ({tag: the image config's Labels, {} when
-    the tarball lacks the config})}. Raises OmsError when the file is missing,
+    the tarball lacks the config}), "content_bytes" (the bytes of its files, uncompressed),
+    "file_bytes" (the size of the file itself)}. Raises OmsError when the file is missing,
     unreadable, not a tar or names no tag at all.
     """
     if not os.path.exists(path):
         raise OmsError("The image archive %s does not exist" % path,
-                       "Copy the OMS image tarball to the host and set image_archive to its path")
+                       "Copy the OMS image tarball to the host and set image_archive (the inventory's "
+                       "oms_image_archive) to its path")
     if not os.path.isfile(path):
         raise OmsError("The image archive %s is not a regular file" % path,
-                       "Set image_archive to the tarball itself, not a directory")
+                       "Set image_archive (the inventory's oms_image_archive) to the tarball itself, not "
+                       "a directory")
     try:
         tar = tarfile.open(path, mode="r:*")
     except (tarfile.TarError, EOFError, OSError, IOError) as exc:
@@ -216,7 +223,8 @@ def read_archive(path):
                        "Load it by hand with docker load and tag the image, or use the tarball "
                        "from the OMS download")
     return {"path": path, "format": "+".join(formats), "tags": sorted(images),
-            "image_ids": images, "labels": labels}
+            "image_ids": images, "labels": labels, "content_bytes": members.content_bytes,
+            "file_bytes": os.path.getsize(path)}
 
 
 def require_tag(archive, image):

@@ -6,8 +6,9 @@
 Every module that talks to the MetaDB takes metadb_argument_spec() (documented once in the
 obtools.oms.metadb doc fragment), turns its params into MetaDBSettings with settings_from_params()
 and connects with connect(). The mysql/mysqldump clients get the password only through
-client_defaults_file(), a 0600 file in the 0700 backup directory, removed afterwards and swept at
-the next start when a killed run left it (never in /tmp, never in argv or the environment).
+client_defaults_file(), a 0600 file in the 0700 backup directory (or, before it exists, in the
+collection's own 0700 directory private_dir()), removed afterwards and swept at the next start when
+a killed run left it (never in /tmp, never in argv or the environment).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,12 +17,14 @@ __metaclass__ = type
 import contextlib
 import errno
 import os
+import pwd
 import re
+import stat
 import tempfile
 import traceback
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import metadb_engine, oms_config
+from ansible_collections.obtools.oms.plugins.module_utils import host_libraries, metadb_engine, oms_config
 
 try:
     import pymysql
@@ -59,12 +62,15 @@ def metadb_argument_spec():
 
 
 def check_libraries(module, need_yaml=None):
-    """fail_json with missing_required_lib when PyMySQL (or PyYAML for config_file) is absent."""
+    """fail_json when PyMySQL (or PyYAML for config_file) is absent, naming every library the
+    collection needs that this host's Python lacks (host_libraries)."""
     from ansible.module_utils.basic import missing_required_lib
-    if not HAS_PYMYSQL:
-        module.fail_json(msg=missing_required_lib("PyMySQL"), exception=PYMYSQL_IMPORT_ERROR)
     if need_yaml is None:
         need_yaml = bool(module.params.get("config_file"))
+    # every library the collection needs that is missing, named at once
+    host_libraries.fail_if_missing(module, ["pymysql"] + (["yaml"] if need_yaml else []))
+    if not HAS_PYMYSQL:
+        module.fail_json(msg=missing_required_lib("PyMySQL"), exception=PYMYSQL_IMPORT_ERROR)
     if need_yaml and not oms_config.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=oms_config.YAML_IMPORT_ERROR)
 
@@ -146,29 +152,35 @@ def translate_error(exc, settings, database=None, doing="connect to the MetaDB")
         return OmsError("The MetaDB at %s:%s killed a statement while trying to %s (error %s: %s)"
                         % (settings.host, settings.port, doing, code, text),
                         metadb_engine.timeout_hint(variable), code=code, variable=variable)
-    password_hint = ("login_password" if settings.sources.get("password") == "option"
-                     else "oms_meta_password in %s" % settings.config_file if settings.config_file
-                     else "login_password")
     if code in (ER_ACCESS_DENIED,):
         return OmsError("The MetaDB refused the login of %s (error %s: %s)" % (where(settings), code, text),
-                        "Check the user and password (%s)" % password_hint, code=code)
+                        "Check the user and password (%s)" % oms_config.source_of(settings, "user", "password"),
+                        code=code)
+    field = next((attr for _role, attr in oms_config.DATABASE_ROLES
+                  if database is not None and getattr(settings, attr, None) == database), None)
+    name_from = (" (%s)" % oms_config.source_of(settings, field)) if field else ""
     if code == ER_DBACCESS_DENIED:
         # MySQL and MariaDB answer 1044, not 1049, for a database the user has no grant on, even
         # when it does not exist: a misspelt name looks like this
-        return OmsError("The MetaDB user %s may not use database %s (error %s): it does not exist "
-                        "or the user has no grant on it" % (where(settings), database, code),
+        return OmsError("The MetaDB user %s may not use database %s%s (error %s): it does not exist "
+                        "or the user has no grant on it" % (where(settings), database, name_from, code),
                         "Check the database name (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in "
                         "config.yaml, or the oms_metadb_*_db overrides), and grant the user ALL on "
                         "the OMS databases, as OMS itself needs", code=code)
     if code == ER_BAD_DB:
-        return OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, database),
+        return OmsError("The MetaDB at %s:%s has no database %s%s"
+                        % (settings.host, settings.port, database, name_from),
                         "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in "
-                        "config.yaml)", code=code)
+                        "config.yaml, or the inventory's oms_metadb_rm_db/_cm_db/_cm_hb_db)", code=code)
     if code in (CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_LOST):
-        return OmsError("Cannot reach the MetaDB at %s:%s to %s (error %s: %s)"
-                        % (settings.host, settings.port, doing, code, text),
-                        "Check that the MetaDB runs and that login_host/login_port (oms_meta_host/"
-                        "oms_meta_port) are right and reachable from this host", code=code)
+        action = "" if doing == "connect to the MetaDB" else " to %s" % doing
+        return OmsError("Cannot reach the MetaDB at %s:%s%s (error %s: %s); the address is %s"
+                        % (settings.host, settings.port, action, code, text,
+                           oms_config.source_of(settings, "host", "port")),
+                        "Check that the MetaDB runs and that this address is right and reachable "
+                        "from the OMS host. OMS itself uses oms_meta_host/oms_meta_port of the "
+                        "config.yaml it mounts; give the inventory's oms_metadb_host/oms_metadb_port "
+                        "only when this host must reach the MetaDB at another address", code=code)
     return OmsError("MetaDB error while trying to %s at %s:%s (error %s: %s)"
                     % (doing, settings.host, settings.port, code, text),
                     "Check the MetaDB's state and the user's privileges", code=code)
@@ -244,17 +256,60 @@ def sweep_defaults_files(directory):
     return removed
 
 
+PRIVATE_DIR_NAME = ".obtools-oms"
+
+
+def private_dir_path():
+    """Where private_dir() lives: ~/.obtools-oms of the user the module runs as (from the password
+    database, not $HOME, which become may leave pointing at another user's home)."""
+    try:
+        home = pwd.getpwuid(os.geteuid()).pw_dir
+    except KeyError:
+        home = os.path.expanduser("~")
+    return os.path.join(home, PRIVATE_DIR_NAME)
+
+
+def private_dir(path=None):
+    """The collection's own 0700 directory on the OMS host, created first when missing: where a
+    client defaults file goes while there is no backup directory yet (the preflight's rehearsal).
+
+    Refused (OmsError) when it is a symlink, not a directory, or owned by another user; a looser
+    mode is tightened to 0700. Never under /tmp: a killed run's file stays private, and the next
+    client_defaults_file() sweeps it.
+    """
+    path = path or private_dir_path()
+    try:
+        os.mkdir(path, 0o700)
+    except OSError as e:
+        if e.errno != errno.EEXIST:
+            raise OmsError("Cannot create the private directory %s: %s" % (path, e.strerror or e),
+                           "Make the home directory of the user the modules run as writable, or "
+                           "create %s (mode 0700) yourself" % path)
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise OmsError("%s is not a directory of this user's own (a symlink, a file or another "
+                       "user's directory): it is not used for the MetaDB password" % path,
+                       "Remove it; the next run creates it with mode 0700")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
 @contextlib.contextmanager
 def client_defaults_file(settings, directory, engine=None):
     """Yield the path of a 0600 defaults file holding the credentials; remove it afterwards.
 
-    It lives in `directory` (the 0700 backup directory), never in /tmp, so that a SIGKILL of the
-    module leaves the password only where the dumps already are, and the next run sweeps it.
+    It lives in `directory` (the 0700 backup directory, or private_dir()), never in /tmp, so that
+    a SIGKILL of the module leaves the password only where the dumps already are (or in the
+    collection's own 0700 directory), and the next run sweeps it: the files a killed run left in
+    `directory` and in private_dir() are removed first.
     """
     if not directory:
         raise OmsError("No private directory for the client defaults file",
                        "Give backup_dir (a 0700 directory on the OMS host)")
     sweep_defaults_files(directory)
+    if os.path.realpath(directory) != os.path.realpath(private_dir_path()):
+        sweep_defaults_files(private_dir_path())
     fd, path = tempfile.mkstemp(prefix="%s%d-" % (DEFAULTS_PREFIX, os.getpid()), suffix=".cnf",
                                 dir=directory)
     try:

@@ -228,7 +228,8 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
             os.makedirs(backup_dir, 0o700)
         except OSError as e:
             raise OmsError("Cannot create the backup directory %s: %s" % (backup_dir, e.strerror or e),
-                           "Create it (mode 0700) or give a backup_dir this user can write")
+                           "Create it (mode 0700) or give a backup_dir (the inventory's oms_backup_dir) this "
+                           "user can write")
     sweep_partial_dumps(backup_dir)
     started = time.time()
     jobs = []

@@ -19,9 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
@@ -34,11 +32,13 @@ REHEARSAL_TIMEOUT = 300
 
 
 def _private_dir(backup_dir):
-    """(directory for the defaults file, whether we made it): the backup directory when it exists
-    (0700, where the real dump keeps its defaults file), else a private temporary one."""
+    """The directory for the defaults file: the backup directory when it exists (0700, where the
+    real dump keeps its defaults file), else the collection's own 0700 directory
+    (metadb.private_dir(), created first), never /tmp: a killed rehearsal leaves the password
+    only there, and the next run sweeps it."""
     if backup_dir and os.path.isdir(backup_dir):
-        return backup_dir, False
-    return tempfile.mkdtemp(prefix="obtools-oms-rehearsal-"), True
+        return backup_dir
+    return metadb.private_dir()
 
 
 def rehearse_one(settings, mysqldump, database, directory):
@@ -52,7 +52,7 @@ def rehearse_one(settings, mysqldump, database, directory):
         except OSError as exc:
             raise OmsError("Cannot run %s: %s" % (mysqldump, exc.strerror or exc),
                            "Install the MySQL or MariaDB client on the OMS host or give "
-                           "mysqldump_path")
+                           "mysqldump_path (the inventory's oms_upgrade_mysqldump_path)")
         try:
             out, err = proc.communicate(timeout=REHEARSAL_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -134,12 +134,8 @@ def check_privileges(settings):
 def rehearse(settings, mysqldump, backup_dir=None):
     """Rehearse the dump of the rm, cm and cm_hb databases, one after the other (schemas only),
     then probe the write privileges the later steps need."""
-    directory, made = _private_dir(backup_dir)
-    try:
-        rehearsal = [dict(role=role, **rehearse_one(settings, mysqldump, database, directory))
-                     for role, database in settings.databases()]
-    finally:
-        if made:
-            shutil.rmtree(directory, ignore_errors=True)
+    directory = _private_dir(backup_dir)
+    rehearsal = [dict(role=role, **rehearse_one(settings, mysqldump, database, directory))
+                 for role, database in settings.databases()]
     check_privileges(settings)
     return rehearsal

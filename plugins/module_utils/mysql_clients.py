@@ -97,7 +97,9 @@ def _start(argv, what, **kwargs):
         return subprocess.Popen(argv, env=client_env(), close_fds=True, **kwargs)
     except OSError as e:
         raise OmsError("Cannot run %s (%s): %s" % (what, argv[0], e.strerror or e),
-                       "Install it on the OMS host or give its path (mysqldump_path, mysql_path)")
+                       "Install it on the OMS host or give its path (mysqldump_path, mysql_path: the "
+                       "inventory's oms_upgrade_mysqldump_path, oms_upgrade_mysql_path, or the "
+                       "oms_rollback_ ones)")
 
 
 def _grow_pipe(fd):

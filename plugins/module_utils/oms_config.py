@@ -65,9 +65,11 @@ class MetaDBSettings(object):
             names = ", ".join(_option_name(f) for f in missing)
             where = ("neither given as options nor found in %s" % self.config_file
                      if self.config_file else "not given")
-            raise OmsError("MetaDB setting(s) %s %s" % (names, where),
-                           "Set config_file to the config.yaml the OMS container mounts, or give "
-                           "the missing options explicitly")
+            raise OmsError("MetaDB setting(s) %s %s (%s in config.yaml; the inventory's %s)"
+                           % (names, where, ", ".join(CONFIG_KEY_OF[f] for f in missing),
+                              ", ".join(INVENTORY_VARIABLE[f] for f in missing)),
+                           "Set config_file (the inventory's oms_config_file) to the config.yaml "
+                           "the OMS container mounts, or give the missing values explicitly")
         return self
 
     def databases(self):
@@ -87,6 +89,40 @@ class MetaDBSettings(object):
 def _option_name(field):
     return {"host": "login_host", "port": "login_port", "user": "login_user",
             "password": "login_password"}.get(field, field)
+
+
+# MetaDBSettings attribute -> the roles' inventory variable that fills the module option
+INVENTORY_VARIABLE = {"host": "oms_metadb_host", "port": "oms_metadb_port", "user": "oms_metadb_user",
+                      "password": "oms_metadb_password", "rm_db": "oms_metadb_rm_db",
+                      "cm_db": "oms_metadb_cm_db", "cm_hb_db": "oms_metadb_cm_hb_db"}
+
+
+def source_of(settings, *fields):
+    """Where the values of `fields` came from, in the user's words: the config.yaml key and the
+    file ("oms_meta_host and oms_meta_port in /data/config.yaml"), or the module option and the
+    inventory variable the roles fill it from ("login_port (the inventory's oms_metadb_port)").
+    A field of unknown source (settings built in code) is named both ways."""
+    from_config, from_option, unknown = [], [], []
+    for field in fields:
+        source = settings.sources.get(field)
+        if source == "config_file" and settings.config_file:
+            from_config.append(CONFIG_KEY_OF[field])
+        elif source == "option":
+            from_option.append(field)
+        else:
+            unknown.append(field)
+    parts = []
+    if from_config:
+        parts.append("%s in %s" % (" and ".join(from_config), settings.config_file))
+    if from_option:
+        parts.append("%s (the inventory's %s)" % ("/".join(_option_name(f) for f in from_option),
+                                                  "/".join(INVENTORY_VARIABLE[f] for f in from_option)))
+    if unknown:
+        parts.append("%s in %s, or %s (the inventory's %s)" % (
+            "/".join(CONFIG_KEY_OF[f] for f in unknown), settings.config_file or "config.yaml",
+            "/".join(_option_name(f) for f in unknown),
+            "/".join(INVENTORY_VARIABLE[f] for f in unknown)))
+    return ", and ".join(parts)
 
 
 def parse_oms_config(text, path="config.yaml"):
@@ -109,7 +145,7 @@ def parse_oms_config(text, path="config.yaml"):
         data = {}
     if not isinstance(data, dict):
         raise OmsError("%s does not hold a YAML mapping of OMS settings" % path,
-                       "Point config_file at the config.yaml the OMS container mounts at "
+                       "Point config_file (the inventory's oms_config_file) at the config.yaml the OMS container mounts at "
                        "/home/admin/conf/config.yaml")
     values = {}
     for key, attr in CONFIG_KEYS:
@@ -121,7 +157,8 @@ def parse_oms_config(text, path="config.yaml"):
                 value = int(value)
             except (TypeError, ValueError):
                 raise OmsError("%s: oms_meta_port %r is not a port number" % (path, value),
-                               "Fix oms_meta_port in the file or give login_port explicitly")
+                               "Fix oms_meta_port in the file, or give login_port (the inventory's "
+                               "oms_metadb_port) explicitly")
         elif not isinstance(value, str):
             raise OmsError("%s: %s is not a single value" % (path, key),
                            "Fix %s in the file or give the matching option explicitly" % key)
@@ -150,7 +187,7 @@ def load_oms_config(path):
             text = f.read()
     except (IOError, OSError) as e:
         raise OmsError("Cannot read the OMS config file %s: %s" % (path, e.strerror or e),
-                       "Give config_file as the host path of the config.yaml the old OMS "
+                       "Give config_file (the inventory's oms_config_file) as the host path of the config.yaml the old OMS "
                        "container mounts (docker inspect shows it), readable by this user")
     return parse_oms_config(text, path)
 
@@ -169,7 +206,7 @@ def check_database_name(attr, name, source, config_file=None):
     if not bad:
         return
     where = ("%s in %s" % (CONFIG_KEY_OF[attr], config_file) if source == "config_file"
-             else "the option %s" % attr)
+             else "the option %s, the inventory's %s" % (attr, INVENTORY_VARIABLE[attr]))
     raise OmsError("The database name %r (%s) holds %s: the dump, the restore and the mysql "
                    "clients cannot use it safely" % (name, where, " and ".join(
                        "'%s'" % c if len(c) == 1 else c for c in bad)),

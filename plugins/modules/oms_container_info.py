@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: oms_container_info
 short_description: Read an OMS container, an OMS image and an image tarball, changing nothing
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads what an upgrade needs to know before it changes anything - the OMS container's settings,
     mounts and version (and where they differ from the docs' C(docker run) flags), whether the
@@ -110,7 +110,30 @@ archive:
     image_id:
       description: The id the tarball records for O(image), V(null) when it records none or O(image) is not given.
       type: str
-  sample: {path: /data/packages/oms_4.2.0-ce.tar.gz, format: docker-save, tags: ["oms:feature_4.2.0-ce"], image_id: "sha256:6b2c1d"}
+    content_bytes:
+      description:
+        - The bytes of the tarball's files once uncompressed (its layers and indexes), about what
+          C(docker load) writes where the engine keeps its images; C(docker load) first unpacks
+          the tarball there, then each layer, so it needs about twice this much at its peak.
+      type: int
+    file_bytes:
+      description: The size of the tarball file itself (compressed or not).
+      type: int
+  sample: {path: /data/packages/oms_4.2.0-ce.tar.gz, format: docker-save, tags: ["oms:feature_4.2.0-ce"], image_id: "sha256:6b2c1d",
+           content_bytes: 2147483648, file_bytes: 903741824}
+engine:
+  description: Where the Docker engine keeps its images, and the space free there (for C(docker load)).
+  returned: when O(image_archive) is given
+  type: dict
+  contains:
+    root_dir:
+      description: The engine's C(DockerRootDir) (C(docker info)), for example V(/var/lib/docker).
+      type: str
+    free_bytes:
+      description: Bytes free in RV(engine.root_dir) for this user, as the host sees the directory; V(null) when the
+        engine is not local (C(docker_host) is not a C(unix://) socket) or the directory is not visible from here.
+      type: int
+  sample: {root_dir: /var/lib/docker, free_bytes: 80530636800}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -157,7 +180,9 @@ def run(module, client):
     if archive:
         image_id = require_tag(archive, params["image"]) if params["image"] else None
         result["archive"] = dict(path=archive["path"], format=archive["format"],
-                                 tags=archive["tags"], image_id=image_id)
+                                 tags=archive["tags"], image_id=image_id,
+                                 content_bytes=archive["content_bytes"], file_bytes=archive["file_bytes"])
+        result["engine"] = client.root_dir_space()
     return result
 
 

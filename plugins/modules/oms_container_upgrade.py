@@ -26,7 +26,7 @@ description:
     --ulimit nproc=65535:65535) the module warns.
   - No container is ever removed.
   - Reading a container (settings, mounts, version), an image or a tarball is
-    M(obtools.oms.oms_container_info)'s job (O(state=inspected) was removed in 0.2.0).
+    M(obtools.oms.oms_container_info)'s job.
 author:
   - obtools developers (@obtools)
 extends_documentation_fragment:
@@ -179,9 +179,23 @@ options:
         (O(state=initialized)). The OMS docs allow re-running the script.
     type: bool
     default: false
+attributes:
+  check_mode:
+    description: Can run in check mode and return what it would change without changing it.
+    support: full
+    details: Every state reports what it would do and changes nothing; O(state=upgraded) returns the
+      prerequisites it would need (the source stopped, the image loaded).
+  diff_mode:
+    description: Returns details on what has changed (or would change) in diff mode.
+    support: partial
+    details: O(state=stopped), O(state=started), O(state=image_loaded) and O(state=upgraded) return a
+      diff; O(state=initialized) does not (what C(docker_init.sh) changes is inside the container).
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
 notes:
-  - Supports check mode (states report what they would do and change nothing) and diff mode
-    (C(stopped), C(started), C(image_loaded) and C(upgraded)).
   - When the engine is local (C(unix://) socket), the host paths of the mounts and of the SSL files
     are checked before the new container is created, because the engine would otherwise create
     empty directories in their place.

@@ -34,8 +34,7 @@ options:
         journal's C(facts).
       - V(reset) moves the journal aside to C(<path>.<UTC timestamp>) so that the next run starts
         afresh; nothing is deleted.
-      - Reading the journal is M(obtools.oms.oms_journal_info)'s job (V(read) was removed in
-        0.2.0).
+      - Reading the journal is M(obtools.oms.oms_journal_info)'s job.
     type: str
     choices: [step, reset]
     default: step
@@ -76,6 +75,11 @@ options:
     type: list
     elements: str
 attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: full

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: oms_journal_info
 short_description: Read the upgrade's journal and where a re-run resumes
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads the JSON journal in which the C(obtools.oms.oms_upgrade) and C(obtools.oms.oms_rollback)
     roles record every step, and says which steps are done and, with O(steps), where a re-run

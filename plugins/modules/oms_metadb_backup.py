@@ -38,8 +38,7 @@ description:
     file's. This proof uses only C(mysqldump), so every engine answers it (OceanBase has no table
     checksum statement).
   - Reading - the MetaDB's engine, the space the dumps need, whether a backup directory verifies - is
-    M(obtools.oms.oms_metadb_info)'s job (O(state=estimated) and O(state=verified) were removed in
-    0.2.0).
+    M(obtools.oms.oms_metadb_info)'s job.
 extends_documentation_fragment:
   - obtools.oms.metadb
   - obtools.oms.journal
@@ -55,8 +54,9 @@ options:
       - Directory on the host for the dump files and C(manifest.json).
       - Required for O(state=dumped) and O(state=restored). Created with mode 0700 by
         O(state=dumped) when missing.
-      - With O(state=rehearsed), the client defaults file is written there when it exists (else in
-        a private temporary directory removed afterwards).
+      - With O(state=rehearsed), the client defaults file is written there when it exists, else in
+        the collection's own directory C(~/.obtools-oms) (created with mode 0700, never under
+        C(/tmp)); it is removed afterwards, and one a killed run left is swept at the next start.
     type: path
   batch_size:
     description:
@@ -126,7 +126,8 @@ notes:
     procedure does. C(--single-transaction) gives each database one consistent snapshot; only a
     stopped OMS makes the three databases consistent with each other.
   - The password reaches C(mysqldump) and C(mysql) only through a mode 0600 C(--defaults-file) in
-    O(backup_dir) (their first argument), removed afterwards and swept at the next start when a
+    O(backup_dir) (their first argument; before O(backup_dir) exists, in C(~/.obtools-oms)),
+    removed afterwards and swept at the next start when a
     killed run left it; it is never on a command line, in the environment or in C(/tmp), so C(ps)
     does not show it.
   - On an OceanBase MetaDB, C(mysqldump) runs with the tenant's global C(ob_query_timeout), so a table
@@ -139,6 +140,11 @@ notes:
     C(batch_size_last), C(longest_batch_seconds) and C(longest_batch_rows); for O(state=dumped)
     C(dump_dir) and C(manifest); for O(state=restored) C(restored), C(dropped) and C(unchanged). O(state=rehearsed) changes nothing and records nothing.
 attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: full

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: oms_metadb_info
 short_description: Read the OMS MetaDB's engine, the size of its dumps, and prove a backup directory
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads what an upgrade or a rollback needs to know about OMS's rm, cm and cm_hb databases before
     it changes anything. Never changes anything; changing is M(obtools.oms.oms_metadb_backup)'s job.

@@ -36,6 +36,26 @@ def test_container_info_reads_the_tarball_without_loading_it(instance, testbed, 
     assert result["image"]["present"] == (result["image"]["id"] == result["archive"]["image_id"])
 
 
+def test_container_info_says_where_docker_keeps_its_images_and_the_space_there(instance, run_module):
+    """What the preflight compares before docker load: DockerRootDir (as `docker info` says) and
+    its free space (as `df` says), and the tarball's uncompressed content (as tar lists it)."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import tarfile  # pylint: disable=import-outside-toplevel
+    result = run_module("oms_container_info", {"image": instance["target_image"],
+                                               "image_archive": instance["image_archive"]})
+    assert not result.failed, result.get("msg")
+    root = subprocess.run(["docker", "info", "-f", "{{.DockerRootDir}}"], stdout=subprocess.PIPE,
+                          universal_newlines=True, check=True).stdout.strip()
+    assert result["engine"]["root_dir"] == root
+    df = subprocess.run(["df", "-B1", "--output=avail", root], stdout=subprocess.PIPE,
+                        universal_newlines=True, check=True).stdout.split()[-1]
+    assert abs(result["engine"]["free_bytes"] - int(df)) < 512 * 1024 * 1024  # others write meanwhile
+    with tarfile.open(instance["image_archive"]) as tar:
+        content = sum(m.size for m in tar.getmembers() if m.isfile())
+    assert result["archive"]["content_bytes"] == content > 0
+    assert result["archive"]["file_bytes"] == os.path.getsize(instance["image_archive"])
+
+
 def test_container_info_refuses_a_tarball_without_the_image(instance, run_module):
     result = run_module("oms_container_info", {"image": "oms:feature_9.9.9-ce",
                                                "image_archive": instance["image_archive"]})

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -626,3 +627,65 @@ def test_rehearsal_names_the_write_privileges_the_user_lacks(bed, run_module, ba
     assert "lacks UPDATE, DELETE on %s" % rm in refused["msg"], refused["msg"]
     assert "Grant the user ALL" in refused["msg"] and "Nothing was changed" in refused["msg"]
     assert all_checksums(bed) == before
+
+
+def test_rehearsal_without_a_backup_dir_killed_leaves_no_password_in_tmp(bed, run_module, tmp_path, extra_user,
+                                                                         monkeypatch):
+    """The preflight's rehearsal on a first run (no backup directory yet), SIGKILLed while its
+    mysqldump runs: its defaults file is in the collection's own 0700 directory, never under /tmp
+    or /var/tmp; the next rehearsal removes it; the backup directory is still not created."""
+    secret = "it-rehearse-%s" % hashlib.sha256(os.urandom(16)).hexdigest()[:16]
+    user = extra_user("it_rehearse_user", secret)
+    missing = str(tmp_path / "no-backup-yet")
+    harness = tmp_path / "harness"  # the test's own args file (like an inventory) goes here, not /tmp
+    harness.mkdir()
+    seen = harness / "mysqldump-saw"
+    # a mysqldump that says who started it and with which defaults file, then hangs: the kill
+    # lands while the module holds its defaults file, whatever the machine's speed
+    fake = harness / "mysqldump"
+    fake.write_text(u'#!/bin/sh\necho "$$ $PPID $1" > %s.part && mv %s.part %s\nexec sleep 300\n'
+                    % (seen, seen, seen))
+    fake.chmod(0o755)
+    login = dict(login_user=user, login_password=secret)
+    env = dict(os.environ, TMPDIR=str(harness))
+    started = time.time()
+    runner = subprocess.Popen([sys.executable, "-c", (
+        "import sys; sys.path.insert(0, %r); from conftest import run_module; "
+        "run_module('oms_metadb_backup', %r)") % (os.path.dirname(__file__),
+                                                  args(bed, state="rehearsed", backup_dir=missing,
+                                                       mysqldump_path=str(fake), **login))],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not seen.exists():
+            time.sleep(0.05)
+        assert seen.exists(), "the rehearsal never ran mysqldump"
+        fake_pid, module_pid, option = seen.read_text().split(" ", 2)
+        os.kill(int(module_pid), signal.SIGKILL)  # the module process: it holds the defaults file
+        os.kill(int(fake_pid), signal.SIGKILL)
+    finally:
+        runner.wait(timeout=300)
+    defaults = option.strip()[len("--defaults-file="):]
+    private = os.path.dirname(defaults)
+    assert option.startswith("--defaults-file=") and not defaults.startswith(("/tmp/", "/var/tmp/"))
+    assert private == os.path.join(os.path.expanduser("~"), ".obtools-oms")
+    assert os.stat(private).st_mode & 0o777 == 0o700
+    assert os.path.exists(defaults) and os.stat(defaults).st_mode & 0o777 == 0o600
+    password = secret.encode("utf-8")
+    with open(defaults, "rb") as f:
+        assert password in f.read()  # the search below can find the password: here it is
+    leaks = [p for p in files_holding(password, ["/tmp", "/var/tmp"], started - 1)
+             if not p.startswith(str(harness) + "/")]
+    assert leaks == [], "a password was left under /tmp: %s" % leaks
+    assert not os.path.exists(missing)
+
+    monkeypatch.setattr(tempfile, "tempdir", str(harness))  # run_module's args file, as above
+    again = run_module("oms_metadb_backup", args(bed, state="rehearsed", backup_dir=missing, **login))
+    assert not again.failed, again.get("msg")
+    assert [r["database"] for r in again["rehearsal"]] == dbs(bed)
+    assert not os.path.exists(defaults), "the next run did not sweep the killed run's file"
+    assert not [n for n in os.listdir(private) if n.startswith(".obtools-oms-client-%s-" % module_pid)]
+    left = [p for p in files_holding(password, ["/tmp", "/var/tmp", private], started - 1)
+            if not p.startswith(str(harness) + "/")]
+    assert left == [], "the password is still on disk: %s" % left
+    assert not os.path.exists(missing)

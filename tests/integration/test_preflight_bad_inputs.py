@@ -247,6 +247,9 @@ CASES = [
          setup=archive_version("latest", {"org.opencontainers.image.version": "4.1.1-CE"})),
     Case("target_without_version", "of no version its tag or labels say", "Point oms_image_archive",
          setup=archive_version("latest")),
+    Case("image_without_room_where_docker_keeps_images", "where Docker keeps its images (docker info: DockerRootDir)",
+         "Free space there", setup=archive_version("feature_4.2.0-ce"),
+         extra={"oms_upgrade_image_space_factor": "1e15"}),
     # config.yaml and the MetaDB
     Case("config_missing", "Cannot read the OMS config file", "Give config_file",
          extra={"oms_config_file": "/nonexistent/config.yaml"}),

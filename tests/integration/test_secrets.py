@@ -199,3 +199,62 @@ def test_no_password_shows_anywhere_during_an_upgrade_and_a_rollback(secret_depl
     assert hits_in_files([str(canary.parent)], secrets, since, set())
     print("secrets found: %d" % len(hits))
     assert hits == [], "\n".join(hits)
+
+
+def test_a_first_preflight_leaves_no_metadb_password_under_tmp(testbed, tmp_path):
+    """A DBA's first run: the backup directory does not exist yet. The preflight (which rehearses
+    the dump with the mysqldump client, through a defaults file) must leave the MetaDB password in
+    no file under /tmp, /var/tmp or ~/.ansible/tmp, nor in the collection's own private directory,
+    and the backup directory (which the run lock creates) must hold no leftover defaults file."""
+    testbed.reset(INSTANCE)
+    info = testbed.describe(INSTANCE)
+    secret = "first-run-%s" % os.urandom(8).hex()  # this test's own: no other run can hold it
+    user = "%s_first" % INSTANCE
+    conn = testbed.root_connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s", (user, secret))
+            cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (user, secret))
+            cur.execute("GRANT PROCESS ON *.* TO %s@'%%'", (user,))
+            for role in ("rm_db", "cm_db", "cm_hb_db"):
+                db = info["metadb"][role].replace("_", "\\_")
+                cur.execute("GRANT ALL PRIVILEGES ON `%s`.* TO %%s@'%%%%'" % db, (user,))
+    finally:
+        conn.close()
+    try:
+        with open(info["config_file"]) as handle:
+            config = yaml.safe_load(handle)
+        config.update(oms_meta_user=user, oms_meta_password=secret)
+        config_copy = str(tmp_path / "config.yaml")  # the file that holds it, as config.yaml does
+        fd = os.open(config_copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(config, handle)
+        backup = str(tmp_path / "first-run-backup")
+        values = inventory_vars(info)
+        values.update(ansible_connection="local", ansible_python_interpreter=sys.executable,
+                      oms_config_file=config_copy, oms_backup_dir=backup)
+        inventory = str(tmp_path / "inventory.yml")
+        fd = os.open(inventory, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump({"all": {"children": {"oms": {"hosts": {INSTANCE: values}}}}}, handle)
+        since = time.time()
+        proc = run("upgrade.yml", inventory, ["-e", "oms_upgrade_preflight_only=true"])
+        assert proc.returncode == 0, proc.stdout[-4000:]
+        assert "Preflight | Rehearse the dump" in proc.stdout, proc.stdout[-3000:]
+        # The run lock (taken first, beside the journal) creates the backup directory, 0700; the
+        # rehearsal then writes its defaults file there. Searched below with /tmp, where it lies.
+        assert backup.startswith("/tmp/") and os.stat(backup).st_mode & 0o777 == 0o700
+        private = os.path.join(os.path.expanduser("~"), ".obtools-oms")
+        hits = hits_in_files(list(SEARCHED_TMP) + [private], [secret], since, {config_copy, inventory})
+        assert secret not in proc.stdout
+        # the search can find: the config copy holds it
+        assert hits_in_files([str(tmp_path)], [secret], 0, {inventory}) == \
+            ["%s holds %r" % (config_copy, secret)]
+        assert hits == [], "\n".join(hits)
+    finally:
+        conn = testbed.root_connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("DROP USER IF EXISTS %s@'%%'", (user,))
+        finally:
+            conn.close()

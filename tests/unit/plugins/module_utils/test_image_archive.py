@@ -194,3 +194,16 @@ def test_a_tarball_without_the_config_gives_no_labels(tmp_path):
     del members["%s.json" % CONFIG_HEX]
     archive = image_archive.read_archive(write_tar(tmp_path / "oms.tar", members))
     assert archive["labels"] == {"obtools-testbed/oms:feature_4.2.0-ce": {}}
+
+
+def test_content_bytes_is_what_docker_load_unpacks_compressed_or_not(tmp_path):
+    """The uncompressed size of the tarball's files (what docker load writes), not the file's size:
+    a gzip of a zero-filled layer is a hundred times smaller than what it unpacks to."""
+    members = docker_save_members()
+    members["%s/layer.tar" % LAYER_HEX] = b"\0" * (4 * 1024 * 1024)
+    expected = sum(len(v) if isinstance(v, bytes) else len(json.dumps(v).encode("utf-8"))
+                   for k, v in members.items() if not k.endswith("/"))
+    plain = image_archive.read_archive(write_tar(tmp_path / "oms.tar", members))
+    packed = image_archive.read_archive(write_tar(tmp_path / "oms.tar.gz", members, compress="gz"))
+    assert plain["content_bytes"] == packed["content_bytes"] == expected
+    assert packed["file_bytes"] < expected / 100 < plain["file_bytes"]

@@ -67,7 +67,48 @@ def test_translate_error_messages():
     denied = metadb.translate_error(Exception(1045, "Access denied"), s)
     assert "refused the login" in denied.msg and "oms_meta_password in /data/config.yaml" in denied.hint
     gone = metadb.translate_error(Exception(2003, "Can't connect"), s)
-    assert "Cannot reach the MetaDB at 10.0.0.1:2883" in gone.msg and "login_port" in gone.hint
+    assert "Cannot reach the MetaDB at 10.0.0.1:2883" in gone.msg and "login_port" in gone.msg
+
+
+def test_errors_name_the_inventory_variable_or_the_file_each_value_came_from():
+    """The user set oms_metadb_port in the inventory, or config.yaml holds the value: the message
+    says which, in those words, not only the module's option."""
+    from ansible_collections.obtools.oms.plugins.module_utils import oms_config
+    values = {"host": "127.0.0.1", "port": 2881, "user": "u", "password": "p", "rm_db": "r", "cm_db": "c",
+              "cm_hb_db": "h"}
+    from_file = oms_config.settings_from(values, {}, config_file="/data/oms/config.yaml")
+    gone = metadb.translate_error(Exception(2003, "Can't connect"), from_file)
+    assert gone.msg.startswith("Cannot reach the MetaDB at 127.0.0.1:2881 (error 2003")
+    assert "oms_meta_host and oms_meta_port in /data/oms/config.yaml" in gone.msg
+    assert "to connect to the MetaDB" not in gone.msg  # said once, not twice
+    assert "oms_metadb_host/oms_metadb_port" in gone.hint
+    mixed = oms_config.settings_from(values, {"port": 1}, config_file="/data/oms/config.yaml")
+    gone = metadb.translate_error(Exception(2003, "Can't connect"), mixed)
+    assert "oms_meta_host in /data/oms/config.yaml, and login_port (the inventory's oms_metadb_port)" in gone.msg
+    denied = metadb.translate_error(Exception(1045, "Access denied"),
+                                    oms_config.settings_from(values, {"password": "x"}, config_file="/c.yaml"))
+    assert "oms_meta_user in /c.yaml, and login_password (the inventory's oms_metadb_password)" in denied.hint
+    missing = metadb.translate_error(Exception(1049, "Unknown database"),
+                                     oms_config.settings_from(values, {"cm_db": "nope"}, config_file="/c.yaml"),
+                                     database="nope")
+    assert "has no database nope (cm_db (the inventory's oms_metadb_cm_db))" in missing.msg
+    doing = metadb.translate_error(Exception(2013, "Lost"), from_file, doing="probe the INSERT privilege")
+    assert "127.0.0.1:2881 to probe the INSERT privilege (error 2013" in doing.msg
+
+
+def test_docker_errors_name_the_inventory_variable(monkeypatch):
+    from ansible_collections.obtools.oms.plugins.module_utils import docker_client
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    assert "the inventory's oms_docker_host" in docker_client.docker_host_source("tcp://10.0.0.1:2375")
+    assert "neither the inventory's oms_docker_host nor DOCKER_HOST" in docker_client.docker_host_source(None)
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.2:2375")
+    assert "DOCKER_HOST environment variable" in docker_client.docker_host_source("tcp://10.0.0.2:2375")
+    with pytest.raises(metadb.OmsError) as gone:
+        docker_client.DockerClient("unix:///nonexistent/docker.sock", timeout=2)
+    assert "Cannot reach the Docker engine at unix:///nonexistent/docker.sock, given by the docker_host " \
+        "option (the inventory's oms_docker_host)" in gone.value.msg
+    assert "set oms_docker_host in the inventory" in gone.value.hint
+    assert "DOCKER_HOST)" not in gone.value.hint
 
 
 def test_quote_identifier():
@@ -228,3 +269,69 @@ def test_partial_dumps_of_killed_runs_are_swept(tmp_path):
         f.write_text(u"x")
     assert metadb_dump.sweep_partial_dumps(str(tmp_path)) == [dead.name]
     assert sorted(os.listdir(str(tmp_path))) == sorted([live.name, kept.name])
+
+
+def dead_pid():
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           stdout=subprocess.PIPE, check=True)
+    return int(child.stdout)
+
+
+def test_private_dir_is_created_0700_and_never_under_tmp(tmp_path, monkeypatch):
+    monkeypatch.setattr(metadb, "private_dir_path", lambda: str(tmp_path / "home" / ".obtools-oms"))
+    (tmp_path / "home").mkdir()
+    path = metadb.private_dir()
+    assert path == str(tmp_path / "home" / ".obtools-oms")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+    os.chmod(path, 0o755)  # loosened by someone: tightened again, not used as it is
+    assert metadb.private_dir() == path and stat.S_IMODE(os.stat(path).st_mode) == 0o700
+
+
+def test_private_dir_path_is_in_the_users_home_not_tmp(monkeypatch):
+    import pwd
+    monkeypatch.setenv("HOME", "/tmp/not-a-home")  # what a become may leave behind
+    path = metadb.private_dir_path()
+    assert path == os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".obtools-oms")
+    assert not path.startswith("/tmp/")
+
+
+def test_private_dir_refuses_a_symlink_or_a_file(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    with pytest.raises(metadb.OmsError) as refused:
+        metadb.private_dir(str(link))
+    assert "not a directory of this user's own" in refused.value.msg
+    plain = tmp_path / "plain"
+    plain.write_text(u"x")
+    with pytest.raises(metadb.OmsError):
+        metadb.private_dir(str(plain))
+
+
+def test_a_defaults_file_in_the_backup_dir_also_sweeps_the_private_dirs_leftovers(tmp_path, monkeypatch):
+    """A rehearsal killed before the backup directory existed left its file in the private
+    directory; the next run, whose backup directory now exists, removes it."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setattr(metadb, "private_dir_path", lambda: str(private))
+    left = private / (".obtools-oms-client-%d-abc.cnf" % dead_pid())
+    left.write_text(u"[client]\npassword=secret\n")
+    backup = tmp_path / "backup"
+    backup.mkdir(mode=0o700)
+    with metadb.client_defaults_file(settings(), str(backup)) as path:
+        assert os.path.dirname(path) == str(backup)
+        assert not left.exists()
+
+
+def test_the_rehearsal_writes_in_the_private_dir_without_a_backup_dir(tmp_path, monkeypatch):
+    from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal
+    private = tmp_path / "home" / ".obtools-oms"
+    (tmp_path / "home").mkdir()
+    monkeypatch.setattr(metadb, "private_dir_path", lambda: str(private))
+    assert metadb_rehearsal._private_dir(str(tmp_path / "missing-backup")) == str(private)
+    assert stat.S_IMODE(os.stat(str(private)).st_mode) == 0o700
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    assert metadb_rehearsal._private_dir(str(backup)) == str(backup)
+    assert not (tmp_path / "missing-backup").exists()

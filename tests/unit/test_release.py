@@ -1,0 +1,232 @@
+"""Install and release truths: what a user installs is what the files say.
+
+- No URL in what ships that points where nothing is published (the collection has no public home
+  yet: it installs from the tarball or a checkout).
+- One version everywhere: galaxy.yml's, every version_added of the modules and doc fragments,
+  the released changelog; no "removed in" a version that was never released.
+- The changelog antsibull-changelog renders for the release is right: no markup printed
+  literally, every module listed as new in the release that added it, and the first release
+  reports neither breaking changes nor fixes of code that was never released.
+- The tarball built from a tree full of what the developers' tools generate (venvs, caches,
+  build directories) ships none of it, and ships the changelog.
+"""
+
+import ast
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import yaml
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.dirname(sys.executable)
+# ansible-doc markup that RST prints as it is (fragments are RST: ``code``)
+MARKUP = re.compile(r"\b(?:O|V|C|M|RV|E|P|I|B|U|L)\([^)]*\)")
+NOT_PUBLISHED = ("github.com/obtools", "galaxy.ansible.com/obtools")
+
+
+def galaxy():
+    with open(os.path.join(REPO, "galaxy.yml")) as f:
+        return yaml.safe_load(f)
+
+
+def tool(name):
+    found = os.path.join(BIN, name)
+    return found if os.path.exists(found) else shutil.which(name)
+
+
+def shipped_text_files():
+    """The files the tarball ships that a user reads (docs, changelog, roles, plugins, meta)."""
+    out = []
+    for pattern in ("README.md", "CHANGELOG.rst", "galaxy.yml", "docs/**/*", "changelogs/*.yaml",
+                    "roles/**/*", "playbooks/**/*", "plugins/**/*.py", "meta/**/*"):
+        out += [p for p in glob.glob(os.path.join(REPO, pattern), recursive=True) if os.path.isfile(p)]
+    return out
+
+
+def documentation(path):
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DOCUMENTATION" for t in node.targets):
+            return yaml.safe_load(node.value.value)
+    for node in ast.walk(tree):  # doc fragments: a class attribute
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DOCUMENTATION" for t in node.targets):
+            return yaml.safe_load(node.value.value)
+    raise AssertionError("%s has no DOCUMENTATION" % path)
+
+
+def versions_added(doc, where):
+    """(where, version) of every version_added in a DOCUMENTATION, options and suboptions too."""
+    found = []
+    if isinstance(doc, dict):
+        if "version_added" in doc:
+            found.append((where, str(doc["version_added"])))
+        for key, value in doc.items():
+            found += versions_added(value, "%s.%s" % (where, key))
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            found += versions_added(value, "%s[%d]" % (where, i))
+    return found
+
+
+def released():
+    with open(os.path.join(REPO, "changelogs", "changelog.yaml")) as f:
+        return yaml.safe_load(f).get("releases") or {}
+
+
+def test_no_shipped_file_points_where_nothing_is_published():
+    g = galaxy()
+    for key in ("repository", "documentation", "homepage", "issues"):
+        value = g.get(key) or ""
+        assert not any(n in value for n in NOT_PUBLISHED), "galaxy.yml %s: %s" % (key, value)
+    hits = []
+    for path in shipped_text_files():
+        with open(path, errors="replace") as f:
+            text = f.read()
+        hits += ["%s: %s" % (os.path.relpath(path, REPO), n) for n in NOT_PUBLISHED if n in text]
+    assert hits == []
+
+
+def test_one_version_everywhere():
+    version = str(galaxy()["version"])
+    assert version in released(), "changelogs/changelog.yaml has no release %s" % version
+    wrong = []
+    paths = glob.glob(os.path.join(REPO, "plugins", "modules", "*.py")) + \
+        glob.glob(os.path.join(REPO, "plugins", "doc_fragments", "*.py"))
+    assert len(paths) > 5
+    for path in paths:
+        found = versions_added(documentation(path), os.path.basename(path))
+        if "/modules/" in path:
+            assert any(w.count(".") == 1 for w, _v in found), "%s has no version_added" % path
+        wrong += ["%s: %s" % (w, v) for w, v in found if v not in released()]
+        with open(path) as f:
+            for said in re.findall(r"removed in\s+(\d+\.\d+\.\d+)", f.read()):
+                if said not in released():
+                    wrong.append("%s says removed in %s, never released" % (path, said))
+    assert wrong == [], "version_added or 'removed in' of an unreleased version:\n" + "\n".join(wrong)
+    for path in glob.glob(os.path.join(REPO, "**", "*"), recursive=True):
+        if os.path.basename(path) in ("ee-requirements.yml", "README.md") and ".venv" not in path:
+            with open(path) as f:
+                for said in re.findall(r"obtools-oms-(\d+\.\d+\.\d+)\.tar\.gz", f.read()):
+                    assert said == version, "%s names the tarball of %s" % (path, said)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """CHANGELOG.rst as antsibull-changelog renders this release, in a scratch copy: fragments
+    still lying in changelogs/fragments are folded into the release (--update-existing)."""
+    scratch = tmp_path_factory.mktemp("changelog") / "ansible_collections" / "obtools" / "oms"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True,
+                           stdout=subprocess.PIPE, universal_newlines=True).stdout.split("\n")
+    for name in files:
+        if name and os.path.isfile(os.path.join(REPO, name)) and not name.startswith(".venv"):
+            os.makedirs(os.path.dirname(str(scratch / name)), exist_ok=True)
+            shutil.copy2(os.path.join(REPO, name), str(scratch / name))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(scratch.parent.parent.parent))
+    fragments = glob.glob(str(scratch / "changelogs" / "fragments" / "*.y*ml"))
+    antsibull = tool("antsibull-changelog")
+    subprocess.run([antsibull, "lint"], cwd=str(scratch), env=env, check=True)
+    if fragments:
+        cmd = [antsibull, "release", "--version", str(galaxy()["version"]), "--update-existing"]
+    else:
+        cmd = [antsibull, "generate"]
+    subprocess.run(cmd, cwd=str(scratch), env=env, check=True, stdout=subprocess.PIPE)
+    with open(str(scratch / "CHANGELOG.rst")) as f:
+        return {"text": f.read(), "fragments": fragments}
+
+
+def section(text, version):
+    """The part of CHANGELOG.rst for one release."""
+    head = "v%s\n%s\n" % (version, "=" * (len(version) + 1))
+    assert head in text, "CHANGELOG.rst has no section v%s" % version
+    rest = text.split(head, 1)[1]
+    return re.split(r"\nv\d+\.\d+\.\d+\n=+\n", rest)[0]
+
+
+def test_the_changelog_renders_the_release_truthfully(rendered):
+    text = rendered["text"]
+    assert MARKUP.findall(text) == [], "ansible-doc markup printed literally in CHANGELOG.rst"
+    version = str(galaxy()["version"])
+    this = section(text, version)
+    modules = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "plugins", "modules", "*.py")))
+    new = re.findall(r"^- obtools\.oms\.(\w+) - ", this.split("New Modules\n-----------\n", 1)[-1], re.M)
+    first = min(released(), key=lambda v: tuple(int(x) for x in v.split(".")))
+    if version == first:
+        assert sorted(new) == modules, (
+            "the first release must list every module as new: give a new module version_added: %s and "
+            "run antsibull-changelog release --version %s --update-existing" % (version, version))
+        for heading in ("Breaking Changes", "Bugfixes", "Removed Features", "Deprecated Features"):
+            assert heading not in this, "a first release has no %s (of code never released)" % heading
+        assert "Release Summary" in this
+
+
+def test_the_committed_changelog_is_the_rendered_one(rendered):
+    if rendered["fragments"]:
+        pytest.skip("fragments wait for `antsibull-changelog release --version %s --update-existing`"
+                    % galaxy()["version"])
+    with open(os.path.join(REPO, "CHANGELOG.rst")) as f:
+        assert f.read() == rendered["text"], (
+            "CHANGELOG.rst is stale: run antsibull-changelog release --version %s --update-existing"
+            % galaxy()["version"])
+
+
+def test_no_markup_in_changelog_sources():
+    sources = [os.path.join(REPO, "changelogs", "changelog.yaml")] + \
+        glob.glob(os.path.join(REPO, "changelogs", "fragments", "*.y*ml"))
+    for path in sources:
+        with open(path) as f:
+            assert MARKUP.findall(f.read()) == [], "%s uses ansible-doc markup; changelogs are RST" % path
+
+
+# What the developers' tools leave in the tree (scripts/matrix.sh's .venv-matrix, mypy, ruff,
+# pytest, ansible-lint's .ansible, molecule, ansible-galaxy's and ansible-builder's build
+# directories), at the top and deeper down.
+GENERATED = [".venv", ".venv-matrix/ansible-core-2.19.0", ".mypy_cache/3.11", ".ruff_cache/0.5",
+             ".pytest_cache/v", ".ansible/collections", ".cache/molecule", "build/lib", "ee-context/_build",
+             "roles/oms_upgrade/.ansible/tmp", "plugins/.mypy_cache/x", "plugins/modules/.ruff_cache",
+             "tests/output/junit", "changelogs/.plugin-cache.yaml"]
+
+
+def test_a_tarball_built_from_a_dirty_tree_ships_nothing_generated(tmp_path):
+    tree = tmp_path / "ansible_collections" / "obtools" / "oms"
+    files = subprocess.run(["git", "ls-files", "-c", "--exclude-standard"], cwd=REPO, check=True,
+                           stdout=subprocess.PIPE, universal_newlines=True).stdout.split("\n")
+    for name in files:
+        if name and os.path.isfile(os.path.join(REPO, name)):
+            os.makedirs(os.path.dirname(str(tree / name)), exist_ok=True)
+            shutil.copy2(os.path.join(REPO, name), str(tree / name))
+    for junk in GENERATED:
+        path = tree / junk
+        if junk.endswith(".yaml"):
+            path.write_text(u"junk\n")
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / "junk.txt").write_text(u"junk\n")
+    (tree / "plugins" / "modules" / "__pycache__").mkdir(exist_ok=True)
+    (tree / "plugins" / "modules" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    out = tmp_path / "dist"
+    subprocess.run([tool("ansible-galaxy"), "collection", "build", "--output-path", str(out), str(tree)],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    tarballs = glob.glob(str(out / "obtools-oms-*.tar.gz"))
+    assert [os.path.basename(t) for t in tarballs] == ["obtools-oms-%s.tar.gz" % galaxy()["version"]]
+    with tarfile.open(tarballs[0]) as tar:
+        names = tar.getnames()
+    generated_dirs = set()
+    for junk in GENERATED:
+        parts = junk.split("/")
+        generated_dirs.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    generated_dirs -= {"roles", "roles/oms_upgrade", "plugins", "plugins/modules", "tests", "changelogs"}
+    shipped = [n for n in names if n in generated_dirs or "junk" in n or "__pycache__" in n
+               or n.endswith(".pyc")]
+    assert shipped == [], "the tarball ships generated files: %s" % shipped
+    for wanted in ("README.md", "CHANGELOG.rst", "changelogs/changelog.yaml", "docs/inventory.example.yml", "docs/obd.md",
+                   "roles/oms_upgrade/meta/argument_specs.yml", "plugins/modules/oms_container_upgrade.py"):
+        assert wanted in names, "the tarball lacks %s" % wanted
+    for unwanted in ("changelogs/fragments", "tests", "molecule", "benchmarks", "scripts", ".ci"):
+        assert not [n for n in names if n == unwanted or n.startswith(unwanted + "/")], unwanted
