@@ -38,7 +38,7 @@ options:
       - RV(window_running) says whether it still ran when the wait ended.
     type: int
     default: 0
-    version_added: 0.2.0
+    version_added: 0.1.0
 extends_documentation_fragment:
   - obtools.oms.info
 seealso:

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: oms_upgrade_window
 short_description: Run the upgrade's downtime window (steps 2.1 to 8) as one transaction on the OMS host
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs, in one process on the OMS host, the steps between the stop of the old OMS 4.1.1-CE
     container and HA on. C(docker stop) the old container (restart policy set to C(no) first, T1),
@@ -173,6 +173,11 @@ extends_documentation_fragment:
   - obtools.oms.docker
   - obtools.oms.console
 attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: none

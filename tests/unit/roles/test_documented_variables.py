@@ -104,7 +104,7 @@ def test_the_scan_sees_what_the_roles_read():
     # a few the roles certainly read, and a few they certainly define
     assert {"oms_backup_dir", "oms_upgrade_auto_rollback", "oms_rollback_accept_data_loss",
             "oms_target_hosts", "oms_break_lock"} <= set(reads)
-    assert {"oms_upgrade_facts", "oms_upgrade_journal", "oms_upgrade_window_item"} <= defines
+    assert {"oms_upgrade_facts", "oms_upgrade_journal", "oms_upgrade_window_job"} <= defines
 
 
 def test_every_variable_a_user_may_set_is_documented():
