@@ -74,8 +74,9 @@ run_ee() {
 }
 
 run_matrix() {
+  # Sanity and unit tests on the lowest claimed core, 2.20 and 2.21 (each in a venv of its own).
   bash scripts/matrix.sh
-  # One molecule scenario on the lowest core too (every scenario runs on the newest, the pinned one).
+  # One molecule scenario on each of them too (every scenario runs on the pinned core, requirements.txt).
   # In a full run the molecule stage runs it, after the other scenarios (their instance names are fixed).
   if [ "$full_run" = 0 ]; then bash scripts/matrix.sh --molecule; fi
 }
@@ -181,10 +182,10 @@ run_molecule() {
       timed "molecule[$engine] $s" env OMS_TESTBED_METADB="$engine" molecule test -s "$s"
     done
   done
-  # The version matrix's molecule scenario (default) on the lowest core the collection claims: here
-  # in a full run, where the static matrix stage made its venv long before.
+  # The version matrix's molecule scenario (default) on the lowest claimed core, 2.20 and 2.21: here
+  # in a full run, where the static matrix stage made their venvs long before.
   if [ "$full_run" = 1 ]; then
-    timed "molecule on the lowest core" bash scripts/matrix.sh --molecule
+    timed "molecule on the matrix's cores" bash scripts/matrix.sh --molecule
   fi
 }
 
