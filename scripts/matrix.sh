@@ -119,6 +119,6 @@ start_all=$SECONDS
 for core in "${cores[@]}"; do
   start=$SECONDS
   run_core "$core"
-  echo "matrix: ansible-core $core done in $((SECONDS - start))s"
+  echo "matrix: ansible-core $core took $((SECONDS - start))s"
 done
-echo "matrix: ${cores[*]} done in $((SECONDS - start_all))s"
+echo "matrix: ${cores[*]} took $((SECONDS - start_all))s"
