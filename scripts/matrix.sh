@@ -1,49 +1,124 @@
 #!/usr/bin/env bash
-# The version matrix: sanity and unit tests, and one molecule scenario, on the LOWEST ansible-core
-# the collection claims (meta/runtime.yml requires_ansible). The newest one PyPI serves for this
-# Python is the one requirements.txt pins, which every other stage of scripts/test.sh runs on.
-# Usage: bash scripts/matrix.sh [--molecule] [CORE_VERSION]   (default: the lowest claimed)
+# The version matrix: sanity and unit tests, and one molecule scenario, on each ansible-core the
+# collection is tested on besides the main venv's (requirements.txt, the newest core that runs on
+# this machine's Python 3.11, which every other stage of scripts/test.sh runs on):
+#   the LOWEST it claims (meta/runtime.yml requires_ansible; 2.18 runs on Python 3.11),
+#   2.20 (on Python 3.12) and 2.21 (on Python 3.13), the cores upstream maintains.
+# Each core gets a venv of its own under .venv-matrix/, made with the Python it needs, found on PATH
+# (python3.12) or under pyenv's versions; a core whose Python is absent is skipped with a message.
+# Sanity runs in full on the newest core; on the others every test but pylint (the slow one; the
+# main sanity stage runs it on the pinned core).
+# Usage: bash scripts/matrix.sh [--molecule] [CORE...]   (default: every core of the matrix)
 #   without --molecule: sanity and unit tests (no Docker); with it: only the molecule scenario
-#   (OMS_MATRIX_SCENARIO, default `default`: a real upgrade on the test bed).
+#   (OMS_MATRIX_SCENARIO, default `default`: a real upgrade on the test bed), one core after another.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 molecule_only=0
 if [ "${1:-}" = --molecule ]; then molecule_only=1; shift; fi
 lowest=$(sed -n 's/^requires_ansible: *"*>=\([0-9.]*\)"*/\1/p' meta/runtime.yml)
-core=${1:-$lowest}
-venv="$repo/.venv-matrix/ansible-core-$core"
+newest=2.21.5
+cores=("$@")
+[ ${#cores[@]} -gt 0 ] || cores=("$lowest" 2.20.10 "$newest")
 
-if [ ! -x "$venv/bin/ansible-test" ]; then
-  echo "matrix: creating $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
-  # The same pins as requirements.txt but for ansible-core (ansible-lint is not needed here).
-  grep -vE '^(ansible-core|ansible-lint|antsibull-changelog|pylibseekdb|ruff|mypy|ansible-builder)==' requirements.txt > "$venv/requirements.txt"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$core" -r "$venv/requirements.txt"
-fi
+# The controller Python each core needs (the oldest it supports that this machine may have; 2.20
+# and 2.21 dropped 3.11).
+python_version_for() {
+  case "$1" in
+    2.1[6-9].*) echo 3.11 ;;
+    2.20.*) echo 3.12 ;;
+    *) echo 3.13 ;;
+  esac
+}
+find_python() {  # X.Y: the path of a working pythonX.Y, or nothing
+  local want=$1 p
+  for p in "$(command -v "python$want" 2>/dev/null || true)" \
+           "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$want".*/bin/python3; do
+    if [ -z "$p" ] || [ ! -x "$p" ]; then continue; fi
+    if [ "$("$p" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$want" ]; then
+      echo "$p"
+      return 0
+    fi
+  done
+}
+
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-export PATH="$venv/bin:$PATH"
-ansible --version | sed -n 1p
+main_path=$PATH
 
-# ansible-test fetches pip's bootstrap script from a host we cannot reach: give it ours, under the
-# name of the pip version this ansible-test asks for (as scripts/bootstrap.sh does for the main one).
-pip_for_test=$("$venv/bin/python" -c 'from ansible_test._internal.python_requirements import get_venv_packages; from ansible_test._internal.host_configs import NativePythonConfig as C; print(get_venv_packages(C(version="3.11", path="/usr/bin/python3"))["pip"])' 2>/dev/null || echo 24.2)
-mkdir -p ~/.ansible/test/cache
-cp scripts/get_pip_from_pypi.py "$HOME/.ansible/test/cache/get_pip_${pip_for_test//./_}.py"
+run_core() {
+  local core=$1 pyver py venv tree
+  pyver=$(python_version_for "$core")
+  py=$(find_python "$pyver")
+  if [ -z "$py" ]; then
+    echo "matrix: SKIPPED ansible-core $core: it needs Python $pyver on the controller and none was found" \
+         "(python$pyver on PATH or ${PYENV_ROOT:-$HOME/.pyenv}/versions/$pyver.*)"
+    return 0
+  fi
+  venv="$repo/.venv-matrix/ansible-core-$core"
+  if [ ! -x "$venv/bin/ansible-test" ]; then
+    echo "matrix: creating $venv (Python $pyver: $py)"
+    rm -rf "$venv"
+    "$py" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    # The same pins as requirements.txt but for ansible-core (the linters are not needed here).
+    grep -vE '^(ansible-core|ansible-lint|antsibull-changelog|pylibseekdb|ruff|mypy|ansible-builder)==' requirements.txt > "$venv/requirements.txt"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$core" -r "$venv/requirements.txt"
+  fi
+  PATH="$venv/bin:$main_path"
+  export PATH
+  printf '\n=== ansible-core %s on Python %s\n' "$core" "$pyver"
+  ansible --version | sed -n 1p
 
-if [ "$molecule_only" = 1 ]; then
-  echo "--- molecule scenario ${OMS_MATRIX_SCENARIO:-default} on ansible-core $core"
-  exec molecule test -s "${OMS_MATRIX_SCENARIO:-default}"
-fi
+  if [ "$molecule_only" = 1 ]; then
+    echo "--- molecule scenario ${OMS_MATRIX_SCENARIO:-default} on ansible-core $core"
+    molecule test -s "${OMS_MATRIX_SCENARIO:-default}"
+    return
+  fi
 
-echo "--- sanity on ansible-core $core"
-tree=$(mktemp -d)/ansible_collections/obtools/oms
-mkdir -p "$tree"
-git ls-files -co --exclude-standard | grep -v '^\.venv' | tar -cf - -T - | tar -xf - -C "$tree"
-(cd "$tree" && ansible-test sanity --requirements --python 3.11 --color no)
+  # ansible-test fetches pip's bootstrap script from a host we cannot reach: give it ours, under the
+  # name of the pip version this ansible-test asks for (as scripts/bootstrap.sh does for the main one).
+  local pip_for_test
+  pip_for_test=$("$venv/bin/python" -c 'from ansible_test._internal.python_requirements import get_venv_packages; from ansible_test._internal.host_configs import NativePythonConfig as C; import sys; print(get_venv_packages(C(version="%d.%d" % sys.version_info[:2], path=sys.executable))["pip"])' 2>/dev/null || echo 24.2)
+  mkdir -p ~/.ansible/test/cache
+  cp scripts/get_pip_from_pypi.py "$HOME/.ansible/test/cache/get_pip_${pip_for_test//./_}.py"
 
-echo "--- unit tests on ansible-core $core"
-"$venv/bin/python" -m pytest tests/unit -q
+  local skip=(--skip-test pylint)
+  [ "$core" != "$newest" ] || skip=()
+  echo "--- sanity on ansible-core $core ${skip[*]:-(every test)}"
+  local top rc=0
+  top=$(mktemp -d)
+  tree=$top/ansible_collections/obtools/oms
+  mkdir -p "$tree"
+  git ls-files -co --exclude-standard | grep -v '^\.venv' | tar -cf - -T - | tar -xf - -C "$tree"
+  (cd "$tree" && ansible-test sanity --requirements --python "$pyver" --color no "${skip[@]}") || rc=$?
+  # The OMS host's side: the modules and module_utils compile and import on the oldest Python the
+  # newest core supports there (3.9); every other run has them on the test bed's 3.11.
+  if [ "$rc" = 0 ] && [ "$core" = "$newest" ]; then
+    local py39 bin
+    py39=$(find_python 3.9)
+    if [ -n "$py39" ]; then
+      echo "--- sanity compile and import on Python 3.9, the OMS host's oldest for ansible-core $core"
+      bin=$(mktemp -d)
+      ln -s "$py39" "$bin/python3.9"
+      (cd "$tree" && PATH="$bin:$PATH" ansible-test sanity --test compile --test import --python 3.9 \
+         --requirements --color no) || rc=$?
+      rm -rf "$bin"
+    else
+      echo "matrix: SKIPPED compile and import on Python 3.9 (the OMS host's oldest for ansible-core $core): none found"
+    fi
+  fi
+  rm -rf "$top"
+  [ "$rc" = 0 ] || return "$rc"
 
+  echo "--- unit tests on ansible-core $core"
+  "$venv/bin/python" -m pytest tests/unit -q -p no:cacheprovider
+}
+
+start_all=$SECONDS
+for core in "${cores[@]}"; do
+  start=$SECONDS
+  run_core "$core"
+  echo "matrix: ansible-core $core took $((SECONDS - start))s"
+done
+echo "matrix: ${cores[*]} took $((SECONDS - start_all))s"

@@ -47,6 +47,9 @@ def rehearse_one(settings, mysqldump, database, directory):
     with metadb.client_defaults_file(settings, directory=directory) as defaults:
         argv = mysql_clients.dump_command(mysqldump, defaults, database, extra_args=["--no-data"])
         try:
+            # The rehearsal gives up after REHEARSAL_TIMEOUT (a hung MetaDB must not hang the
+            # preflight): run_command has no timeout.
+            # pylint: disable-next=ansible-bad-function
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     stdin=subprocess.DEVNULL, env=mysql_clients.client_env())
         except OSError as exc:

@@ -94,6 +94,9 @@ def client_failure_hint(stderr_text, default):
 
 def _start(argv, what, **kwargs):
     try:
+        # The dump and the restore pipe mysqldump, the compressor and mysql into each other (GBs):
+        # run_command buffers all output and connects no processes.
+        # pylint: disable-next=ansible-bad-function
         return subprocess.Popen(argv, env=client_env(), close_fds=True, **kwargs)
     except OSError as e:
         raise OmsError("Cannot run %s (%s): %s" % (what, argv[0], e.strerror or e),
