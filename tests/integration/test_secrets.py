@@ -16,6 +16,7 @@ it) and is the one file not searched.
 
 import json
 import os
+import secrets as secrets_module
 import subprocess
 import sys
 import threading
@@ -31,8 +32,10 @@ from testbed_vars import inventory_vars  # noqa: E402  pylint: disable=wrong-imp
 
 # Quotes, backslash, $, ;, #, spaces, %, {{ and a backtick: whatever a shell, SQL, a MySQL option
 # file, YAML, JSON or Jinja would read as something else.
-METADB_PASSWORD = "Me'ta\"D\\b $HOME;#x %s {{ 7*7 }} `id` --p'"
-CONSOLE_PASSWORD = "Co'n\"so\\le $PATH;#y %d {{ lookup('env','HOME') }} `id`"
+# Each ends with a token drawn per run, so that no file holds them but what the run wrote: copies
+# of this source (the unit tests build the collection in /tmp beside this test in CI) do not.
+METADB_PASSWORD = "Me'ta\"D\\b $HOME;#x %s {{ 7*7 }} `id` --p'" + secrets_module.token_hex(4)
+CONSOLE_PASSWORD = "Co'n\"so\\le $PATH;#y %d {{ lookup('env','HOME') }} `id`" + secrets_module.token_hex(4)
 SAMPLE_INTERVAL = 0.05
 SEARCHED_TMP = ("/tmp", os.path.expanduser("~/.ansible/tmp"), "/var/tmp/ansible-local")
 MAX_FILE_BYTES = 200 * 1024 * 1024
