@@ -22,11 +22,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python packages, pinned in requirements.txt; reinstalled only when that file changes.
+# Python packages, pinned in requirements.txt, on the Python its ansible-core needs (2.20: 3.12,
+# which these machines have under pyenv); reinstalled only when that file changes.
+# shellcheck source=scripts/find_python.sh
+source scripts/find_python.sh
+main_python_version=3.12
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]; then
-  echo "bootstrap: creating .venv from requirements.txt"
-  python3 -m venv .venv
+  py=$(find_python "$main_python_version")
+  if [ -z "$py" ]; then
+    echo "bootstrap: Python $main_python_version is needed for .venv (ansible-core in requirements.txt)," \
+         "and neither python$main_python_version nor ${PYENV_ROOT:-$HOME/.pyenv}/versions/$main_python_version.* was found" >&2
+    exit 1
+  fi
+  echo "bootstrap: creating .venv from requirements.txt (Python $main_python_version: $py)"
+  "$py" -m venv --clear .venv
   .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
   echo "$want" > .venv/.requirements.sha256
@@ -37,7 +47,7 @@ fi
 
 # ansible-test fetches pip's bootstrap script from a host outside PyPI; give it ours, under the
 # name of the pip version this ansible-test asks for.
-pip_for_test=$(.venv/bin/python -c 'from ansible_test._internal.python_requirements import get_venv_packages; from ansible_test._internal.host_configs import NativePythonConfig as C; print(get_venv_packages(C(version="3.11", path="/usr/bin/python3"))["pip"])' 2>/dev/null || echo 24.2)
+pip_for_test=$(.venv/bin/python -c 'from ansible_test._internal.python_requirements import get_venv_packages; from ansible_test._internal.host_configs import NativePythonConfig as C; print(get_venv_packages(C(version="3.12", path="/usr/bin/python3"))["pip"])' 2>/dev/null || echo 24.2)
 mkdir -p ~/.ansible/test/cache
 cp scripts/get_pip_from_pypi.py "$HOME/.ansible/test/cache/get_pip_${pip_for_test//./_}.py"
 echo "bootstrap: ready"

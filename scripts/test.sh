@@ -58,7 +58,7 @@ run_sanity() {
   tree=$(mktemp -d)/ansible_collections/obtools/oms
   mkdir -p "$tree"
   git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$tree"
-  (cd "$tree" && ansible-test sanity --requirements --python 3.11 --color no)
+  (cd "$tree" && ansible-test sanity --requirements --python 3.12 --color no)
 }
 
 run_lint() {

@@ -377,4 +377,3 @@ class Window(object):
         self.record("rollback_health", "started")
         health = self.servers(started.get("started_at"))
         self.record("rollback_health", "done", data={"rollback_servers": health["servers"]})
-

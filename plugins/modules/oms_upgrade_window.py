@@ -359,6 +359,7 @@ def main():
     if p["prune_batch_size"] < 1:
         module.fail_json(msg="prune_batch_size must be at least 1. Give a positive number of rows per batch")
     clients = find_clients(module)
+
     def settings():
         found = metadb.settings_from_params(p)
         oms_config.register_no_log(module, found)

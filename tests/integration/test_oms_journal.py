@@ -122,5 +122,3 @@ def test_reading_is_oms_journal_info_s_job(path, run_module):
     read = run_module("oms_journal", {"path": path, "state": "read"})
     assert read.failed and "read" in read["msg"]
     assert not os.path.exists(path)
-
-

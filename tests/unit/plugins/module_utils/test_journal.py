@@ -200,5 +200,3 @@ def test_move_aside_keeps_the_file_under_a_timestamped_name(tmp_path):
     assert second == path + ".20240501T100000Z.1"
     assert not os.path.exists(path)
     assert os.path.exists(first) and os.path.exists(second)
-
-
