@@ -7,8 +7,20 @@ An Ansible run is many short processes (one per task), so no process on the OMS 
 flock for the whole run. The lock is therefore a record, `{"run", "controller", "pid", "started_at",
 "what"}`, in a file beside the journal; flock is held only while the record is read and written,
 so two runs starting together cannot both take it. The record outlives a controller that was
-killed: the role checks on the controller whether the holder's process still runs, and only a
-holder found dead (or named by the operator) is replaced.
+killed, so whether its holder is alive is judged here, on the OMS host, where every run leaves
+its traces whatever its controller (a workstation, a bastion, an execution environment or an AWX
+job pod, gone with its processes and its hostname):
+
+- its heartbeat: the newest modification time of the lock file, the journal beside it and the
+  journal's watch file. The lock is refreshed each time the run takes it again, the journal at
+  each step, and the progress probe touches the lock file about every second while it waits for a
+  long step (files/progress_probe.py --beat). A holder silent for `stale_seconds` is dead...
+- ...unless its work on this host still runs: a step of the journal "started" by a process that
+  still runs here (its pid, start time and boot id, as recorded by the step).
+
+A holder that is dead by both is taken over by the next run (`liveness`, `acquire`). The role
+adds one faster judgment on the controller: a holder started from this very controller (same boot
+id and pid namespace, `controller_ns`) whose ansible-playbook process is gone is dead at once.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,11 +31,14 @@ import errno
 import fcntl
 import json
 import os
+import time
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+STALE_SECONDS = 300
 
 
 def utc_now():
@@ -98,12 +113,91 @@ class _Locked(object):
             os.close(self.fd)  # releases the flock
 
 
-def acquire(path, holder, break_run=None, check=False):
+def _read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except (IOError, OSError):
+        return ""
+
+
+def _process_start(pid):
+    """/proc/PID/stat field 22 (start time in ticks since boot), None when no such process runs."""
+    stat = _read_text("/proc/%d/stat" % pid)
+    if not stat:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    if len(fields) <= 19 or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+def _owner_runs(owner):
+    """Whether the process a journal step recorded as its owner still runs on this host."""
+    if not isinstance(owner, dict) or not owner.get("pid"):
+        return False
+    try:
+        pid = int(owner["pid"])
+    except (TypeError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    if owner.get("boot") and owner.get("boot") != _read_text(BOOT_ID):
+        return False
+    start = _process_start(pid)
+    return start is not None and (not owner.get("start") or str(owner.get("start")) == start)
+
+
+def journal_of(path):
+    """The journal a lock file guards: the roles keep the lock at <journal>.lock."""
+    return path[:-len(".lock")] if path.endswith(".lock") else None
+
+
+def liveness(path, stale_seconds=STALE_SECONDS, now=None):
+    """Whether the run holding the lock at `path` is alive, judged on this host.
+
+    Returns {"alive", "why", "heartbeat_age" (seconds since its newest trace, None without
+    any), "working" (journal steps whose owner process still runs)}.
+    """
+    now = time.time() if now is None else now
+    journal = journal_of(path)
+    traces = [path] + ([journal, journal + ".watch"] if journal else [])
+    stamps = []
+    for trace in traces:
+        try:
+            stamps.append(os.stat(trace).st_mtime)
+        except OSError:
+            pass
+    age = round(max(0.0, now - max(stamps)), 1) if stamps else None
+    working = []
+    if journal:
+        try:
+            with open(journal) as handle:
+                steps = (json.load(handle) or {}).get("steps") or {}
+        except (IOError, OSError, ValueError, AttributeError):
+            steps = {}
+        if isinstance(steps, dict):
+            working = sorted(name for name, rec in steps.items()
+                             if isinstance(rec, dict) and rec.get("status") == "started"
+                             and _owner_runs(rec.get("owner")))
+    if working:
+        why = "its work on this host still runs (%s)" % ", ".join(working)
+        return {"alive": True, "why": why, "heartbeat_age": age, "working": working}
+    if age is not None and age < stale_seconds:
+        why = "its last sign of life on this host is %ss old (dead after %ss)" % (int(age), stale_seconds)
+        return {"alive": True, "why": why, "heartbeat_age": age, "working": working}
+    why = ("no sign of life on this host for %ss (limit %ss) and none of its work runs here"
+           % ("?" if age is None else int(age), stale_seconds))
+    return {"alive": False, "why": why, "heartbeat_age": age, "working": working}
+
+
+def acquire(path, holder, break_run=None, check=False, stale_seconds=None):
     """Take the lock for `holder` (a dict with at least "run"), unless another run holds it.
 
     Returns (acquired, record now, previous record, changed). The same run taking it again is
-    re-entrant (the automatic rollback inside an upgrade); a holder whose "run" equals
-    `break_run` is replaced (found dead by the caller, or named by the operator).
+    re-entrant (the automatic rollback inside an upgrade) and refreshes its heartbeat; a holder
+    whose "run" equals `break_run` is replaced (found dead by the caller, or named by the
+    operator); with `stale_seconds`, so is a holder that `liveness` finds dead.
     """
     if not holder or not holder.get("run"):
         raise OmsError("The lock holder has no run id", "Give holder.run, unique per run")
@@ -130,8 +224,11 @@ def acquire(path, holder, break_run=None, check=False):
     with _Locked(path, create=not check) as lock:
         current = lock.read()
         if current and current["run"] != holder["run"] and current["run"] != break_run:
-            return False, current, current, False
+            if not stale_seconds or liveness(path, stale_seconds)["alive"]:
+                return False, current, current, False
         if current and current["run"] == holder["run"]:
+            if not check:
+                os.utime(path, None)  # the heartbeat
             return True, current, current, False
         record = dict(holder)
         record.setdefault("started_at", utc_now())

@@ -5,7 +5,7 @@
 
 Run on the managed host by roles/oms_upgrade/tasks/progress.yml (python -c, no module_utils):
 
-    progress_probe.py [--watch WATCH_FILE] RESULTS_FILE WAIT_SECONDS [GLOB...]
+    progress_probe.py [--watch WATCH_FILE] [--beat LOCK_FILE] RESULTS_FILE WAIT_SECONDS [GLOB...]
 
 Checks the async job's results file every CHECK_EVERY seconds and returns as soon as the job has
 finished, or after WAIT_SECONDS otherwise, printing one JSON line:
@@ -19,6 +19,9 @@ AnsibleModule already stripped of no_log values; its `invocation` (the arguments
 With --watch, the probe touches that file (when it exists) about every second while it waits: the
 steps launched ahead for this run act only while somebody watches (module_utils/step_chain.py), so
 they stand down once the controller, and with it this probe, is gone.
+
+With --beat, it touches that file (the run lock, when it exists) the same way: the lock's heartbeat,
+by which the next run judges on this host whether the holder is alive (module_utils/run_lock.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -99,13 +102,15 @@ def touch(path):
 
 
 def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time, sleep=time.sleep,
-          watch=None):
+          watch=None, beat=None):
     deadline = clock() + max(0.0, wait)
     started, last = None, None
     touched = None
     while True:
-        if watch and (touched is None or clock() - touched >= TOUCH_EVERY):
-            touch(watch)
+        if (watch or beat) and (touched is None or clock() - touched >= TOUCH_EVERY):
+            for path in (watch, beat):
+                if path:
+                    touch(path)
             touched = clock()
         result, mtime, last = job_result(results_file, last)
         finished = result is not None
@@ -128,13 +133,13 @@ def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time
 
 
 def main(argv):
-    watch = None
-    if len(argv) > 2 and argv[1] == "--watch":
-        watch, argv = argv[2], argv[:1] + argv[3:]
+    opts = {"--watch": None, "--beat": None}
+    while len(argv) > 2 and argv[1] in opts:
+        opts[argv[1]], argv = argv[2], argv[:1] + argv[3:]
     if len(argv) < 3:
         sys.stderr.write(__doc__)
         return 2
-    print(json.dumps(probe(argv[1], float(argv[2]), argv[3:], watch=watch)))
+    print(json.dumps(probe(argv[1], float(argv[2]), argv[3:], watch=opts["--watch"], beat=opts["--beat"])))
     return 0
 
 
