@@ -197,7 +197,7 @@ def step_done(journal, step):
         return False
 
 
-def run(state_dir, host, vars_file, playbook_args, kill_after=None):
+def run(state_dir, host, vars_file, playbook_args, kill_after=None, stdout=None):
     state = load(state_dir)
     with open(vars_file) as handle:
         host_vars = yaml.safe_load(handle) or {}
@@ -232,7 +232,8 @@ def run(state_dir, host, vars_file, playbook_args, kill_after=None):
             + mounts + [CONTROLLER_IMAGE, os.path.join(venv, "bin", "ansible-playbook"), "-i", inventory]
             + playbook_args)
     print("controller %s: ansible-playbook %s" % (name, " ".join(playbook_args)), flush=True)
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout,
+                            stderr=subprocess.STDOUT if stdout else None)
     if not kill_after:
         return proc.wait()
     journal, step = kill_after

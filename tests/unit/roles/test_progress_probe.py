@@ -130,3 +130,22 @@ def test_watch_file_is_kept_fresh_while_waiting_and_never_created(tmp_path):
     watch.unlink()
     subprocess.run(argv, check=True, stdout=subprocess.PIPE)
     assert not watch.exists()
+
+
+def test_beat_keeps_the_run_lock_fresh_in_either_order_with_watch(tmp_path):
+    """--beat touches the run lock, the holder's heartbeat by which the next run judges on the OMS
+    host whether it is alive (module_utils/run_lock.py); it never creates a released lock."""
+    results = tmp_path / "1.3"
+    write(results, {"started": 1, "finished": 0})
+    lock, watch = tmp_path / "journal.json.lock", tmp_path / "journal.json.watch"
+    for path in (lock, watch):
+        path.write_text("x\n")
+        os.utime(str(path), (1, 1))
+    argv = [sys.executable, PROBE, "--beat", str(lock), "--watch", str(watch), str(results), "1"]
+    out = json.loads(subprocess.run(argv, check=True, stdout=subprocess.PIPE).stdout)
+    assert out["finished"] is False
+    for path in (lock, watch):
+        assert time.time() - os.stat(str(path)).st_mtime < 2.5
+    lock.unlink()
+    subprocess.run(argv, check=True, stdout=subprocess.PIPE)
+    assert not lock.exists()

@@ -1,6 +1,8 @@
 """The run lock: one holder at a time, re-entrant for its own run, replaced only when named."""
+import json
 import multiprocessing
 import os
+import subprocess
 
 import pytest
 
@@ -77,3 +79,77 @@ def test_runs_starting_together_get_one_holder(tmp_path):
         winners = [r for r, ok in results.items() if ok]
         assert len(winners) == 1 and run_lock.read(path)["run"] == winners[0]
         run_lock.release(path, winners[0])
+
+
+# Liveness, judged on the OMS host (the controller may be another machine, or a job pod gone
+# with its processes): traces fresher than stale_seconds, or a journal step whose owner runs.
+
+def _age(paths, seconds):
+    past = os.path.getmtime(paths[0]) - seconds
+    for p in paths:
+        if os.path.exists(p):
+            os.utime(p, (past, past))
+
+
+def _journal(path, steps):
+    with open(path, "w") as handle:
+        json.dump({"steps": steps}, handle)
+
+
+def test_a_silent_holder_is_taken_over_a_fresh_one_is_not(tmp_path):
+    journal = str(tmp_path / "oms_upgrade_journal.json")
+    path = journal + ".lock"
+    run_lock.acquire(path, A)
+    _journal(journal, {"backup": {"status": "done"}})
+    assert run_lock.acquire(path, B, stale_seconds=60)[0] is False
+    live = run_lock.liveness(path, 60)
+    assert live["alive"] and live["heartbeat_age"] < 5 and "sign of life" in live["why"]
+    _age([path, journal], 30)  # the journal's write is a trace too: still fresh at 30 s
+    assert run_lock.acquire(path, B, stale_seconds=60)[0] is False
+    _age([path, journal], 61)
+    assert run_lock.liveness(path, 60)["alive"] is False
+    assert run_lock.acquire(path, B, stale_seconds=0)[0] is False  # 0: never by itself
+    acquired, record, previous, changed = run_lock.acquire(path, B, stale_seconds=60)
+    assert (acquired, record["run"], previous["run"], changed) == (True, B["run"], A["run"], True)
+
+
+def test_the_watch_file_is_a_trace(tmp_path):
+    journal = str(tmp_path / "oms_upgrade_journal.json")
+    path = journal + ".lock"
+    run_lock.acquire(path, A)
+    _age([path], 500)
+    (tmp_path / "oms_upgrade_journal.json.watch").write_text("")
+    assert run_lock.acquire(path, B, stale_seconds=60)[0] is False
+
+
+def test_a_holder_whose_work_still_runs_here_is_alive_however_silent(tmp_path):
+    journal = str(tmp_path / "oms_upgrade_journal.json")
+    path = journal + ".lock"
+    run_lock.acquire(path, A)
+    worker = subprocess.Popen(["sleep", "60"])
+    try:
+        owner = {"pid": worker.pid, "start": run_lock._process_start(worker.pid),
+                 "boot": run_lock._read_text(run_lock.BOOT_ID)}
+        _journal(journal, {"init": {"status": "started", "owner": owner}})
+        _age([path, journal], 1000)
+        live = run_lock.liveness(path, 60)
+        assert live["alive"] and live["working"] == ["init"] and "still runs (init)" in live["why"]
+        assert run_lock.acquire(path, B, stale_seconds=60)[0] is False
+        # a pid reused by another process (another start time) is not its owner
+        _journal(journal, {"init": {"status": "started", "owner": dict(owner, start="1")}})
+        _age([path, journal], 1000)
+        assert run_lock.liveness(path, 60)["alive"] is False
+    finally:
+        worker.kill()
+        worker.wait()
+    _journal(journal, {"init": {"status": "started", "owner": owner}})
+    _age([path, journal], 1000)
+    assert run_lock.acquire(path, B, stale_seconds=60)[0] is True
+
+
+def test_taking_the_lock_again_is_the_holders_heartbeat(tmp_path):
+    path = str(tmp_path / "oms_upgrade_journal.json.lock")
+    run_lock.acquire(path, A)
+    _age([path], 1000)
+    assert run_lock.acquire(path, A, stale_seconds=60)[0] is True
+    assert run_lock.liveness(path, 60)["heartbeat_age"] < 5
