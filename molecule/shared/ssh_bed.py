@@ -189,6 +189,16 @@ def controller_image():
                % BASE_IMAGE).encode(), stdout=subprocess.DEVNULL)
 
 
+def venv_home(venv):
+    """The directory of the Python the venv was made from (pyvenv.cfg's home)."""
+    with open(os.path.join(venv, "pyvenv.cfg")) as handle:
+        for line in handle:
+            key, _, value = line.partition("=")
+            if key.strip() == "home":
+                return os.path.realpath(value.strip())
+    return os.path.dirname(os.path.realpath(os.path.join(venv, "bin", "python")))
+
+
 def step_done(journal, step):
     try:
         with open(journal) as handle:
@@ -219,10 +229,14 @@ def run(state_dir, host, vars_file, playbook_args, kill_after=None, stdout=None)
     controller_image()
     name = "ctl-" + secrets.token_hex(4)
     venv = os.path.realpath(os.path.join(ROOT, ".venv"))
-    python_home = os.path.dirname(os.path.dirname(os.path.realpath(venv_python)))
     collections = os.environ.get("OMS_COLLECTIONS_DIR", "/var/tmp/obtools-oms/collections")
+    paths = {ROOT, venv, state_dir, collections}
+    # The venv's Python (pyenv's here), unless it is the system's: the image has Debian's own.
+    prefix = os.path.dirname(venv_home(venv))
+    if prefix not in ("/", "/usr", "/usr/local"):
+        paths.add(prefix)
     mounts = []
-    for path in sorted({ROOT, venv, python_home, state_dir, collections}):
+    for path in sorted(paths):
         mounts += ["-v", "%s:%s:ro" % (path, path)]
     argv = (["docker", "run", "--rm", "--name", name, "--hostname", name, "--net", "host",
              "--tmpfs", "/home/ctl:mode=0700", "-e", "HOME=/home/ctl", "-e", "USER=ctl",
