@@ -53,7 +53,9 @@ options:
     description:
       - Who holds the lock. C(run) (required for V(acquired) and V(released)) is unique per
         ansible-playbook run; C(controller), C(pid), C(user) and C(what) say who it is, to the
-        operator and to the liveness check.
+        operator and to the liveness check. The roles add C(controller_ns), the controller's boot id
+        and pid namespace, so that a pid is only looked up where it means that process (the same
+        controller, not a new execution environment or job pod with the same hostname).
     type: dict
   break_run:
     description:
