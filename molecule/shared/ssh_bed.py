@@ -157,14 +157,14 @@ def down(state_dir):
     pid = state.get("pid")
     if pid and _is_our_sshd(pid, state.get("config", "")):
         os.kill(pid, 15)
-        for _ in range(100):
+        for dummy in range(100):
             if not _is_our_sshd(pid, state["config"]):
                 break
             time.sleep(0.1)
     if os.path.exists(state["sudoers"]):
         os.unlink(state["sudoers"])
     if state.get("created_user") and user_exists(state["user"]):
-        for _ in range(50):  # a session that is still closing holds the user for a moment
+        for dummy in range(50):  # a session that is still closing holds the user for a moment
             if subprocess.run(["userdel", "-r", state["user"]], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, check=False).returncode == 0:
                 break
@@ -193,7 +193,7 @@ def venv_home(venv):
     """The directory of the Python the venv was made from (pyvenv.cfg's home)."""
     with open(os.path.join(venv, "pyvenv.cfg")) as handle:
         for line in handle:
-            key, _, value = line.partition("=")
+            key, dummy, value = line.partition("=")
             if key.strip() == "home":
                 return os.path.realpath(value.strip())
     return os.path.dirname(os.path.realpath(os.path.join(venv, "bin", "python")))
