@@ -2,13 +2,15 @@
 controller that is not the OMS host.
 
 Usage:
-  ssh_bed.py up STATE_DIR USER          sshd on 127.0.0.1:<free port> for USER (created, sudo)
+  ssh_bed.py up STATE_DIR USER [--su]   sshd on 127.0.0.1:<free port> for USER (created, sudo)
   ssh_bed.py run STATE_DIR HOST VARS [--kill-after JOURNAL STEP] -- PLAYBOOK [ARGS...]
   ssh_bed.py down STATE_DIR             stop sshd, remove the user, its sudoers file and the keys
 
 `up` creates USER (no password, so key authentication only) with passwordless sudo
 (/etc/sudoers.d/obtools-USER), generates a fresh host key and client key in STATE_DIR (0700) and
 starts `sshd -D` with a configuration of its own: loopback only, that user only, keys only.
+With --su, USER may also `su` to root without a password (one line of /etc/pam.d/su, marked,
+that `down` removes), so that become_method su is tested too.
 `run` runs ansible-playbook in a container of its own, as an execution environment would: its own
 hostname (ctl-<random>), its own processes (a private pid namespace), its own HOME (a tmpfs), the
 repository, the venv and its Python mounted read-only; it reaches 127.0.0.1:<port> as USER with
@@ -67,7 +69,43 @@ def write_private(path, text, mode=0o600):
         handle.write(text)
 
 
-def up(state_dir, user):
+PAM_SU = "/etc/pam.d/su"
+
+
+def pam_marker(user):
+    return "# obtools-testbed ssh_bed %s" % user
+
+
+def allow_su(user):
+    """USER may su to root without a password (pam_succeed_if on the invoking user's name)."""
+    with open(PAM_SU) as handle:
+        lines = handle.read().splitlines(True)
+    if any(pam_marker(user) in line for line in lines):
+        return
+    line = "auth       sufficient pam_succeed_if.so use_uid user = %s quiet %s\n" % (user, pam_marker(user))
+    at = next((i + 1 for i, text in enumerate(lines) if "pam_rootok.so" in text and not text.lstrip().startswith("#")), 0)
+    lines.insert(at, line)
+    with open(PAM_SU + ".obtools-tmp", "w") as handle:
+        handle.write("".join(lines))
+    os.chmod(PAM_SU + ".obtools-tmp", 0o644)
+    os.replace(PAM_SU + ".obtools-tmp", PAM_SU)
+
+
+def disallow_su(user):
+    try:
+        with open(PAM_SU) as handle:
+            lines = handle.read().splitlines(True)
+    except OSError:
+        return
+    kept = [line for line in lines if pam_marker(user) not in line]
+    if kept != lines:
+        with open(PAM_SU + ".obtools-tmp", "w") as handle:
+            handle.write("".join(kept))
+        os.chmod(PAM_SU + ".obtools-tmp", 0o644)
+        os.replace(PAM_SU + ".obtools-tmp", PAM_SU)
+
+
+def up(state_dir, user, su=False):
     for tool in ("sshd", "ssh-keygen", "sudo", "visudo", "useradd"):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
             sys.exit("%s is missing: bash scripts/bootstrap.sh installs openssh-server, "
@@ -88,6 +126,10 @@ def up(state_dir, user):
     write_private(state["sudoers"] + ".tmp", sudoers, 0o440)
     sh(["visudo", "-cqf", state["sudoers"] + ".tmp"])
     os.replace(state["sudoers"] + ".tmp", state["sudoers"])
+    if su:
+        state["su"] = True
+        save(state_dir, state)
+        allow_su(user)
     key = os.path.join(state_dir, "id_ed25519")
     host_key = os.path.join(state_dir, "host_ed25519")
     for path in (key, key + ".pub", host_key, host_key + ".pub"):
@@ -112,7 +154,7 @@ def up(state_dir, user):
         "PubkeyAuthentication yes", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
         "PermitRootLogin no", "UsePAM no", "AuthorizedKeysFile .ssh/authorized_keys",
         "X11Forwarding no", "AllowTcpForwarding no", "PrintMotd no", "LogLevel VERBOSE",
-        "MaxStartups 50:30:100", "MaxSessions 50", ""]))
+        "MaxStartups 50:30:100", "MaxSessions 50", "Subsystem sftp internal-sftp", ""]))
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     log = open(os.path.join(state_dir, "sshd.log"), "ab")
     proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", config, "-E", os.path.join(state_dir, "sshd.log")],
@@ -163,6 +205,7 @@ def down(state_dir):
             time.sleep(0.1)
     if os.path.exists(state["sudoers"]):
         os.unlink(state["sudoers"])
+    disallow_su(state["user"])
     if state.get("created_user") and user_exists(state["user"]):
         for dummy in range(50):  # a session that is still closing holds the user for a moment
             if subprocess.run(["userdel", "-r", state["user"]], stdout=subprocess.DEVNULL,
@@ -220,10 +263,10 @@ def run(state_dir, host, vars_file, playbook_args, kill_after=None, stdout=None)
         "ansible_ssh_private_key_file": state["key"],
         "ansible_ssh_common_args": "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes" % state["known_hosts"],
         "ansible_become": True,
-        "ansible_become_method": "sudo",
         # the OMS host's interpreter (the test bed's venv: docker, PyMySQL, PyYAML), run by root
         "ansible_python_interpreter": venv_python,
     })
+    host_vars.setdefault("ansible_become_method", "sudo")  # VARS may say su
     inventory = os.path.join(state_dir, "inventory.yml")
     write_private(inventory, yaml.safe_dump({"all": {"children": {"oms": {"hosts": {host: host_vars}}}}}))
     controller_image()
@@ -264,7 +307,7 @@ def run(state_dir, host, vars_file, playbook_args, kill_after=None, stdout=None)
 
 def main(argv):
     if len(argv) >= 4 and argv[1] == "up":
-        return up(argv[2], argv[3])
+        return up(argv[2], argv[3], su="--su" in argv[4:])
     if len(argv) == 3 and argv[1] == "down":
         return down(argv[2])
     if len(argv) >= 6 and argv[1] == "run" and "--" in argv:

@@ -4,8 +4,9 @@ pod), reaching the OMS host over SSH (OpenSSH, 127.0.0.1) as an unprivileged use
 (sudo). molecule/shared/ssh_bed.py makes the sshd, the user and the keys, and removes them after.
 
 - The async results are found wherever Ansible puts them: the default ~/.ansible_async of the
-  become user, the login user's HOME kept by become (sudo -E, as su without -l does), an
-  ansible_async_dir given absolute or under ~.
+  become user, with sudo or su, the login user's HOME kept by become (sudo -E, su -m), an
+  ansible_async_dir given absolute or under ~. (Ansible's own polling, async_status, looks under
+  the become user's home and fails with "could not find job" where HOME was kept.)
 - The controller killed in the downtime window (every process of its container, SIGKILL), then a
   new controller (another container, another hostname): the dead run's lock is taken over once it
   shows no sign of life on the OMS host (the lock's liveness is judged there), and the upgrade
@@ -32,11 +33,13 @@ from testbed_vars import inventory_vars  # noqa: E402  pylint: disable=wrong-imp
 KEEP_HOME = "-E -S -n"  # sudo without -H: HOME stays the login user's, as with su (no -l)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def bed():
+    """A user of its own per test: become keeping the login user's HOME (sudo -E, su -m) leaves
+    root's files in that home (~/.ansible), which the user's next transfers may not overwrite."""
     state_dir = tempfile.mkdtemp(prefix="oms-ssh-")
     user = "omsit" + secrets.token_hex(2)
-    ssh_bed.up(state_dir, user)
+    ssh_bed.up(state_dir, user, su=True)
     try:
         yield state_dir, user
     finally:
@@ -95,6 +98,9 @@ CASES = {
     "ansible_async_dir absolute": ({"ansible_async_dir": "/var/tmp/oms-async-it"}, "/var/tmp/oms-async-it/"),
     "ansible_async_dir under ~, HOME kept": ({"ansible_async_dir": "~/.oms_async", "ansible_become_flags": KEEP_HOME},
                                              "/home/{user}/.oms_async/"),
+    "su": ({"ansible_become_method": "su"}, "/root/.ansible_async/"),
+    "su -m, keeping the login user's HOME": ({"ansible_become_method": "su", "ansible_become_flags": "-m"},
+                                             "/home/{user}/.ansible_async/"),
 }
 
 
