@@ -9,8 +9,11 @@ cd "$repo"
 # docker.io: the engine of the test bed; mmdebstrap: base images without a registry;
 # mariadb-client: mysqldump/mysql, which the backup module drives on the OMS host;
 # mydumper: the benchmark's fastest peer; zstd: optional dump compression;
-# ShellCheck for ansible-test sanity; python3-venv for the virtual environment.
-packages=(docker.io mmdebstrap mariadb-client mydumper zstd shellcheck python3-venv ca-certificates)
+# ShellCheck for ansible-test sanity; python3-venv for the virtual environment;
+# openssh-server, openssh-client, sudo: the tests that reach the OMS host over SSH with become
+# (molecule/shared/ssh_bed.py starts an sshd of its own per run, on 127.0.0.1 only).
+packages=(docker.io mmdebstrap mariadb-client mydumper zstd shellcheck python3-venv ca-certificates
+          openssh-server openssh-client sudo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,8 +21,17 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Installing openssh-server must not start the system's sshd (nothing of ours listens but the
+  # tests' own, while they run): services stay down during the install unless a policy says otherwise.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$policy" ]; then rm -f "$policy"; fi
 fi
 
 # Python packages, pinned in requirements.txt, on the Python its ansible-core needs (2.20: 3.12,

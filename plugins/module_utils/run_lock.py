@@ -7,8 +7,21 @@ An Ansible run is many short processes (one per task), so no process on the OMS 
 flock for the whole run. The lock is therefore a record, `{"run", "controller", "pid", "started_at",
 "what"}`, in a file beside the journal; flock is held only while the record is read and written,
 so two runs starting together cannot both take it. The record outlives a controller that was
-killed: the role checks on the controller whether the holder's process still runs, and only a
-holder found dead (or named by the operator) is replaced.
+killed, so whether its holder is alive is judged here, on the OMS host, where every run leaves
+its traces whatever its controller (a workstation, a bastion, an execution environment or an AWX
+job pod, gone with its processes and its hostname):
+
+- its heartbeat: the newest modification time of the lock file and the journal beside it. The
+  lock is refreshed each time the run takes it again, the journal at
+  each step, and the progress probe touches the lock file about every second while it waits for a
+  long step (files/progress_probe.py --beat). A holder silent for `stale_seconds` is dead...
+- ...unless its work on this host still runs: the downtime window (oms_upgrade_window), whose
+  process the journal records (process_owner: pid, start time and boot id), runs on by itself
+  after its controller is gone.
+
+A holder that is dead by both is taken over by the next run (`liveness`, `acquire`). The role
+adds one faster judgment on the controller: a holder started from this very controller (same boot
+id and pid namespace, `controller_ns`) whose ansible-playbook process is gone is dead at once.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,11 +32,14 @@ import errno
 import fcntl
 import json
 import os
+import time
 
+from ansible_collections.obtools.oms.plugins.module_utils import process_owner
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+STALE_SECONDS = 300
 
 
 def utc_now():
@@ -98,12 +114,55 @@ class _Locked(object):
             os.close(self.fd)  # releases the flock
 
 
-def acquire(path, holder, break_run=None, check=False):
+def journal_of(path):
+    """The journal a lock file guards: the roles keep the lock at <journal>.lock."""
+    return path[:-len(".lock")] if path.endswith(".lock") else None
+
+
+def liveness(path, stale_seconds=STALE_SECONDS, now=None):
+    """Whether the run holding the lock at `path` is alive, judged on this host.
+
+    Returns {"alive", "why", "heartbeat_age" (seconds since its newest trace, None without
+    any), "working" (["window"] while the journal's window process still runs)}.
+    """
+    now = time.time() if now is None else now
+    journal = journal_of(path)
+    traces = [path] + ([journal] if journal else [])
+    stamps = []
+    for trace in traces:
+        try:
+            stamps.append(os.stat(trace).st_mtime)
+        except OSError:
+            pass
+    age = round(max(0.0, now - max(stamps)), 1) if stamps else None
+    working = []
+    if journal:
+        try:
+            with open(journal) as handle:
+                window = (json.load(handle) or {}).get("window") or {}
+        except (IOError, OSError, ValueError, AttributeError):
+            window = {}
+        if isinstance(window, dict) and window.get("status") == "running" \
+                and process_owner.owner_alive(window.get("owner")):
+            working = ["window"]
+    if working:
+        why = "its downtime window still runs on this host (pid %s)" % window["owner"].get("pid")
+        return {"alive": True, "why": why, "heartbeat_age": age, "working": working}
+    if age is not None and age < stale_seconds:
+        why = "its last sign of life on this host is %ss old (dead after %ss)" % (int(age), stale_seconds)
+        return {"alive": True, "why": why, "heartbeat_age": age, "working": working}
+    why = ("no sign of life on this host for %ss (limit %ss) and none of its work runs here"
+           % ("?" if age is None else int(age), stale_seconds))
+    return {"alive": False, "why": why, "heartbeat_age": age, "working": working}
+
+
+def acquire(path, holder, break_run=None, check=False, stale_seconds=None):
     """Take the lock for `holder` (a dict with at least "run"), unless another run holds it.
 
     Returns (acquired, record now, previous record, changed). The same run taking it again is
-    re-entrant (the automatic rollback inside an upgrade); a holder whose "run" equals
-    `break_run` is replaced (found dead by the caller, or named by the operator).
+    re-entrant (the automatic rollback inside an upgrade) and refreshes its heartbeat; a holder
+    whose "run" equals `break_run` is replaced (found dead by the caller, or named by the
+    operator); with `stale_seconds`, so is a holder that `liveness` finds dead.
     """
     if not holder or not holder.get("run"):
         raise OmsError("The lock holder has no run id", "Give holder.run, unique per run")
@@ -130,8 +189,11 @@ def acquire(path, holder, break_run=None, check=False):
     with _Locked(path, create=not check) as lock:
         current = lock.read()
         if current and current["run"] != holder["run"] and current["run"] != break_run:
-            return False, current, current, False
+            if not stale_seconds or liveness(path, stale_seconds)["alive"]:
+                return False, current, current, False
         if current and current["run"] == holder["run"]:
+            if not check:
+                os.utime(path, None)  # the heartbeat
             return True, current, current, False
         record = dict(holder)
         record.setdefault("started_at", utc_now())

@@ -63,3 +63,25 @@ def test_a_holder_on_another_controller_is_replaced_only_when_named(instance):
     named = run_playbook(inventory, "upgrade", dict(PREFLIGHT_ONLY, oms_break_lock=record["run"]))
     assert named.rc == 0, tail(named)
     assert not os.path.exists(lock_path(d))
+
+
+def test_a_holder_elsewhere_silent_on_the_oms_host_is_taken_over(instance):
+    """An execution environment or AWX job pod killed mid-run: its controller is gone with its
+    hostname and processes, so its liveness is judged on the OMS host: no trace there (lock,
+    journal, watch file) for oms_lock_stale_seconds and none of its work running."""
+    d = instance
+    inventory = write_inventory(d)
+    record = hold(d, 1, controller="awx-job-pod-gone")
+    past = time.time() - 120
+    os.utime(lock_path(d), (past, past))
+    for name in ("oms_upgrade_journal.json", "oms_upgrade_journal.json.watch"):
+        if os.path.exists(os.path.join(d["backup_dir"], name)):
+            os.utime(os.path.join(d["backup_dir"], name), (past, past))
+    fresh = run_playbook(inventory, "upgrade", dict(PREFLIGHT_ONLY, oms_lock_stale_seconds="300"))
+    assert fresh.rc != 0 and "holds its lock" in fresh.output, tail(fresh)
+    assert "alive: its last sign of life on this host is" in fresh.output
+    os.utime(lock_path(d), (past, past))
+    taken = run_playbook(inventory, "upgrade", dict(PREFLIGHT_ONLY, oms_lock_stale_seconds="60"))
+    assert taken.rc == 0, tail(taken)
+    assert "Took over the lock of upgrade %s" % record["run"] in taken.output
+    assert not os.path.exists(lock_path(d))

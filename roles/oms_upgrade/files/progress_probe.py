@@ -5,7 +5,7 @@
 
 Run on the managed host by roles/oms_upgrade/tasks/progress.yml (python -c, no module_utils):
 
-    progress_probe.py [--journal JOURNAL] RESULTS_FILE WAIT_SECONDS [GLOB...]
+    progress_probe.py [--journal JOURNAL] [--beat LOCK_FILE] RESULTS_FILE WAIT_SECONDS [GLOB...]
 
 Checks the async job's results file every CHECK_EVERY seconds and returns as soon as the job has
 finished, or after WAIT_SECONDS otherwise, printing one JSON line:
@@ -18,6 +18,10 @@ AnsibleModule already stripped of no_log values; its `invocation` (the arguments
 
 With --journal, it also says which step the job is at: "step", the step the run's journal
 recorded last as started (the window, oms_upgrade_window, records each of its steps there).
+
+With --beat, it touches that file (the run lock, when it exists) about every second while it
+waits: the lock's heartbeat, by which the next run judges on this host whether the holder is alive
+(module_utils/run_lock.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,6 +32,7 @@ import os
 import sys
 import time
 
+TOUCH_EVERY = 1.0
 CHECK_EVERY = 0.1  # a stat() every 0.1 s costs nothing; the job's end is seen 0.05 s sooner on average
 
 
@@ -83,6 +88,13 @@ def written(patterns):
     return total
 
 
+def touch(path):
+    try:
+        os.utime(path, None)  # never creates it: a removed lock is released
+    except OSError:
+        pass
+
+
 def current_step(journal):
     """The step the journal shows running (the last one started and not ended), or None."""
     try:
@@ -96,10 +108,14 @@ def current_step(journal):
 
 
 def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time, sleep=time.sleep,
-          journal=None):
+          journal=None, beat=None):
     deadline = clock() + max(0.0, wait)
     started, last = None, None
+    touched = None
     while True:
+        if beat and (touched is None or clock() - touched >= TOUCH_EVERY):
+            touch(beat)
+            touched = clock()
         result, mtime, last = job_result(results_file, last)
         finished = result is not None
         if started is None and mtime is not None and not finished:
@@ -123,13 +139,13 @@ def probe(results_file, wait, patterns, check_every=CHECK_EVERY, clock=time.time
 
 
 def main(argv):
-    journal = None
-    if len(argv) > 2 and argv[1] == "--journal":
-        journal, argv = argv[2], argv[:1] + argv[3:]
+    opts = {"--journal": None, "--beat": None}
+    while len(argv) > 2 and argv[1] in opts:
+        opts[argv[1]], argv = argv[2], argv[:1] + argv[3:]
     if len(argv) < 3:
         sys.stderr.write(__doc__)
         return 2
-    print(json.dumps(probe(argv[1], float(argv[2]), argv[3:], journal=journal)))
+    print(json.dumps(probe(argv[1], float(argv[2]), argv[3:], journal=opts["--journal"], beat=opts["--beat"])))
     return 0
 
 

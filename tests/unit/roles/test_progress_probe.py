@@ -129,3 +129,21 @@ def test_with_the_journal_each_line_names_the_running_step(tmp_path):
     assert json.loads(subprocess.run(argv, check=True, stdout=subprocess.PIPE).stdout)["step"] is None
     journal.unlink()
     assert json.loads(subprocess.run(argv, check=True, stdout=subprocess.PIPE).stdout)["step"] is None
+
+
+def test_beat_keeps_the_run_lock_fresh_in_either_order_with_journal(tmp_path):
+    """--beat touches the run lock, the holder's heartbeat by which the next run judges on the OMS
+    host whether it is alive (module_utils/run_lock.py); it never creates a released lock."""
+    results = tmp_path / "1.3"
+    write(results, {"started": 1, "finished": 0})
+    lock, journal = tmp_path / "journal.json.lock", tmp_path / "journal.json"
+    lock.write_text("x\n")
+    os.utime(str(lock), (1, 1))
+    journal.write_text(json.dumps({"steps": {"backup": {"status": "started"}}}))
+    argv = [sys.executable, PROBE, "--beat", str(lock), "--journal", str(journal), str(results), "1"]
+    out = json.loads(subprocess.run(argv, check=True, stdout=subprocess.PIPE).stdout)
+    assert out["finished"] is False and out["step"] == "backup"
+    assert time.time() - os.stat(str(lock)).st_mtime < 2.5
+    lock.unlink()
+    subprocess.run(argv, check=True, stdout=subprocess.PIPE)
+    assert not lock.exists()

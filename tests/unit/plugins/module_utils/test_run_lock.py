@@ -1,10 +1,12 @@
 """The run lock: one holder at a time, re-entrant for its own run, replaced only when named."""
+import json
 import multiprocessing
 import os
+import subprocess
 
 import pytest
 
-from ansible_collections.obtools.oms.plugins.module_utils import run_lock
+from ansible_collections.obtools.oms.plugins.module_utils import process_owner, run_lock
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 A = {"run": "ctl:100:1", "controller": "ctl", "pid": 100, "what": "upgrade"}
@@ -77,3 +79,72 @@ def test_runs_starting_together_get_one_holder(tmp_path):
         winners = [r for r, ok in results.items() if ok]
         assert len(winners) == 1 and run_lock.read(path)["run"] == winners[0]
         run_lock.release(path, winners[0])
+
+
+# Liveness, judged on the OMS host (the controller may be another machine, or a job pod gone
+# with its processes): traces fresher than stale_seconds, or a window whose process still runs.
+
+def _age(paths, seconds):
+    past = os.path.getmtime(paths[0]) - seconds
+    for p in paths:
+        if os.path.exists(p):
+            os.utime(p, (past, past))
+
+
+def _journal(path, window):
+    with open(path, "w") as handle:
+        json.dump({"steps": {}, "window": window}, handle)
+
+
+def test_a_silent_holder_is_taken_over_a_fresh_one_is_not(tmp_path):
+    journal = str(tmp_path / "oms_upgrade_journal.json")
+    path = journal + ".lock"
+    run_lock.acquire(path, A)
+    _journal(journal, {"status": "ended"})
+    assert run_lock.acquire(path, B, stale_seconds=60)[0] is False
+    live = run_lock.liveness(path, 60)
+    assert live["alive"] and live["heartbeat_age"] < 5 and "sign of life" in live["why"]
+    _age([path, journal], 30)  # the journal's write is a trace too: still fresh at 30 s
+    assert run_lock.acquire(path, B, stale_seconds=60)[0] is False
+    _age([path, journal], 61)
+    assert run_lock.liveness(path, 60)["alive"] is False
+    assert run_lock.acquire(path, B, stale_seconds=0)[0] is False  # 0: never by itself
+    acquired, record, previous, changed = run_lock.acquire(path, B, stale_seconds=60)
+    assert (acquired, record["run"], previous["run"], changed) == (True, B["run"], A["run"], True)
+
+
+def test_a_holder_whose_work_still_runs_here_is_alive_however_silent(tmp_path):
+    journal = str(tmp_path / "oms_upgrade_journal.json")
+    path = journal + ".lock"
+    run_lock.acquire(path, A)
+    worker = subprocess.Popen(["sleep", "60"])
+    try:
+        owner = {"pid": worker.pid, "start": process_owner.process_start(worker.pid),
+                 "boot": process_owner._read(process_owner.BOOT_ID)}
+        _journal(journal, {"status": "running", "owner": owner})
+        _age([path, journal], 1000)
+        live = run_lock.liveness(path, 60)
+        assert live["alive"] and live["working"] == ["window"] and "window still runs" in live["why"]
+        assert run_lock.acquire(path, B, stale_seconds=60)[0] is False
+        # a window that ended is no sign of life, even while that process runs
+        _journal(journal, {"status": "ended", "owner": owner})
+        _age([path, journal], 1000)
+        assert run_lock.liveness(path, 60)["alive"] is False
+        # a pid reused by another process (another start time) is not its owner
+        _journal(journal, {"status": "running", "owner": dict(owner, start="1")})
+        _age([path, journal], 1000)
+        assert run_lock.liveness(path, 60)["alive"] is False
+    finally:
+        worker.kill()
+        worker.wait()
+    _journal(journal, {"status": "running", "owner": owner})
+    _age([path, journal], 1000)
+    assert run_lock.acquire(path, B, stale_seconds=60)[0] is True
+
+
+def test_taking_the_lock_again_is_the_holders_heartbeat(tmp_path):
+    path = str(tmp_path / "oms_upgrade_journal.json.lock")
+    run_lock.acquire(path, A)
+    _age([path], 1000)
+    assert run_lock.acquire(path, A, stale_seconds=60)[0] is True
+    assert run_lock.liveness(path, 60)["heartbeat_age"] < 5
