@@ -175,14 +175,15 @@ def parse_restart_policy(text):
 
 
 def _time(value):
-    """Docker's nanosecond RFC 3339 time as UTC ISO 8601 to the second; None for the zero time."""
+    """Docker's nanosecond RFC 3339 time in the journal's format (UTC ISO 8601, milliseconds, Z);
+    None for the zero time."""
     if not value or value.startswith("0001-01-01"):
         return None
-    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)?$", value)
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$", value)
     if not match:
         return value
-    if match.group(2) in (None, "Z", "+00:00"):
-        return match.group(1) + "Z"
+    if match.group(3) in (None, "Z", "+00:00"):
+        return "%s.%sZ" % (match.group(1), ((match.group(2) or "") + "000")[:3])
     return value  # the engine always answers in UTC; keep anything else as it came
 
 

@@ -14,7 +14,6 @@ a journal).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import json
 import os
 import time
@@ -66,8 +65,8 @@ READY_PROBE_TIMEOUT = 10
 
 
 def utc_now():
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return now.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    """Now, in the journal's format (UTC ISO 8601, milliseconds, Z)."""
+    return journal_file.iso(journal_file.utc_now())
 
 
 class NoJournal(object):

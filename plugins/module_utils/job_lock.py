@@ -19,6 +19,8 @@ import json
 import os
 import time
 
+from ansible_collections.obtools.oms.plugins.module_utils import journal
+
 LOCK_NAME = ".oms_metadb_job.lock"
 
 
@@ -51,8 +53,8 @@ class JobLock(object):
             self.waited = round(time.time() - start, 1)
         try:
             os.ftruncate(self.fd, 0)
-            os.write(self.fd, json.dumps({"pid": os.getpid(), "what": self.what, "started_at": time.strftime(
-                "%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode("utf-8"))
+            os.write(self.fd, json.dumps({"pid": os.getpid(), "what": self.what, "started_at": journal.iso(
+                journal.utc_now())}).encode("utf-8"))
         except OSError:
             pass  # a full disk: the lock is held all the same, only its label is missing
         return self

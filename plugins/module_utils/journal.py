@@ -3,10 +3,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The run's journal: one JSON file on the OMS host that says which steps are done.
 
-The roles ask it "which steps are done" before each step and tell it "started", "done" or
-"failed" around it, so that a re-run after a crash resumes at the first step not done, a re-run
-after success changes nothing, and the rollback finds T1, names, tags, the previous ha.config and
-the dump manifest without asking the operator again.
+Each step records itself in it, "started" before it changes anything and "done" or "failed" when
+it ends (the step modules with journal_step, the window oms_upgrade_window for steps 2.1 to 8, a
+few role tasks), and the roles ask it which steps are done, so that a re-run after a crash resumes
+at the first step not done, a re-run after success changes nothing, and the rollback finds T1,
+names, tags, the previous ha.config and the dump manifest without asking the operator again.
+"window" holds the downtime window's owner process and how it ended.
 
 Layout (format 1):
     {"format": 1, "created_at": ..., "updated_at": ...,

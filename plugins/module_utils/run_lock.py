@@ -27,13 +27,13 @@ id and pid namespace, `controller_ns`) whose ansible-playbook process is gone is
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import errno
 import fcntl
 import json
 import os
 import time
 
+from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils import process_owner
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
@@ -43,7 +43,7 @@ STALE_SECONDS = 300
 
 
 def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return journal_file.iso(journal_file.utc_now())
 
 
 class _Locked(object):

@@ -1,6 +1,6 @@
 """Nothing in plugins/ may use a statement one of the MetaDB engines refuses, or a weaker client option.
 
-/work/shared/METADB_ENGINES.md (README "MetaDB engines") lists what OceanBase refuses: CHECKSUM TABLE
+README's "MetaDB engines" lists what OceanBase refuses: CHECKSUM TABLE
 is a syntax error there (1064), so a dump or restore built on it fails on most OMS deployments.
 --defaults-extra-file lets ~/.my.cnf on the OMS host override host, user and password.
 """

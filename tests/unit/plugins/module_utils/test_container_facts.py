@@ -47,8 +47,8 @@ def test_describe_recorded_411_container():
     assert c["pids_limit"] == -1
     assert c["ulimits"] == [{"name": "nproc", "soft": 65535, "hard": 65535}]
     assert c["oms_host_ip"] == "10.0.0.5" and c["is_upgrade"] is False
-    assert c["started_at"] == "2024-05-06T08:00:02Z"
-    assert c["finished_at"] == "2024-05-06T08:15:30Z"
+    assert c["started_at"] == "2024-05-06T08:00:02.651Z"  # the journal's format
+    assert c["finished_at"] == "2024-05-06T08:15:30.963Z"
 
 
 def test_secret_environment_values_are_masked():
