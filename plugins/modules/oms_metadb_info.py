@@ -105,7 +105,8 @@ databases:
   description:
     - Per database that exists, its C(role), C(database), C(tables), C(data_bytes), C(index_bytes)
       and C(bytes).
-    - On OceanBase also C(largest_table) (C(table), C(bytes)).
+    - On OceanBase also C(largest_table) and C(largest_unkeyed_table), the largest table without
+      a single-column integer primary key, which the dump reads with one SELECT (C(table), C(bytes)).
   returned: when O(gather) includes V(estimate)
   type: list
   elements: dict
