@@ -38,6 +38,12 @@ class MetaDB(object):
         return cls(m["host"], m["port"], m["user"], m["password"],
                    {"rm": m["rm_db"], "cm": m["cm_db"], "cm_hb": m["cm_hb_db"]})
 
+    @classmethod
+    def from_root(cls, desc, dbs):
+        """The MetaDB's administrator (`metadb_root` of `testbed describe`) on the same databases."""
+        r = desc["metadb_root"]
+        return cls(r["host"], r["port"], r["user"], r.get("password") or "", dbs)
+
     def close(self):
         shutil.rmtree(self._dir, ignore_errors=True)
 

@@ -323,8 +323,10 @@ def _set_marker(metadb, state):
                  (json.dumps(state, sort_keys=True),), db=metadb.dbs["rm"])
 
 
-def seed(metadb, seed_value, size_bytes, log=print, workers=3):
+def seed(metadb, seed_value, size_bytes, log=print, workers=3, loader=None):
     """Bring the bench tables to exactly plan(seed, size) rows; grow in place when possible.
+
+    `loader`: the MetaDB login whose mysql client loads the rows (default `metadb`'s).
 
     Returns {table: rows, "_seconds": load time, "_bytes": text bytes loaded this time}.
     """
@@ -356,11 +358,11 @@ def seed(metadb, seed_value, size_bytes, log=print, workers=3):
     for role, table, _share, _ddl, cols, _gen in TABLES:
         first = have.get(table, 0)
         if want[table] > first:
-            jobs.append((metadb.mysql_cmd(), metadb.dbs[role], table, cols, seed_value, first,
+            jobs.append(((loader or metadb).mysql_cmd(), metadb.dbs[role], table, cols, seed_value, first,
                          want[table]))
     hb_have = metadb.table_rows(hb_role, hb_table)
     if want[hb_table] > hb_have:
-        jobs.append((metadb.mysql_cmd(), metadb.dbs[hb_role], hb_table, hb_cols, seed_value,
+        jobs.append(((loader or metadb).mysql_cmd(), metadb.dbs[hb_role], hb_table, hb_cols, seed_value,
                      hb_have, want[hb_table]))
     t0 = time.time()
     written = 0

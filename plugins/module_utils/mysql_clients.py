@@ -138,6 +138,28 @@ class _HashingSink(object):
             self.written_back = self.size
 
 
+    def copy(self, data, src_fd, src_offset):
+        """As write(data), the bytes copied from src_fd at src_offset by the kernel."""
+        self.digest.update(data)
+        left, offset = len(data), src_offset
+        while left:
+            try:
+                n = os.copy_file_range(src_fd, self.fd, left, offset)
+            except (AttributeError, OSError) as e:
+                if isinstance(e, OSError) and e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                    raise
+                _write_all(self.fd, data[len(data) - left:])  # no copy_file_range here: write it
+                n = left
+            if n <= 0:
+                raise IOError(errno.EIO, "copy_file_range copied nothing")
+            left -= n
+            offset += n
+        self.size += len(data)
+        if self.size - self.written_back >= WRITEBACK_EVERY:
+            _start_writeback(self.fd, self.written_back, self.size - self.written_back)
+            self.written_back = self.size
+
+
 def _start_writeback(fd, offset, length):
     """Linux starts writing dirty pages back, without waiting, on POSIX_FADV_DONTNEED."""
     try:
@@ -452,14 +474,23 @@ class AssemblySink(object):
             self.pump.daemon = True
             self.pump.start()
 
-    def write(self, data):
+    def write(self, data, scan=True, src_fd=None, src_offset=None):
+        """Append `data` (bytes or a memoryview); `scan`: also feed it to the content scanner.
+
+        With src_fd/src_offset (where `data` was read from), a plain file gets the bytes by
+        copy_file_range, inside the kernel, instead of a write from this process.
+        """
         if self.feed is not None:
-            self.feed(data)
+            self.feed(bytes(data))
             return
-        self.scanner.feed(data)
+        if scan:
+            self.scanner.feed(bytes(data))
         try:
             if self.comp is None:
-                self.sink.write(data)
+                if src_fd is not None:
+                    self.sink.copy(data, src_fd, src_offset)
+                else:
+                    self.sink.write(data)
             else:
                 _write_all(self.comp.stdin.fileno(), data)
         except (IOError, OSError) as e:
