@@ -506,7 +506,7 @@ def read_databases(settings, databases, pieces=False):
 def dump_workers():
     """mysqldump processes at once: DUMP_WORKERS, or one more than the cores (each piece's time is
     shared between mysqldump and the server)."""
-    return DUMP_WORKERS or (os.cpu_count() or 1) + 1
+    return DUMP_WORKERS or (getattr(os, "cpu_count", lambda: None)() or 1) + 1
 
 
 def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, force=False,
