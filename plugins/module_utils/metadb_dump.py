@@ -30,7 +30,7 @@ from ansible_collections.obtools.oms.plugins.module_utils import dump_pieces, my
 # how many mysqldump pieces run at once when parallel (None: one more than the cores); see dump()
 DUMP_WORKERS = None
 # bytes of a piece handed to the file (hash, write) at a time
-COPY_CHUNK = 8 * 1024 * 1024
+COPY_CHUNK = 1024 * 1024
 
 
 def utc_iso(ts=None):
