@@ -223,7 +223,7 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
                "machine": dict(machine_load(), node=platform.node())}
     failures = []
     t_start = time.monotonic()
-    desc = containers = metadb = loader = None
+    desc = containers = metadb = loader = old_timeout = None
     try:
         if a.describe:
             with open(a.describe) as f:
@@ -239,6 +239,13 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
         # has not: the generated rows are loaded as the MetaDB's root when the test bed gives it
         if engine == "oceanbase" and desc.get("metadb_root"):
             loader = MetaDB.from_root(desc, metadb.dbs)
+            # one LOAD DATA of a table is minutes: past the default 10 s ob_query_timeout
+            loader.session_sql = "SET SESSION ob_query_timeout = 3600000000, ob_trx_timeout = 3600000000; "
+            # the manual procedure's mysqldump (and mydumper) run under the tenant's global
+            # timeout: raised for the run, as the manual procedure needs, set back at the end
+            old_timeout = loader.query("SELECT @@global.ob_query_timeout")[0][0]
+            loader.query("SET GLOBAL ob_query_timeout = 1800000000")
+            results["ob_query_timeout_global"] = {"before": int(old_timeout), "during_run": 1800000000}
         results["metadb"] = {"host": metadb.host, "port": metadb.port, "user": metadb.user,
                              "databases": metadb.dbs, "version": metadb.query("SELECT VERSION()")[0][0]}
         if containers:
@@ -336,6 +343,11 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
                 containers.stop(desc["old_container"])
             except Exception:  # pylint: disable=broad-except
                 pass
+        if old_timeout is not None:
+            try:
+                loader.query("SET GLOBAL ob_query_timeout = %d" % int(old_timeout))
+            except Exception as e:  # pylint: disable=broad-except
+                failures.append("could not set ob_query_timeout back to %s: %s" % (old_timeout, e))
         for login in (metadb, loader):
             if login is not None:
                 login.close()

@@ -22,6 +22,8 @@ class MetaDB(object):
         self.user = user
         self.password = password
         self.dbs = dict(dbs)
+        # statements the loader's mysql runs first (OceanBase: its session's timeouts)
+        self.session_sql = ""
         self._dir = tempfile.mkdtemp(prefix="obbench-secrets-")
         os.chmod(self._dir, 0o700)
         self.defaults_file = os.path.join(self._dir, "client.cnf")

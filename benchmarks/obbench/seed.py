@@ -242,11 +242,12 @@ def open_fifo_for_writing(fifo, proc, timeout=FIFO_OPEN_SECONDS, poll=FIFO_POLL)
 
 def _load_worker(args):
     """Generate rows [first, last) into a FIFO that `mysql` LOAD DATA LOCAL INFILE reads."""
-    mysql_cmd, db, table, cols, seed, first, last = args
+    mysql_cmd, db, table, cols, seed, first, last = args[:7]
+    session_sql = args[7] if len(args) > 7 else ""
     tmp = tempfile.mkdtemp(prefix="obbench-fifo-")
     fifo = os.path.join(tmp, table + ".tsv")
     os.mkfifo(fifo, 0o600)
-    sql = ("SET SESSION unique_checks=0; SET SESSION foreign_key_checks=0; "
+    sql = (session_sql + "SET SESSION unique_checks=0; SET SESSION foreign_key_checks=0; "
            "LOAD DATA LOCAL INFILE '%s' INTO TABLE `%s` CHARACTER SET utf8mb4 "
            "FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' (%s); "
            "SHOW WARNINGS;" % (fifo, table, cols))
@@ -359,11 +360,11 @@ def seed(metadb, seed_value, size_bytes, log=print, workers=3, loader=None):
         first = have.get(table, 0)
         if want[table] > first:
             jobs.append(((loader or metadb).mysql_cmd(), metadb.dbs[role], table, cols, seed_value, first,
-                         want[table]))
+                         want[table], (loader or metadb).session_sql))
     hb_have = metadb.table_rows(hb_role, hb_table)
     if want[hb_table] > hb_have:
         jobs.append(((loader or metadb).mysql_cmd(), metadb.dbs[hb_role], hb_table, hb_cols, seed_value,
-                     hb_have, want[hb_table]))
+                     hb_have, want[hb_table], (loader or metadb).session_sql))
     t0 = time.time()
     written = 0
     if jobs:
