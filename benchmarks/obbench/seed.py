@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import random
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -212,6 +213,16 @@ FIFO_OPEN_SECONDS = 120
 FIFO_POLL = 0.05
 
 
+def _die_with_parent():
+    """In the mysql child: SIGKILL when the loader process dies (Linux PR_SET_PDEATHSIG), so a
+    loader stopped after another one failed leaves no mysql waiting for its FIFO for ever."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def open_fifo_for_writing(fifo, proc, timeout=FIFO_OPEN_SECONDS, poll=FIFO_POLL):
     """The FIFO's write end, once `proc` (the reader) has opened it; None when `proc` exited first.
 
@@ -257,7 +268,7 @@ def _load_worker(args):
     # while this process writes the FIFO
     with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
         proc = subprocess.Popen(mysql_cmd + ["--local-infile=1", "--batch", db, "-e", sql],
-                                stdout=out_f, stderr=err_f)
+                                stdout=out_f, stderr=err_f, preexec_fn=_die_with_parent)
         try:
             fd = open_fifo_for_writing(fifo, proc)
             if fd is not None:

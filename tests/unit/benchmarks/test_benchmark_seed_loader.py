@@ -44,9 +44,26 @@ def test_a_client_that_reads_gets_every_row():
     assert written == sum(len(t) for t in seed.generate(7, "heatbeat_sequence", 0, 12345))
 
 
-def test_the_pool_reports_the_first_failure_without_waiting_for_the_others():
-    slow = [sys.executable, "-c", "import time; time.sleep(30)"]
+def test_the_pool_reports_the_first_failure_without_waiting_for_the_others(tmp_path):
+    pid_file = tmp_path / "slow.pid"
+    slow = [sys.executable, "-c", "import os, sys, time; open(%r, 'w').write(str(os.getpid())); time.sleep(30)"
+            % str(pid_file)]
     started = time.time()
     with pytest.raises(BenchFailure):
         seed.run_loaders([job(slow), job(FAILING_CLIENT)], 2)
     assert time.time() - started < 20
+    # the stopped loader's client dies with it: nothing is left waiting for a FIFO
+    deadline = time.time() + 10
+    while not pid_file.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    if not pid_file.exists():
+        return  # the loader was stopped before it started its client: nothing to outlive it
+    pid = int(pid_file.read_text())
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the slow client %d outlived its loader" % pid)
