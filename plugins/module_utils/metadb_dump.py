@@ -325,8 +325,8 @@ class PiecedDump(object):
             return slot.kind
         piece = slot.piece
         if piece.get("key"):
-            return "%s where %s" % (piece["table"], dump_pieces.range_where(piece["key"], piece.get("from"),
-                                                                              piece.get("to")))
+            where = dump_pieces.range_where(piece["key"], piece.get("from"), piece.get("to"))
+            return "%s where %s" % (piece["table"], where)
         return ", ".join(piece["tables"])
 
     @staticmethod

@@ -137,7 +137,6 @@ class _HashingSink(object):
             _start_writeback(self.fd, self.written_back, self.size - self.written_back)
             self.written_back = self.size
 
-
     def copy(self, data, src_fd, src_offset):
         """As write(data), the bytes copied from src_fd at src_offset by the kernel."""
         self.digest.update(data)
