@@ -22,6 +22,8 @@ class MetaDB(object):
         self.user = user
         self.password = password
         self.dbs = dict(dbs)
+        # statements the loader's mysql runs first (OceanBase: its session's timeouts)
+        self.session_sql = ""
         self._dir = tempfile.mkdtemp(prefix="obbench-secrets-")
         os.chmod(self._dir, 0o700)
         self.defaults_file = os.path.join(self._dir, "client.cnf")
@@ -37,6 +39,12 @@ class MetaDB(object):
         m = desc[key]
         return cls(m["host"], m["port"], m["user"], m["password"],
                    {"rm": m["rm_db"], "cm": m["cm_db"], "cm_hb": m["cm_hb_db"]})
+
+    @classmethod
+    def from_root(cls, desc, dbs):
+        """The MetaDB's administrator (`metadb_root` of `testbed describe`) on the same databases."""
+        r = desc["metadb_root"]
+        return cls(r["host"], r["port"], r["user"], r.get("password") or "", dbs)
 
     def close(self):
         shutil.rmtree(self._dir, ignore_errors=True)

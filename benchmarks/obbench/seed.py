@@ -13,9 +13,12 @@ loading overlap and nothing of size is written to disk.
 """
 
 import concurrent.futures
+import errno
+import fcntl
 import json
 import os
 import random
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -204,34 +207,119 @@ def plan(seed, size_bytes):
     return rows
 
 
+# how long the loader waits for `mysql` to open the FIFO (it connects first); the client's own
+# connect timeout is shorter, so this only bounds a client that hangs without failing
+FIFO_OPEN_SECONDS = 120
+FIFO_POLL = 0.05
+
+
+def _die_with_parent():
+    """In the mysql child: SIGKILL when the loader process dies (Linux PR_SET_PDEATHSIG), so a
+    loader stopped after another one failed leaves no mysql waiting for its FIFO for ever."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def open_fifo_for_writing(fifo, proc, timeout=FIFO_OPEN_SECONDS, poll=FIFO_POLL):
+    """The FIFO's write end, once `proc` (the reader) has opened it; None when `proc` exited first.
+
+    A plain open() for writing blocks until a reader opens the FIFO: when `mysql` fails before
+    (bad login, LOAD DATA LOCAL refused, the server gone) nobody ever does, and the loader hung
+    for ever with a defunct `mysql`. O_NONBLOCK answers ENXIO at once while there is no reader, so
+    the loader polls, and checks the client between tries.
+    """
+    deadline = time.time() + timeout
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+        else:
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)  # blocking writes from here
+            return fd
+        if proc.poll() is not None:
+            return None
+        if time.time() > deadline:
+            proc.kill()
+            proc.wait()
+            raise BenchFailure("mysql did not open %s within %d s" % (fifo, timeout))
+        time.sleep(poll)
+
+
 def _load_worker(args):
     """Generate rows [first, last) into a FIFO that `mysql` LOAD DATA LOCAL INFILE reads."""
-    mysql_cmd, db, table, cols, seed, first, last = args
+    mysql_cmd, db, table, cols, seed, first, last = args[:7]
+    session_sql = args[7] if len(args) > 7 else ""
     tmp = tempfile.mkdtemp(prefix="obbench-fifo-")
     fifo = os.path.join(tmp, table + ".tsv")
     os.mkfifo(fifo, 0o600)
-    sql = ("SET SESSION unique_checks=0; SET SESSION foreign_key_checks=0; "
+    sql = (session_sql + "SET SESSION unique_checks=0; SET SESSION foreign_key_checks=0; "
            "LOAD DATA LOCAL INFILE '%s' INTO TABLE `%s` CHARACTER SET utf8mb4 "
            "FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' (%s); "
            "SHOW WARNINGS;" % (fifo, table, cols))
     t0 = time.time()
-    proc = subprocess.Popen(mysql_cmd + ["--local-infile=1", "--batch", db, "-e", sql],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     written = 0
-    try:
-        with open(fifo, "w") as f:
-            for text in generate(seed, table, first, last):
-                f.write(text)
-                written += len(text)
-    except BrokenPipeError:
-        pass
-    out, err = proc.communicate()
-    shutil.rmtree(tmp, ignore_errors=True)
+    # stdout and stderr go to files: a client that writes much must not block on a full pipe
+    # while this process writes the FIFO
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        proc = subprocess.Popen(mysql_cmd + ["--local-infile=1", "--batch", db, "-e", sql],
+                                stdout=out_f, stderr=err_f, preexec_fn=_die_with_parent)
+        try:
+            fd = open_fifo_for_writing(fifo, proc)
+            if fd is not None:
+                try:
+                    with os.fdopen(fd, "w") as f:
+                        for text in generate(seed, table, first, last):
+                            f.write(text)
+                            written += len(text)
+                except BrokenPipeError:
+                    pass  # mysql stopped reading: its exit code and stderr say why
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            shutil.rmtree(tmp, ignore_errors=True)
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
     if proc.returncode != 0:
-        raise BenchFailure("loading %s.%s failed: %s" % (db, table, err.decode(errors="replace")))
+        raise BenchFailure("loading %s.%s failed (mysql rc %s): %s"
+                           % (db, table, proc.returncode, err.decode(errors="replace").strip()))
+    if fd is None:
+        raise BenchFailure("loading %s.%s failed: mysql exited (rc 0) without reading the rows: %s"
+                           % (db, table, (err or out).decode(errors="replace").strip()))
     if out.strip():
         raise BenchFailure("loading %s.%s gave warnings: %s" % (db, table, out.decode()[:500]))
     return table, last - first, written, time.time() - t0
+
+
+def run_loaders(jobs, workers):
+    """_load_worker over `jobs` in a process pool; the first failure ends the seed at once.
+
+    The other loaders are stopped rather than waited for: their client's error is the one the
+    benchmark reports, and a half-loaded table is reloaded by the next run (the marker is only
+    written after every loader succeeded).
+    """
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers)
+    results = []
+    try:
+        futures = [pool.submit(_load_worker, job) for job in jobs]
+        for future in concurrent.futures.as_completed(futures):
+            results.append(future.result())
+    except BaseException:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            if proc.is_alive():
+                proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
 
 
 def _marker(metadb):
@@ -247,8 +335,10 @@ def _set_marker(metadb, state):
                  (json.dumps(state, sort_keys=True),), db=metadb.dbs["rm"])
 
 
-def seed(metadb, seed_value, size_bytes, log=print, workers=3):
+def seed(metadb, seed_value, size_bytes, log=print, workers=3, loader=None):
     """Bring the bench tables to exactly plan(seed, size) rows; grow in place when possible.
+
+    `loader`: the MetaDB login whose mysql client loads the rows (default `metadb`'s).
 
     Returns {table: rows, "_seconds": load time, "_bytes": text bytes loaded this time}.
     """
@@ -280,12 +370,12 @@ def seed(metadb, seed_value, size_bytes, log=print, workers=3):
     for role, table, _share, _ddl, cols, _gen in TABLES:
         first = have.get(table, 0)
         if want[table] > first:
-            jobs.append((metadb.mysql_cmd(), metadb.dbs[role], table, cols, seed_value, first,
-                         want[table]))
+            jobs.append(((loader or metadb).mysql_cmd(), metadb.dbs[role], table, cols, seed_value, first,
+                         want[table], (loader or metadb).session_sql))
     hb_have = metadb.table_rows(hb_role, hb_table)
     if want[hb_table] > hb_have:
-        jobs.append((metadb.mysql_cmd(), metadb.dbs[hb_role], hb_table, hb_cols, seed_value,
-                     hb_have, want[hb_table]))
+        jobs.append(((loader or metadb).mysql_cmd(), metadb.dbs[hb_role], hb_table, hb_cols, seed_value,
+                     hb_have, want[hb_table], (loader or metadb).session_sql))
     t0 = time.time()
     written = 0
     if jobs:
@@ -293,10 +383,9 @@ def seed(metadb, seed_value, size_bytes, log=print, workers=3):
         jobs.sort(key=lambda j: -(j[6] - j[5]))
         log("seeding %d table(s), %d rows (seed %s, target %.0f MB) ..."
             % (len(jobs), sum(j[6] - j[5] for j in jobs), seed_value, size_bytes / 1e6))
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
-            for table, n, nbytes, secs in pool.map(_load_worker, jobs):
-                written += nbytes
-                log("  %-26s +%9d rows %8.1f MB in %5.1f s" % (table, n, nbytes / 1e6, secs))
+        for table, n, nbytes, secs in run_loaders(jobs, workers):
+            written += nbytes
+            log("  %-26s +%9d rows %8.1f MB in %5.1f s" % (table, n, nbytes / 1e6, secs))
     rows = {t: want[t] for t in want if t != hb_table}
     _set_marker(metadb, {"seed": seed_value, "version": GENERATOR_VERSION, "rows": rows,
                          "size_bytes": size_bytes})

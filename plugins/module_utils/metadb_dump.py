@@ -16,6 +16,7 @@ written last, atomically: a manifest on disk always describes complete files.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import functools
 import os
 import re
 import threading
@@ -23,11 +24,13 @@ import time
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import atomic_file, dump_files, metadb, metadb_inventory
-from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients
+from ansible_collections.obtools.oms.plugins.module_utils import dump_pieces, mysql_clients
 
 
-# how many dumps run at once when parallel (None: all three); see dump()
+# how many mysqldump pieces run at once when parallel (None: one more than the cores); see dump()
 DUMP_WORKERS = None
+# bytes of a piece handed to the file (hash, write) at a time
+COPY_CHUNK = 1024 * 1024
 
 
 def utc_iso(ts=None):
@@ -137,52 +140,362 @@ def manifest_problems(backup_dir, manifest, content=False, zstd_path="zstd"):
     return problems
 
 
-class DumpJob(object):
-    """One database's dump: runs in its own thread with its own connection."""
+class Slot(object):
+    """One mysqldump of a pieced dump: its options, its temporary file, whether it has finished."""
 
-    def __init__(self, settings, role, database, backup_dir, compress, triggers, mysqldump,
-                 defaults_file, extra_args, paths, tables):
-        self.settings = settings
-        self.role = role
+    def __init__(self, kind, piece, path, ranges=None):
+        self.kind = kind  # "schema", "data" or "triggers"
+        self.piece = piece
+        self.path = path
+        self.ranges = ranges
+        self.done = False
+        self.error = None
+        self.seconds = None
+
+
+class DatabaseDump(object):
+    """A database's pieces and how they are put back together into `sink` (in order, as they finish)."""
+
+    def __init__(self, database, sink, units=None, recorded=None, triggers=False):
         self.database = database
-        self.file = dump_files.dump_file_name(database, compress)
-        self.path = os.path.join(backup_dir, self.file)
-        self.tmp = os.path.join(backup_dir, ".%s.tmp-%d" % (self.file, os.getpid()))
-        self.compress = compress
-        self.argv = mysql_clients.dump_command(mysqldump, defaults_file, database, triggers, extra_args)
-        self.paths = paths
-        # (charset, collation, [tables]) read before the dump by dump(), on one connection
-        self.charset, self.collation, self.tables = tables
+        self.sink = sink
+        self.units = list(units or [])
+        self.slots = []          # data pieces, in file order
+        self.schema = None
+        self.triggers = None
+        self.want_triggers = triggers
+        self.issued_all = False
+        self.result = None
+        self.error = None
+        self.bytes = 0
+        if recorded is not None:
+            self.units = [("recorded", list(recorded))]
 
-    def __call__(self):
-        # mysqldump's --single-transaction reads one consistent snapshot; the old container is
-        # stopped, so nothing writes: no second pass over the rows inside the window
-        run = mysql_clients.run_dump_to_file(self.argv, self.tmp, self.compress, self.paths)
-        if run["size"] == 0:
-            problems = ["%s is empty" % self.tmp]
+
+class PiecedDump(object):
+    """Dumps databases in pieces over `workers` threads; each database's file is put together by a
+    thread of its own, piece after piece, and the piece's temporary file is removed behind it.
+
+    Every piece is a mysqldump with the dump's options plus its own (dump_pieces); the schema dump
+    of each database is started first. Memory stays flat: pieces go through temporary files in the
+    backup directory (0600, swept if the run is killed) and are copied CHUNK at a time.
+    """
+
+    def __init__(self, work_dir, mysqldump, defaults_file, extra_args=None, workers=2):
+        self.work_dir = work_dir
+        self.mysqldump = mysqldump
+        self.defaults_file = defaults_file
+        self.extra_args = list(extra_args or [])
+        self.workers = max(1, int(workers))
+        self.dbs = []
+        self.cond = threading.Condition()
+        self.failed = None
+        self.counter = 0
+
+    def add(self, database, sink, units=None, recorded=None, triggers=False):
+        self.dbs.append(DatabaseDump(database, sink, units, recorded, triggers))
+
+    def _path(self, db):
+        self.counter += 1
+        return os.path.join(self.work_dir, ".%s.piece%05d.tmp-%d" % (db.database, self.counter, os.getpid()))
+
+    def _argv(self, db, slot):
+        if slot.kind == "schema":
+            opts, tables = ["--no-data"], []
+        elif slot.kind == "triggers":
+            opts, tables = ["--no-data", "--no-create-info", "--triggers"], []
         else:
-            problems = dump_files.scan_problems(self.tmp, run["scan"], len(self.tables))
-            problems.extend(dump_files.header_problems(self.tmp, run["scan"], self.settings.host,
-                                                       self.database))
-        if problems:
-            raise OmsError("The dump of %s did not verify: %s" % (self.database, "; ".join(problems)),
-                           "Check the MetaDB and the space in the backup directory, then dump again")
-        return {"role": self.role, "database": self.database, "file": self.file, "size": run["size"],
-                "sha256": run["sha256"], "tables": len(self.tables), "duration": round(run["seconds"], 1),
-                "charset": self.charset, "collation": self.collation}
+            opts, tables = dump_pieces.piece_args(slot.piece)
+            opts = ["--no-create-info"] + opts
+        return mysql_clients.dump_command(self.mysqldump, self.defaults_file, db.database, False,
+                                          self.extra_args + opts) + tables
+
+    def _next(self):
+        """The next slot to dump (under self.cond), or None."""
+        for db in self.dbs:
+            if db.schema is None:
+                db.schema = Slot("schema", None, self._path(db))
+                return db, db.schema
+            if db.want_triggers and db.triggers is None:
+                db.triggers = Slot("triggers", None, self._path(db))
+                return db, db.triggers
+        for db in self.dbs:
+            while db.units:
+                kind, what = db.units[0]
+                if kind == "ranges":
+                    piece = what.take()
+                    if piece is None:
+                        db.units.pop(0)
+                        continue
+                    slot = Slot("data", piece, self._path(db), what)
+                elif kind == "group":
+                    db.units.pop(0)
+                    slot = Slot("data", {"tables": what}, self._path(db))
+                else:  # recorded pieces, replayed in order
+                    if not what:
+                        db.units.pop(0)
+                        continue
+                    slot = Slot("data", dict(what.pop(0)), self._path(db))
+                db.slots.append(slot)
+                return db, slot
+            if not db.issued_all:
+                db.issued_all = True
+                self.cond.notify_all()
+        return None
+
+    def _worker(self):
+        while True:
+            with self.cond:
+                if self.failed is not None:
+                    return
+                job = self._next()
+            if job is None:
+                return
+            db, slot = job
+            try:
+                slot.seconds = mysql_clients.run_piece(self._argv(db, slot), slot.path)
+            except OmsError as e:
+                e.msg = "%s (%s, piece %s)" % (e.msg, db.database, self._describe(slot))
+                slot.error = e
+            except Exception as e:  # pylint: disable=broad-except
+                slot.error = e
+            with self.cond:
+                slot.done = True
+                if slot.error is not None and self.failed is None:
+                    self.failed = slot.error
+                if slot.error is None and slot.ranges is not None:
+                    slot.ranges.measured(slot.piece["width"], slot.seconds)
+                self.cond.notify_all()
+
+    def _wait(self, ready):
+        with self.cond:
+            while not ready():
+                if self.failed is not None:
+                    raise self.failed
+                self.cond.wait(1.0)
+            if self.failed is not None:
+                raise self.failed
+
+    def _copy(self, db, slot, start=None, end=None, whole_body=True):
+        """Append the body of a piece (or [start, end) of it) to the database's sink."""
+        with open(slot.path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(min(size, 65536))
+            f.seek(max(0, size - 65536))
+            tail_offset = f.tell()
+            tail = f.read()
+            lines = [line for line in tail.splitlines() if line.strip()]
+            if not lines or not lines[-1].startswith(dump_files.COMPLETION_PREFIX):
+                raise OmsError("A piece of the dump of %s (%s) is truncated: no completion line"
+                               % (db.database, self._describe(slot)),
+                               "Check the MetaDB and the space in the backup directory, then dump again")
+            body_start = dump_pieces.header_end(head)
+            body_end = dump_pieces.footer_start(tail, tail_offset)
+            if body_start is None or body_end is None or body_end < body_start:
+                raise OmsError("mysqldump's output for %s (%s) has no header or footer where expected"
+                               % (db.database, self._describe(slot)),
+                               "Do not give dump_extra_args that change mysqldump's header (--compact, "
+                               "--skip-comments, --skip-set-charset)")
+            if whole_body:
+                start, end = body_start, body_end
+            else:
+                start = 0 if start is None else (body_end if start == "footer" else start)
+                end = size if end is None else (body_end if end == "footer" else end)
+            if end <= start:
+                return
+            # read into one buffer for the hash (and the scan of the schema dump's parts; a
+            # piece's body holds no line that starts a CREATE TABLE); the file gets the bytes by
+            # copy_file_range, inside the kernel: this process's CPU is the dump's overhead
+            buf = bytearray(COPY_CHUNK)
+            view = memoryview(buf)
+            f.seek(start)
+            at = start
+            while at < end:
+                n = f.readinto(view[:min(COPY_CHUNK, end - at)])
+                if not n:
+                    raise OmsError("A piece of the dump of %s (%s) shrank while it was read"
+                                   % (db.database, self._describe(slot)), "Dump again")
+                db.sink.write(view[:n], scan=slot.kind == "schema", src_fd=f.fileno(), src_offset=at)
+                at += n
+            db.bytes += end - start
+
+    @staticmethod
+    def _describe(slot):
+        if slot.kind != "data":
+            return slot.kind
+        piece = slot.piece
+        if piece.get("key"):
+            where = dump_pieces.range_where(piece["key"], piece.get("from"), piece.get("to"))
+            return "%s where %s" % (piece["table"], where)
+        return ", ".join(piece["tables"])
+
+    @staticmethod
+    def _ready(db, i):
+        """Piece i of db can be copied, or db has no piece i and will have none."""
+        return (i < len(db.slots) and db.slots[i].done) or (db.issued_all and i >= len(db.slots))
+
+    def _assemble(self, db):
+        try:
+            self._wait(lambda: db.schema is not None and db.schema.done)
+            self._copy(db, db.schema, 0, "footer", whole_body=False)
+            i = 0
+            while True:
+                self._wait(functools.partial(self._ready, db, i))
+                if i >= len(db.slots):
+                    break
+                self._copy(db, db.slots[i])
+                dump_files.remove_quietly(db.slots[i].path)
+                i += 1
+            if db.triggers is not None:
+                self._wait(lambda: db.triggers.done)
+                self._copy(db, db.triggers)
+            self._copy(db, db.schema, "footer", None, whole_body=False)
+            db.result = db.sink.close()
+            db.finished = time.time()
+        except Exception as e:  # pylint: disable=broad-except
+            db.error = e
+            with self.cond:
+                if self.failed is None:
+                    self.failed = e
+                self.cond.notify_all()
+
+    def run(self):
+        """Dump every database added; raise the first failure; [(DatabaseDump)] when all went well."""
+        started = time.time()
+        threads = [threading.Thread(target=self._worker) for _i in range(self.workers)]
+        threads += [threading.Thread(target=self._assemble, args=(db,)) for db in self.dbs]
+        try:
+            for t in threads:
+                t.start()
+        finally:
+            for t in threads:
+                if t.ident is not None:
+                    t.join()
+            for db in self.dbs:
+                for slot in [db.schema, db.triggers] + db.slots:
+                    if slot is not None:
+                        dump_files.remove_quietly(slot.path)
+                if db.result is None:
+                    db.sink.abort()
+        if self.failed is not None:
+            raise self.failed
+        self.seconds = time.time() - started
+        return self.dbs
+
+    def plan(self, db):
+        """The data pieces of a database as the manifest records them."""
+        out = []
+        for slot in db.slots:
+            piece = dict(slot.piece)
+            piece.pop("width", None)
+            out.append(piece)
+        return out
 
 
-def read_databases(settings, databases):
-    """{database: (charset, collation, [base tables])} and the engine, on one connection."""
+def read_piece_info(conn, database, tables):
+    """[{"table", "key", "low", "high", "row_bytes", "rows"}] of `tables`: what plan_units needs.
+
+    One query for the columns and table-row estimates of the database, then per table with an
+    integer key MIN and MAX of the key (its index ends) and, when the span is more than a few rows,
+    the sampled length of a row as mysqldump writes it (metadb_inventory). No COUNT(*).
+    """
+    with conn.cursor() as cur:
+        cur.execute("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME, ORDINAL_POSITION", (database,))
+        columns = {}
+        for table, column, data_type, key in cur.fetchall():
+            columns.setdefault(table, []).append((column, data_type, key))
+        cur.execute("SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                    (database,))
+        estimates = dict((r[0], r[1]) for r in cur.fetchall())
+        out = []
+        for table in tables:
+            info = {"table": table, "key": None, "low": None, "high": None, "row_bytes": None,
+                    "rows": estimates.get(table)}
+            key = dump_pieces.int_key(columns.get(table, []))
+            if key is not None:
+                cur.execute("SELECT MIN(%s), MAX(%s) FROM %s.%s" % (
+                    metadb.quote_identifier(key), metadb.quote_identifier(key),
+                    metadb.quote_identifier(database), metadb.quote_identifier(table)))
+                low, high = cur.fetchone()
+                info.update(key=key, low=low, high=high)
+                if low is not None and int(high) - int(low) > 1000:
+                    cur.execute(metadb_inventory.sampled_row_bytes_sql(
+                        database, table, [(c[0], c[1]) for c in columns[table]]))
+                    sampled, sampled_bytes = cur.fetchone()
+                    if sampled:
+                        info["row_bytes"] = float(sampled_bytes) / int(sampled) + metadb_inventory.ROW_OVERHEAD \
+                            + metadb_inventory.VALUE_OVERHEAD * len(columns[table])
+            out.append(info)
+    return out
+
+
+def query_timeout_seconds(conn, engine):
+    """The tenant's ob_query_timeout in seconds on OceanBase (mysqldump's sessions run under the
+    global value), None elsewhere."""
+    if engine != "oceanbase":
+        return None
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@global.ob_query_timeout")
+        return int(cur.fetchone()[0]) / 1000000.0
+
+
+def other_sessions(conn, databases):
+    """Sessions other than this one that use the databases (their current database, or a statement
+    naming one): [(id, user, host, db, command, seconds, statement)]."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT ID, USER, HOST, DB, COMMAND, TIME, INFO FROM information_schema.PROCESSLIST "
+                    "WHERE ID <> CONNECTION_ID()")
+        rows = cur.fetchall()
+    conn.rollback()
+    names = set(databases)
+    found = []
+    for row in rows:
+        info = row[6] if not isinstance(row[6], bytes) else row[6].decode("utf-8", "replace")
+        if row[3] in names or (info and any(name in info for name in names)):
+            found.append(tuple(row[:6]) + ((info or "")[:80],))
+    return found
+
+
+def require_quiescent(settings, databases, when):
+    """Refuse (OmsError naming them) when other sessions use the databases: the pieces of a dump
+    are read one after another, which is one consistent state only while nothing writes."""
+    conn = metadb.connect(settings)
+    try:
+        try:
+            found = other_sessions(conn, databases)
+        except metadb.pymysql.err.MySQLError as e:
+            raise metadb.translate_error(e, settings, doing="read information_schema.PROCESSLIST")
+    finally:
+        conn.close()
+    if found:
+        raise OmsError("Other sessions use %s %s the dump: %s" % (
+            ", ".join(databases), when,
+            "; ".join("id %s %s@%s db %s %s %ss %s" % (r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in found)),
+            "The dump needs the databases quiescent (OMS stopped, nothing else connected to them): stop "
+            "what these sessions belong to, or KILL them, and dump again")
+
+
+def read_databases(settings, databases, pieces=False):
+    """{database: (charset, collation, [base tables])} and the engine, on one connection.
+
+    With pieces, also {database: read_piece_info()} and the OceanBase query timeout (seconds).
+    """
     conn = metadb.connect(settings)
     try:
         try:
             found = {}
+            infos = {}
             for _role, database in databases:
                 charset, collation = metadb_inventory.database_charset(conn, database)
                 if charset is not None:
                     found[database] = (charset, collation, metadb_inventory.base_tables(conn, database))
+                    if pieces:
+                        infos[database] = read_piece_info(conn, database, found[database][2])
+            timeout = query_timeout_seconds(conn, conn.oms_engine["engine"]) if pieces else None
             conn.rollback()
+            if pieces:
+                return found, conn.oms_engine, infos, timeout
             return found, conn.oms_engine
         except metadb.pymysql.err.MySQLError as e:
             raise metadb.translate_error(e, settings, doing="read information_schema")
@@ -190,9 +503,21 @@ def read_databases(settings, databases):
         conn.close()
 
 
+def dump_workers():
+    """mysqldump processes at once: DUMP_WORKERS, or one more than the cores (each piece's time is
+    shared between mysqldump and the server)."""
+    return DUMP_WORKERS or (getattr(os, "cpu_count", lambda: None)() or 1) + 1
+
+
 def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, force=False,
-         check_mode=False, mysqldump="mysqldump", paths=None, extra_args=None):
-    """Dump the three databases into backup_dir; the module's result dict."""
+         check_mode=False, mysqldump="mysqldump", paths=None, extra_args=None, quiescent_check=True):
+    """Dump the three databases into backup_dir; the module's result dict.
+
+    The databases are read in pieces (dump_pieces), so that no statement outlives OceanBase's
+    ob_query_timeout; pieces are read one after another, so the databases must not change: with
+    quiescent_check (the default) the dump refuses, naming them, when other sessions use them
+    before it starts or when it ends.
+    """
     databases = settings.databases()
     manifest_path = os.path.join(backup_dir, dump_files.MANIFEST_NAME)
     zstd_path = (paths or {}).get("zstd") or "zstd"
@@ -217,12 +542,15 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
         return result
 
     # reach the MetaDB and find the three databases before anything is created on disk; inside
-    # the window this is one connection and information_schema only (no size estimate)
-    found, engine = read_databases(settings, databases)
+    # the window this is one connection, information_schema and each keyed table's MIN/MAX
+    names = [pair[1] for pair in databases]
+    found, engine, infos, timeout = read_databases(settings, databases, pieces=True)
     missing = [pair[1] for pair in databases if pair[1] not in found]
     if missing:
         raise OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, ", ".join(missing)),
                        "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in config.yaml)")
+    if quiescent_check:
+        require_quiescent(settings, names, "before")
     if not os.path.isdir(backup_dir):
         try:
             os.makedirs(backup_dir, 0o700)
@@ -232,28 +560,50 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
                            "user can write")
     sweep_partial_dumps(backup_dir)
     started = time.time()
-    jobs = []
-    with metadb.client_defaults_file(settings, backup_dir, engine["engine"]) as defaults_file:
-        jobs = [DumpJob(settings, role, db, backup_dir, compress, triggers, mysqldump, defaults_file,
-                        extra_args, paths, found[db]) for role, db in databases]
-        # most tables first (rm): it bounds the run, so it must not wait for a worker or start last
-        order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i].tables))
-        try:
-            ordered = run_jobs([jobs[i] for i in order], parallel, DUMP_WORKERS)
-            outcomes = [None] * len(jobs)
-            for position, i in enumerate(order):
-                outcomes[i] = ordered[position]
-            raise_first(outcomes, "Dumping the OMS databases failed")
-        except Exception:
-            for job in jobs:
-                dump_files.remove_quietly(job.tmp)
-            raise
+    target = dump_pieces.target_seconds(timeout)
+    tmps = dict((db, os.path.join(backup_dir, ".%s.tmp-%d" % (dump_files.dump_file_name(db, compress), os.getpid())))
+                for db in names)
+    pieced = None
+    try:
+        with metadb.client_defaults_file(settings, backup_dir, engine["engine"]) as defaults_file:
+            pieced = PiecedDump(backup_dir, mysqldump, defaults_file, extra_args,
+                                dump_workers() if parallel else 1)
+            for db in names:
+                pieced.add(db, mysql_clients.AssemblySink(tmps[db], compress, paths, what="dump of %s" % db),
+                           units=dump_pieces.plan_units(infos[db], target), triggers=triggers)
+            pieced.run()
+        problems = []
+        for db in pieced.dbs:
+            scan = db.result["scan"]
+            if db.result["size"] == 0:
+                problems.append("%s is empty" % tmps[db.database])
+                continue
+            problems.extend(dump_files.scan_problems(tmps[db.database], scan, len(found[db.database][2])))
+            problems.extend(dump_files.header_problems(tmps[db.database], scan, settings.host, db.database))
+        if problems:
+            raise OmsError("The dump did not verify: %s" % "; ".join(problems),
+                           "Check the MetaDB and the space in the backup directory, then dump again")
+        if quiescent_check:
+            require_quiescent(settings, names, "during")
+    except Exception:
+        if pieced is not None:
+            for db in pieced.dbs:
+                db.sink.abort()
+        for path in tmps.values():
+            dump_files.remove_quietly(path)
+        raise
     finished = time.time()
-    entries = [outcome[0] for outcome in outcomes]
+    entries = []
+    for (role, name), db in zip(databases, pieced.dbs):
+        charset, collation, tables = found[name]
+        entries.append({"role": role, "database": name, "file": dump_files.dump_file_name(name, compress),
+                        "size": db.result["size"], "sha256": db.result["sha256"], "tables": len(tables),
+                        "duration": round(db.finished - started, 1), "charset": charset,
+                        "collation": collation, "triggers": bool(triggers), "pieces": pieced.plan(db)})
     # the old manifest must not describe the new files while they are being renamed
     dump_files.remove_quietly(manifest_path)
-    for job in jobs:
-        os.rename(job.tmp, job.path)
+    for name in names:
+        os.rename(tmps[name], os.path.join(backup_dir, dump_files.dump_file_name(name, compress)))
     atomic_file.fsync_dir(backup_dir)
     manifest = {
         "format": dump_files.MANIFEST_FORMAT,

@@ -61,7 +61,7 @@ def timeout_variable(code, text=""):
     low = (text or "").lower()
     if "ob_trx_timeout" in low or "transaction timeout" in low or "transaction is timeout" in low:
         return "ob_trx_timeout"
-    if "ob_query_timeout" in low or "query_timeout" in low:
+    if "ob_query_timeout" in low or "query_timeout" in low or "maximum query timeout" in low:
         return "ob_query_timeout"
     if code in OB_TRX_TIMEOUT_CODES:
         return "ob_trx_timeout"

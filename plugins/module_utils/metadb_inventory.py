@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import math
 
-from ansible_collections.obtools.oms.plugins.module_utils import metadb
+from ansible_collections.obtools.oms.plugins.module_utils import dump_pieces, metadb
 
 # A mysqldump file is usually smaller than data+index on disk, but small tables are a few rows in
 # a 16 KiB page and SQL text of wide rows can be larger; keep this much headroom.
@@ -86,8 +86,14 @@ def _sampled_sizes(cur, database):
     columns = {}
     for table, column, data_type in cur.fetchall():
         columns.setdefault(table, []).append((column, data_type))
+    cur.execute("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = %s AND COLUMN_KEY = 'PRI'", (database,))
+    keys = {}
+    for table, column, data_type, key in cur.fetchall():
+        keys.setdefault(table, []).append((column, data_type, key))
     total = 0
     largest = (None, 0)
+    largest_unkeyed = (None, 0)
     for table in sorted(columns):
         cur.execute("SELECT COUNT(*) FROM %s.%s"
                     % (metadb.quote_identifier(database), metadb.quote_identifier(table)))
@@ -102,7 +108,9 @@ def _sampled_sizes(cur, database):
         total += size
         if size > largest[1]:
             largest = (table, size)
-    return len(columns), total, largest
+        if dump_pieces.int_key(keys.get(table, [])) is None and size > largest_unkeyed[1]:
+            largest_unkeyed = (table, size)
+    return len(columns), total, largest, largest_unkeyed
 
 
 def size_estimate(conn, databases, engine="mysql"):
@@ -119,9 +127,10 @@ def size_estimate(conn, databases, engine="mysql"):
         for role, database in databases:
             entry = {"role": role, "database": database}
             if method == "sampled":
-                tables, data, largest = _sampled_sizes(cur, database)
+                tables, data, largest, unkeyed = _sampled_sizes(cur, database)
                 index = 0
                 entry["largest_table"] = {"table": largest[0], "bytes": largest[1]}
+                entry["largest_unkeyed_table"] = {"table": unkeyed[0], "bytes": unkeyed[1]}
             else:
                 tables, data, index = _information_schema_sizes(cur, database)
             size = data + index
@@ -143,15 +152,16 @@ def dump_timeout_risks(conn, estimate):
     """Tables whose single mysqldump SELECT may outlive OceanBase's global ob_query_timeout.
 
     mysqldump cannot raise the session's timeout (no init-command before MySQL 8.0.32), so each
-    table's SELECT runs under the tenant's global value: a warning before the window, not a kill
-    inside it.
+    SELECT runs under the tenant's global value. The dump reads a table with a single-column
+    integer primary key in ranges short enough (dump_pieces); a table without one is read with one
+    SELECT: the largest such table of each database is named here, before the window.
     """
     with conn.cursor() as cur:
         cur.execute("SELECT @@global.ob_query_timeout")
         limit_s = int(cur.fetchone()[0]) / 1000000.0
     risks = []
     for d in estimate["databases"]:
-        largest = d.get("largest_table") or {}
+        largest = d.get("largest_unkeyed_table") or {}
         if largest.get("table") and largest["bytes"] / float(DUMP_BYTES_PER_SECOND) > limit_s / 2:
             risks.append({"database": d["database"], "table": largest["table"], "bytes": largest["bytes"],
                           "ob_query_timeout_seconds": limit_s})

@@ -51,15 +51,27 @@ def header_check(settings, backup_dir, entries, scans):
                        "name the same host as the one the upgrade dumped from) and backup_dir")
 
 
-def redump_digest(settings, database, mysqldump, defaults_file):
-    """(content digest, table names) of `database` dumped again now, with the dump's options."""
+def redump_digest(settings, database, mysqldump, defaults_file, entry=None, work_dir=None, parallel=True):
+    """(content digest, table names) of `database` dumped again now, with the dump's options.
+
+    A dump made in pieces (its manifest entry records them) is dumped again with the same pieces,
+    over the same workers, so that it gives the same bytes and no statement is longer than the
+    dump's were (OceanBase's ob_query_timeout); an older manifest's, with one mysqldump.
+    """
     digest = dump_digest.ContentDigest()
+    if entry is not None and entry.get("pieces") is not None and work_dir:
+        pieced = metadb_dump.PiecedDump(work_dir, mysqldump, defaults_file,
+                                        workers=metadb_dump.dump_workers() if parallel else 1)
+        pieced.add(database, mysql_clients.AssemblySink(feed=digest.feed), recorded=entry["pieces"],
+                   triggers=bool(entry.get("triggers")))
+        pieced.run()
+        return digest.hexdigest(), list(digest.tables)
     argv = mysql_clients.dump_command(mysqldump, defaults_file, database)
     mysql_clients.run_dump_to_stream(argv, digest.feed)
     return digest.hexdigest(), list(digest.tables)
 
 
-def database_state(conn, entry, scan, settings, mysqldump, defaults_file):
+def database_state(conn, entry, scan, settings, mysqldump, defaults_file, work_dir=None):
     """('missing'|'identical'|'different', differing tables) of one manifest entry.
 
     The table lists are compared first (cheap: after an upgrade ran, the schema differs); only
@@ -73,15 +85,17 @@ def database_state(conn, entry, scan, settings, mysqldump, defaults_file):
     recorded = sorted(scan.get("table_names") or [])
     if sorted(tables) != recorded:
         return "different", sorted(set(tables) ^ set(recorded))
-    digest, _names = redump_digest(settings, database, mysqldump, defaults_file)
+    digest, _names = redump_digest(settings, database, mysqldump, defaults_file, entry, work_dir)
     if digest != scan.get("content_digest"):
         return "different", ["(content)"]
     return "identical", []
 
 
 class RestoreJob(object):
-    def __init__(self, settings, backup_dir, entry, scan, mysql, mysqldump, defaults_file, paths):
+    def __init__(self, settings, backup_dir, entry, scan, mysql, mysqldump, defaults_file, paths, parallel=True):
         self.settings = settings
+        self.backup_dir = backup_dir
+        self.parallel = parallel
         self.entry = entry
         self.scan = scan
         self.database = entry["database"]
@@ -111,7 +125,8 @@ class RestoreJob(object):
         finally:
             conn.close()
         duration = mysql_clients.run_load_from_file(self.argv, self.path, self.compress, self.paths)
-        digest, tables = redump_digest(self.settings, self.database, self.mysqldump, self.defaults_file)
+        digest, tables = redump_digest(self.settings, self.database, self.mysqldump, self.defaults_file,
+                                       self.entry, self.backup_dir, self.parallel)
         if digest != self.scan.get("content_digest"):
             missing = sorted(set(self.scan.get("table_names") or []) - set(tables))
             raise OmsError("%s was restored but dumping it again does not give back the backup's content "
@@ -141,7 +156,7 @@ def restore(settings, backup_dir, parallel=True, force=False, check_mode=False, 
             # 2. what differs from the backup
             try:
                 states = [(entry,) + database_state(conn, entry, scans[entry["database"]], settings,
-                                                    mysqldump, defaults_file)
+                                                    mysqldump, defaults_file, backup_dir)
                           for entry in entries]
             except metadb.pymysql.err.MySQLError as e:
                 raise metadb.translate_error(e, settings, doing="compare the databases with the backup")
@@ -174,7 +189,7 @@ def _restore_plan(settings, backup_dir, manifest, scans, states, engine, force, 
         return result
     # 3. drop, create, load, dump again and compare
     jobs = [RestoreJob(settings, backup_dir, entry, scans[entry["database"]], mysql, mysqldump,
-                       defaults_file, paths) for entry in todo]
+                       defaults_file, paths, parallel) for entry in todo]
     outcomes = metadb_dump.run_jobs(jobs, parallel)
     metadb_dump.raise_first(outcomes, "Restoring the OMS databases failed")
     result.update(changed=True, durations=dict((o[0]["database"], o[0]["duration"]) for o in outcomes),

@@ -142,6 +142,27 @@ class _HashingSink(object):
             _start_writeback(self.fd, self.written_back, self.size - self.written_back)
             self.written_back = self.size
 
+    def copy(self, data, src_fd, src_offset):
+        """As write(data), the bytes copied from src_fd at src_offset by the kernel."""
+        self.digest.update(data)
+        left, offset = len(data), src_offset
+        while left:
+            try:
+                n = os.copy_file_range(src_fd, self.fd, left, offset)
+            except (AttributeError, OSError) as e:
+                if isinstance(e, OSError) and e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                    raise
+                _write_all(self.fd, data[len(data) - left:])  # no copy_file_range here: write it
+                n = left
+            if n <= 0:
+                raise IOError(errno.EIO, "copy_file_range copied nothing")
+            left -= n
+            offset += n
+        self.size += len(data)
+        if self.size - self.written_back >= WRITEBACK_EVERY:
+            _start_writeback(self.fd, self.written_back, self.size - self.written_back)
+            self.written_back = self.size
+
 
 def _start_writeback(fd, offset, length):
     """Linux starts writing dirty pages back, without waiting, on POSIX_FADV_DONTNEED."""
@@ -397,3 +418,133 @@ def run_dump_to_stream(dump_argv, feed):
         _stop(dump)
         err_dump.close()
     return time.time() - started
+
+
+def run_piece(dump_argv, out_path):
+    """mysqldump > out_path (a piece of a dump, created 0600); OmsError with its stderr on failure.
+
+    Returns the seconds it took. The piece's completion line is checked where it is put together
+    (metadb_dump), which reads it anyway.
+    """
+    started = time.time()
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    err_dump = tempfile.TemporaryFile()
+    dump = None
+    try:
+        dump = _start(dump_argv, "mysqldump", stdout=fd, stderr=err_dump)
+        rc = dump.wait()
+        if rc != 0:
+            raise _dump_failed(dump_argv, rc, err_dump)
+    finally:
+        _stop(dump)
+        os.close(fd)
+        err_dump.close()
+    return time.time() - started
+
+
+class AssemblySink(object):
+    """Where a dump put together from pieces goes: a file (through a compressor or not), hashed
+    and scanned as it is written, or only fed to a content digest (`feed`, no file).
+
+    write(data) takes the SQL text in order; close() ends it and returns {"sha256", "size",
+    "scan"} of the bytes as stored (the file is fsynced). abort() stops what runs.
+    """
+
+    def __init__(self, out_path=None, compress="none", paths=None, feed=None, what="dump"):
+        self.out_path = out_path
+        self.compress = compress
+        self.feed = feed
+        self.what = what
+        self.scanner = dump_files.DumpScanner() if feed is None else None
+        self.fd = None
+        self.sink = None
+        self.comp = None
+        self.pump = None
+        self.pump_errors = []
+        self.err_comp = None
+        if out_path is None:
+            return
+        self.fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self.sink = _HashingSink(self.fd)
+        if compress != "none":
+            self.err_comp = tempfile.TemporaryFile()
+            self.comp = _start(compressor_command(compress, paths), compress, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=self.err_comp)
+            _grow_pipe(self.comp.stdin.fileno())
+            _grow_pipe(self.comp.stdout.fileno())
+            self.pump = threading.Thread(target=_pump, args=(self.comp.stdout.fileno(), self.sink,
+                                                             self.pump_errors,
+                                                             functools.partial(_stop, self.comp)))
+            self.pump.daemon = True
+            self.pump.start()
+
+    def write(self, data, scan=True, src_fd=None, src_offset=None):
+        """Append `data` (bytes or a memoryview); `scan`: also feed it to the content scanner.
+
+        With src_fd/src_offset (where `data` was read from), a plain file gets the bytes by
+        copy_file_range, inside the kernel, instead of a write from this process.
+        """
+        if self.feed is not None:
+            self.feed(bytes(data))
+            return
+        if scan:
+            self.scanner.feed(bytes(data))
+        try:
+            if self.comp is None:
+                if src_fd is not None:
+                    self.sink.copy(data, src_fd, src_offset)
+                else:
+                    self.sink.write(data)
+            else:
+                _write_all(self.comp.stdin.fileno(), data)
+        except (IOError, OSError) as e:
+            if self.comp is not None and e.errno == errno.EPIPE:
+                raise self._compressor_failed()
+            raise OmsError("Writing the %s to %s failed: %s" % (self.what, self.out_path, getattr(e, "strerror", None) or e),
+                           "Check disk space in the backup directory and run again")
+
+    def _compressor_failed(self):
+        rc = self.comp.wait()
+        return OmsError("%s of the %s failed (rc %s): %s" % (self.compress, self.what, rc, _tail(self.err_comp)),
+                        "Check disk space in the backup directory and the %s binary" % self.compress)
+
+    def close(self):
+        if self.out_path is None:
+            return None
+        try:
+            if self.comp is not None:
+                self.comp.stdin.close()
+                self.pump.join()
+                self.comp.stdout.close()
+                if self.comp.wait() != 0:
+                    raise self._compressor_failed()
+                if self.pump_errors:
+                    e = self.pump_errors[0]
+                    raise OmsError("Writing the %s to %s failed: %s" % (self.what, self.out_path, getattr(e, "strerror", None) or e),
+                                   "Check disk space in the backup directory and run again")
+            os.fsync(self.fd)
+        except (IOError, OSError) as e:
+            raise OmsError("Writing the %s to %s failed: %s" % (self.what, self.out_path, getattr(e, "strerror", None) or e),
+                           "Check disk space in the backup directory and run again")
+        finally:
+            self.abort()
+        return {"sha256": self.sink.digest.hexdigest(), "size": self.sink.size, "scan": self.scanner.result()}
+
+    def abort(self):
+        if self.comp is not None:
+            _stop(self.comp)
+            if self.pump is not None:
+                self.pump.join()
+            for pipe in (self.comp.stdin, self.comp.stdout):
+                if pipe is not None and not pipe.closed:
+                    try:
+                        pipe.close()
+                    except (IOError, OSError):
+                        pass
+            self.comp = None
+        if self.err_comp is not None:
+            self.err_comp.close()
+            self.err_comp = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

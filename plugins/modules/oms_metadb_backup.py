@@ -18,14 +18,23 @@ description:
     batches. It reads the highest C(id) first, because the procedure's one-statement form is refused by
     MySQL (error 1093). It may run while OMS still writes heartbeats (rows above that C(id) are
     kept), so the roles prune once before the stop and once more, briefly, after it.
-  - O(state=dumped) dumps the three databases side by side with C(mysqldump --single-transaction
-    --quick --skip-dump-date --order-by-primary), each into a temporary file in O(backup_dir) that is
+  - O(state=dumped) dumps the three databases with C(mysqldump --single-transaction --quick
+    --skip-dump-date --order-by-primary) in pieces, so that no statement outlives OceanBase's
+    C(ob_query_timeout), whatever the size of a table, without changing the tenant's globals - the
+    schema with C(--no-data), then the rows with C(--no-create-info), a table with a single-column
+    integer primary key in key ranges (C(--where)) each sized from the rate measured on the table's
+    earlier pieces to a quarter of the timeout (at most 1 s), small tables several at a time - over
+    one more worker than the host has cores. Each database's pieces are put back together in order
+    into a temporary file in O(backup_dir), one plain C(.sql) that C(mysql -e "source file") loads,
     verified while it is written (non-empty, ends with mysqldump's completion line, as many
     C(CREATE TABLE) as C(information_schema) lists, its header names the host and database that
     were checked, sha256 of the bytes stored), then fsynced and renamed to
     C(<database>.sql[.gz|.zst]) with mode 0600. A C(manifest.json) records each file's size,
-    sha256, table count and duration, and the server's engine. Nothing else runs inside the
-    upgrade's window.
+    sha256, table count, duration and pieces, and the server's engine. The pieces are read one
+    after another, so the databases must be quiescent (OMS stopped); the dump refuses, naming them,
+    when other sessions use the databases before it starts or when it ends. A table without such
+    a key is read with one C(SELECT); M(obtools.oms.oms_metadb_info) names it when it may outlive the
+    timeout. Nothing else runs inside the upgrade's window.
   - O(state=rehearsed) runs C(mysqldump --no-data) of each database through the same client
     defaults file and arguments as O(state=dumped), and checks it ends with the completion line.
     Then it probes the user's INSERT, UPDATE and DELETE privileges on each database with statements
@@ -282,6 +291,9 @@ manifest:
   description:
     - The backup's manifest (also in C(<backup_dir>/manifest.json)).
     - C(engine) is the MetaDB's engine when it was dumped.
+    - Each database's C(pieces) are the mysqldumps its file was put together from, in order (a key
+      range of one table, open-ended at both ends, or whole tables); the restore dumps the database
+      again with the same pieces to prove it.
   returned: when O(state=dumped) (not in check mode, or when it keeps verified dumps) or O(state=restored)
   type: dict
   sample: {"format": 1, "created_at": "2024-05-01T10:00:00Z", "finished_at": "2024-05-01T10:00:12Z",
@@ -290,7 +302,10 @@ manifest:
            "compress": "none", "triggers": false, "parallel": true,
            "databases": [{"role": "rm", "database": "rm_411", "file": "rm_411.sql", "size": 1048576,
                           "sha256": "e3b0c442...", "tables": 130, "duration": 11.9,
-                          "charset": "utf8mb4", "collation": "utf8mb4_general_ci"}]}
+                          "charset": "utf8mb4", "collation": "utf8mb4_general_ci", "triggers": false,
+                          "pieces": [{"table": "oms_log", "key": "id", "from": null, "to": 120001},
+                                     {"table": "oms_log", "key": "id", "from": 120001, "to": null},
+                                     {"tables": ["oms_project", "oms_task"]}]}]}
 manifest_path:
   description: Path of C(manifest.json).
   returned: when O(state=dumped)

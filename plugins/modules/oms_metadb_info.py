@@ -45,9 +45,11 @@ options:
       - Required when O(gather) includes V(backup).
     type: path
 notes:
-  - On an OceanBase MetaDB, C(mysqldump) runs with the tenant's global C(ob_query_timeout), so a table
-    whose dump takes longer than that (10 s by default) would be killed by the server. With
-    V(estimate) the tables at risk are returned in RV(dump_timeout_risks) and given as warnings.
+  - On an OceanBase MetaDB, C(mysqldump) runs with the tenant's global C(ob_query_timeout) (10 s by
+    default). M(obtools.oms.oms_metadb_backup) reads a table with a single-column integer primary key
+    in key ranges short enough; a table without one is read with one C(SELECT), which the server
+    would kill if it took longer. With V(estimate) such tables at risk are returned in
+    RV(dump_timeout_risks) and given as warnings.
 seealso:
   - module: obtools.oms.oms_metadb_backup
 author:
@@ -105,7 +107,8 @@ databases:
   description:
     - Per database that exists, its C(role), C(database), C(tables), C(data_bytes), C(index_bytes)
       and C(bytes).
-    - On OceanBase also C(largest_table) (C(table), C(bytes)).
+    - On OceanBase also C(largest_table) and C(largest_unkeyed_table), the largest table without
+      a single-column integer primary key, which the dump reads with one SELECT (C(table), C(bytes)).
   returned: when O(gather) includes V(estimate)
   type: list
   elements: dict
@@ -135,7 +138,8 @@ enough_space:
   sample: true
 dump_timeout_risks:
   description:
-    - On OceanBase, the tables whose dump may take longer than the tenant's global
+    - On OceanBase, the largest table of each database without a single-column integer primary key
+      (read with one C(SELECT)) when its dump may take longer than the tenant's global
       C(ob_query_timeout), which mysqldump runs under (also given as warnings).
     - Estimated at 10 MiB/s against half the timeout.
   returned: when O(gather) includes V(estimate) and the MetaDB is OceanBase

@@ -388,24 +388,129 @@ def global_ob_timeouts(bed):
         set_global(before)
 
 
-def test_oceanbase_dump_killed_by_ob_query_timeout_names_the_variable(
-        bed, run_module, backup_dir, global_ob_timeouts):
-    """mysqldump cannot raise its session's timeout: when the server kills it, the message says what to do."""
+def fill_table(desc, database, table, rows, key=True):
+    """`table` with `rows` rows of about 400 bytes, generated in SQL (long session on OceanBase)."""
+    conn = connect(desc, database)
+    try:
+        with conn.cursor() as cur:
+            long_session(cur, desc)
+            cur.execute("DROP TABLE IF EXISTS `%s`" % table)
+            cur.execute("CREATE TABLE `%s` (id bigint %s, pad varchar(400), n int)"
+                        % (table, "PRIMARY KEY" if key else "NOT NULL"))
+            cur.execute("DROP TABLE IF EXISTS it_digits")
+            cur.execute("CREATE TABLE it_digits (d int PRIMARY KEY)")
+            cur.execute("INSERT INTO it_digits VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)")
+            done = 0
+            while done < rows:
+                n = min(rows - done, 100000)
+                cur.execute("INSERT INTO `%s` SELECT %d + a.d + 10*b.d + 100*c.d + 1000*d.d + 10000*e.d, "
+                            "CONCAT(REPEAT(MD5(a.d + 10*b.d + 100*c.d), 12), 'x', e.d), c.d "
+                            "FROM it_digits a, it_digits b, it_digits c, it_digits d, it_digits e "
+                            "WHERE a.d + 10*b.d + 100*c.d + 1000*d.d + 10000*e.d < %d" % (table, done + 1, n))
+                done += n
+            cur.execute("DROP TABLE it_digits")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def long_query(desc, database, sql):
+    """One statement of the test's own, its session's timeouts raised on OceanBase."""
+    conn = connect(desc, database)
+    try:
+        with conn.cursor() as cur:
+            long_session(cur, desc)
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def drop_table(desc, database, table):
+    long_query(desc, database, "DROP TABLE IF EXISTS `%s`" % table)
+
+
+def plain_mysqldump(desc, tmp_path, database, table):
+    """The manual procedure's mysqldump of one table (the bed's MetaDB user, a 0600 defaults file)."""
+    m = desc["metadb"]
+    cnf = tmp_path / "plain.cnf"
+    fd = os.open(str(cnf), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("[client]\nhost=%s\nport=%s\nuser=%s\npassword=%s\n" % (m["host"], m["port"], m["user"], m["password"]))
+    return subprocess.run(["mysqldump", "--defaults-file=%s" % cnf, "--single-transaction", "--quick",
+                           database, table], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+
+
+def test_dump_and_restore_of_a_table_longer_than_ob_query_timeout_give_back_every_row(
+        bed, run_module, backup_dir, global_ob_timeouts, tmp_path):
+    """Issue 19: with the tenant at ob_query_timeout = 1 s, a plain mysqldump of a large table is
+    killed; the collection's dump (in key ranges) and its restore give back every row."""
     if engine_of(bed) != "oceanbase":
         pytest.skip("ob_query_timeout is OceanBase's")
-    insert_heartbeats(bed, 300000)
+    hb = bed["metadb"]["cm_hb_db"]
+    fill_table(bed, hb, "it_big", 400000)  # ~170 MB of SQL: several seconds for one SELECT
+    before = all_checksums(bed)
     try:
-        global_ob_timeouts((200000, 1800 * 10 ** 6))  # 0.2 s: the heartbeat table's SELECT outlives it
+        global_ob_timeouts((10 ** 6, 1800 * 10 ** 6))  # 1 s
+        plain = plain_mysqldump(bed, tmp_path, hb, "it_big")
+        assert plain.returncode != 0
+        assert b"4012" in plain.stderr or b"imeout" in plain.stderr, plain.stderr[-300:]
+
+        r = run_module("oms_metadb_backup", args(bed, state="dumped", backup_dir=backup_dir))
+        assert not r.failed, r.get("msg")
+        entry = [e for e in r["manifest"]["databases"] if e["database"] == hb][0]
+        ranges = [p for p in entry["pieces"] if p.get("table") == "it_big"]
+        assert len(ranges) >= 4 and ranges[0]["from"] is None and ranges[-1]["to"] is None
+
+        # change the rows, then restore: every row comes back (the test's own digest)
+        long_query(bed, hb, "DELETE FROM it_big WHERE id > 300000")
+        long_query(bed, hb, "UPDATE it_big SET n = -1 WHERE id = 7")
+        assert all_checksums(bed) != before
+        restored = run_module("oms_metadb_backup", args(bed, state="restored", backup_dir=backup_dir))
+        assert not restored.failed, restored.get("msg")
+        assert restored["restored"] == [hb]
+        assert all_checksums(bed) == before
+    finally:
+        global_ob_timeouts((1800 * 10 ** 6, 1800 * 10 ** 6))
+        drop_table(bed, hb, "it_big")
+
+
+def test_dump_refuses_while_another_session_uses_the_databases(bed, run_module, backup_dir):
+    """The pieces are read one after another: the dump proves nobody else holds the databases."""
+    rm = bed["metadb"]["rm_db"]
+    other = connect(bed, rm)
+    try:
+        r = run_module("oms_metadb_backup", args(bed, state="dumped", backup_dir=backup_dir))
+        with other.cursor() as cur:
+            cur.execute("SELECT CONNECTION_ID()")
+            other_id = cur.fetchone()[0]
+    finally:
+        other.close()
+    assert r.failed
+    assert "Other sessions use" in r["msg"] and "id %s " % other_id in r["msg"] and rm in r["msg"]
+    assert not os.path.exists(os.path.join(backup_dir, "manifest.json"))
+
+
+def test_oceanbase_dump_of_a_keyless_table_killed_by_ob_query_timeout_names_the_variable(
+        bed, run_module, backup_dir, global_ob_timeouts):
+    """A table without an integer key is read with one SELECT: the preflight names it, and when
+    the server kills it the message says what to do."""
+    if engine_of(bed) != "oceanbase":
+        pytest.skip("ob_query_timeout is OceanBase's")
+    hb = bed["metadb"]["cm_hb_db"]
+    fill_table(bed, hb, "it_nokey", 200000, key=False)
+    try:
+        global_ob_timeouts((200000, 1800 * 10 ** 6))  # 0.2 s: the table's SELECT outlives it
         est = run_module("oms_metadb_info", args(bed, backup_dir=backup_dir))
         assert not est.failed, est.get("msg")  # our own sessions raise their timeouts: COUNT(*) works
-        assert est["dump_timeout_risks"] and any("ob_query_timeout" in w for w in est.get("warnings", []))
+        assert [r["table"] for r in est["dump_timeout_risks"]] == ["it_nokey"]
+        assert any("ob_query_timeout" in w for w in est.get("warnings", []))
         r = run_module("oms_metadb_backup", args(bed, state="dumped", backup_dir=backup_dir))
         assert r.failed
         assert "ob_query_timeout" in r["msg"] and "SET GLOBAL ob_query_timeout" in r["msg"]
         assert os.listdir(backup_dir) == []  # no manifest, no temporary dump, no defaults file
     finally:
         global_ob_timeouts((1800 * 10 ** 6, 1800 * 10 ** 6))
-        clear_heartbeats(bed)
+        drop_table(bed, hb, "it_nokey")
 
 
 def test_password_never_visible_in_ps_while_mysqldump_runs(bed, run_module, backup_dir, global_ob_timeouts):

@@ -182,63 +182,6 @@ def test_run_jobs_workers_take_jobs_in_order_and_outcomes_keep_positions():
     assert [o[0] for o in outcomes] == [0, 1, 2] and peak[0] == 3
 
 
-HEADER = b"-- MariaDB dump 10.19\n--\n-- Host: 10.0.0.1    Database: rm_411\n-- ----\n"
-
-
-@pytest.fixture
-def job_world(monkeypatch, tmp_path):
-    """DumpJob with mysqldump replaced: the window's dump runs no SQL, only the dump and its scan."""
-    from ansible_collections.obtools.oms.plugins.module_utils import metadb, metadb_dump
-    from ansible_collections.obtools.oms.plugins.module_utils.oms_config import MetaDBSettings
-    world = {"calls": [], "scan": None}
-
-    def no_sql(*a, **kw):
-        raise AssertionError("the dump job must not query the MetaDB inside the window")
-    monkeypatch.setattr(metadb, "connect", no_sql)
-
-    def run(argv, tmp, compress, paths):
-        world["calls"].append(argv)
-        scanner = dump_files.DumpScanner()
-        scanner.feed(world["dump"])
-        return {"seconds": 0.1, "sha256": "ab", "size": len(world["dump"]), "scan": scanner.result()}
-    monkeypatch.setattr(mysql_clients, "run_dump_to_file", run)
-    settings = MetaDBSettings(host="10.0.0.1", port=3306, user="u", password="p", connect_timeout=5)
-
-    def make():
-        return metadb_dump.DumpJob(settings, "rm", "rm_411", str(tmp_path), "none", False, "mysqldump",
-                                   "defaults", None, None, ("utf8mb4", "utf8mb4_general_ci", ["t0", "t1", "t2"]))
-    world["job"] = make
-    return world
-
-
-def test_job_keeps_a_dump_from_the_checked_server_and_database(job_world):
-    job_world["dump"] = HEADER + sample(tables=2)  # `first` + t0 + t1: three tables
-    entry = job_world["job"]()()
-    assert entry["tables"] == 3 and entry["sha256"] == "ab" and entry["charset"] == "utf8mb4"
-    assert "checksums" not in entry
-    argv = job_world["calls"][0]
-    assert argv[1] == "--defaults-file=defaults" and "--skip-dump-date" in argv and "--order-by-primary" in argv
-
-
-@pytest.mark.parametrize("header,why", [
-    (b"-- Host: 10.9.9.9    Database: rm_411\n", "was dumped from host 10.9.9.9"),
-    (b"-- Host: 10.0.0.1    Database: cm_411\n", "is a dump of database cm_411"),
-    (b"", "has no mysqldump header"),
-])
-def test_job_refuses_a_dump_of_another_server_or_database(job_world, header, why):
-    job_world["dump"] = header + sample(tables=2)
-    with pytest.raises(OmsError) as e:
-        job_world["job"]()()
-    assert why in e.value.msg
-
-
-def test_job_refuses_a_wrong_table_count(job_world):
-    job_world["dump"] = HEADER + sample(tables=1)
-    with pytest.raises(OmsError) as e:
-        job_world["job"]()()
-    assert "2 CREATE TABLE statements, the database has 3 tables" in e.value.msg
-
-
 def test_writeback_starts_as_the_dump_grows_and_leaves_the_bytes_alone(tmp_path, fake_mysqldump, monkeypatch):
     """The kernel is asked to write each WRITEBACK_EVERY bytes back as they come (so that the
     final fsync waits for little): every range once, in order, and the file as mysqldump wrote it."""

@@ -42,8 +42,9 @@ class ScriptedConn(object):
         pass
 
 
-def ob_conn(rows_in=100000, sample_bytes=150000):
+def ob_conn(rows_in=100000, sample_bytes=150000, keys=()):
     return ScriptedConn([
+        ("COLUMN_KEY = 'PRI'", [k + ("PRI",) for k in keys]),
         ("information_schema.COLUMNS", [("heatbeat_sequence", "id", "bigint"),
                                         ("heatbeat_sequence", "gmt_created", "datetime"),
                                         ("blobs", "id", "int"), ("blobs", "b", "blob")]),
@@ -96,6 +97,16 @@ def test_dump_timeout_risk_against_the_global_ob_query_timeout(rows, risky):
     assert bool(risks) is risky
     if risky:
         assert risks[0]["table"] == "heatbeat_sequence" and risks[0]["ob_query_timeout_seconds"] == 10.0
+
+
+@pytest.mark.parametrize("key,risky", [
+    (("heatbeat_sequence", "id", "bigint"), False),  # read in ranges of its key: no long SELECT
+    (("heatbeat_sequence", "name", "varchar"), True),  # no integer key: one SELECT
+])
+def test_a_table_with_an_integer_key_is_no_dump_timeout_risk(key, risky):
+    conn = ob_conn(rows_in=10 ** 6, keys=[key])
+    est = metadb_inventory.size_estimate(conn, [("cm_hb", "cm_hb")], "oceanbase")
+    assert bool(metadb_inventory.dump_timeout_risks(conn, est)) is risky
 
 
 @pytest.mark.parametrize("version,comment,engine", [
