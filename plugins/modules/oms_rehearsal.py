@@ -27,6 +27,8 @@ description:
   - The result (passed or failed, durations, docker_init.sh's output tail, the predicted window) is
     recorded in the journal, where the upgrade role reads it before the stop
     (C(oms_upgrade_rehearsal_required)).
+  - Without O(config_file), the MetaDB settings come from the config.yaml the old container mounts
+    (the copy the rehearsal mounts is made from the same file).
   - In check mode nothing is created; the module returns the last recorded rehearsal and whether it is
     good enough for the window (passed, not older than O(max_age_hours)).
 version_added: 1.1.0
@@ -239,6 +241,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import docker_client, metadb, oms_config, rehearsal
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
+from ansible_collections.obtools.oms.plugins.module_utils.container_facts import describe
 
 
 def recorded(path, max_age_hours):
@@ -285,13 +288,18 @@ def main():
     docker_client.fail_without_sdk(module)
     try:
         rehearsal.parse_memory(p["memory"])
+        client = docker_client.DockerClient(p["docker_host"], p["docker_timeout"])
+        if not p["config_file"]:
+            # the config.yaml the old container mounts, as the upgrade reads it
+            old = client.inspect_container(p["source_container"])
+            if old is not None:
+                p["config_file"] = describe(old)["mounts"].get("config")
         settings = metadb.settings_from_params(p)
         oms_config.register_no_log(module, settings)
         settings.require("rm_db", "cm_db", "cm_hb_db")
         admin = copy.copy(settings)
         if p["admin_login_user"]:
             admin.user, admin.password = p["admin_login_user"], p["admin_login_password"]
-        client = docker_client.DockerClient(p["docker_host"], p["docker_timeout"])
         if p["state"] == "absent":
             removed = rehearsal.remove_everything(client, admin, rehearsal.leftovers(p["journal_path"]),
                                                   p["source_container"], module.warn)
