@@ -101,7 +101,7 @@ run_testbed() {
 # OceanBase the full upgrade (default) and the restore of databases docker_init.sh half migrated
 # (auto_rollback); OMS_EXHAUSTIVE=1 runs every scenario on MariaDB and rollback on OceanBase too.
 if [ "${OMS_EXHAUSTIVE:-0}" = 1 ]; then
-  mariadb_scenarios=(default rollback auto_rollback check_mode resume preflight fleet realistic)
+  mariadb_scenarios=(default rollback auto_rollback check_mode resume preflight fleet realistic rehearsal)
   oceanbase_scenarios=(default rollback auto_rollback)
 else
   mariadb_scenarios=(default rollback check_mode fleet realistic)
@@ -109,8 +109,10 @@ else
 fi
 
 # The integration tests of the modules that talk to the MetaDB.
+# The rehearsal's (issue 21) copies the databases and grants a user on each engine: about 2.5 min.
 metadb_integration=(tests/integration/test_oms_metadb_backup.py tests/integration/test_oms_metadb_info.py
-                    tests/integration/test_oms_ha_config.py tests/integration/test_oms_server_health.py)
+                    tests/integration/test_oms_ha_config.py tests/integration/test_oms_server_health.py
+                    tests/integration/test_oms_rehearsal.py)
 # The integration tests of single modules (no role run; the container tests use images and tags
 # of their own instance): on MariaDB they run beside the roles' tests, on an instance of their own.
 # The container module's tests (docker_init.sh runs) go with the roles' tests instead: the modules'

@@ -31,7 +31,7 @@ def prepare(testbed, engine, faults=None, profile=None):
     inventory = write_inventory(desc, {
         "oms_rehearsal_admin_user": desc["metadb_root"]["user"],
         "oms_rehearsal_admin_password": desc["metadb_root"]["password"],
-        "oms_rehearsal_memory": "1g",
+        "oms_upgrade_rehearsal_memory": "1g",
     })
     return desc, inventory
 
@@ -68,7 +68,7 @@ def test_rehearsal_in_the_upgrade_predicts_the_window(testbed, engine):
     profile = os.environ.get("OMS_REHEARSAL_PROFILE", "short")
     desc, inventory = prepare(testbed, engine, profile=profile)
     run = run_playbook(inventory, "upgrade", extra_vars={"oms_upgrade_rehearse": "true",
-                                                         "oms_rehearsal_stop_seconds": "1"},
+                                                         "oms_upgrade_rehearsal_stop_seconds": "1"},
                        timeout=2400)
     assert run.rc == 0, tail(run)
     record = rehearsal_record(desc)
