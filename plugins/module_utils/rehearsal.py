@@ -526,9 +526,18 @@ class Rehearsal(object):
             self.warn("The Docker engine %s is not local: its free memory was not checked"
                       % self.client.docker_host)
         image = self.client.inspect_image(self.p["image"])
+        self.result["image_loaded"] = False
+        if image is None and self.p.get("image_archive"):
+            # days ahead of the upgrade, the image may not be loaded yet: step 3's load, now
+            from ansible_collections.obtools.oms.plugins.module_utils.container_upgrade import ContainerUpgrade
+            params = dict(self.p, name=self.names["containers"]["oms"])
+            loaded = ContainerUpgrade(Host(params, self.warn), self.client).image_loaded()
+            self.result["image_loaded"] = bool(loaded.get("loaded"))
+            image = self.client.inspect_image(self.p["image"])
         if image is None:
             raise OmsError("The image %s is not present in the engine" % self.p["image"],
-                           "Load it first (the upgrade's step 3, or docker load of the tarball)")
+                           "Load it first (the upgrade's step 3, or docker load of the tarball), "
+                           "or give image_archive")
         outcome, error, tail = "passed", None, []
         self.cleanup.record("workdir", self.workdir)
         self.cleanup._write("started", {"rehearsal_started_at": journal_file.iso(journal_file.utc_now())})

@@ -48,6 +48,15 @@ options:
     description: The 4.2.0 image (loaded already, as the upgrade's step 3 does before the stop).
     type: str
     required: true
+  image_archive:
+    description:
+      - The tarball of O(image) (docker save), loaded when the image is not present (as the upgrade's
+        step 3 would; days ahead of the upgrade it may not be loaded yet).
+    type: path
+  load_timeout:
+    description: Seconds the load of O(image_archive) may take.
+    type: int
+    default: 1800
   journal_path:
     description: The deployment's journal; the rehearsal's record and leftovers go there.
     type: path
@@ -224,6 +233,10 @@ init_rc:
   description: docker_init.sh's exit status.
   returned: when docker_init.sh succeeded
   type: int
+image_loaded:
+  description: Whether the rehearsal loaded O(image) from O(image_archive) first.
+  returned: when a rehearsal ran
+  type: bool
 lock_waited:
   description: Seconds this run waited for a rehearsal of the same deployment still running (one that outlived its controller).
   returned: when a rehearsal ran
@@ -262,6 +275,8 @@ def main():
         state=dict(type="str", default="rehearsed", choices=["rehearsed", "absent"]),
         source_container=dict(type="str", required=True),
         image=dict(type="str", required=True),
+        image_archive=dict(type="path"),
+        load_timeout=dict(type="int", default=1800),
         journal_path=dict(type="path", required=True),
         work_dir=dict(type="path", required=True),
         admin_login_user=dict(type="str"),
