@@ -288,13 +288,18 @@ def verdict(record, now, max_age_hours):
     return True, "the last rehearsal passed %.1f h ago" % age
 
 
-def summarize(outcome, duration, predicted, error=None, output_tail=None):
+NETWORK_ONLY = ("; isolated by its network only: the login cannot create a user limited to the "
+                "scratch databases")
+
+
+def summarize(outcome, duration, predicted, error=None, output_tail=None, user_limited=True):
     """The sentence the plan and the report show."""
     if outcome == "passed":
-        return ("migration rehearsed on a copy: passed in %.0f s; predicted window %.0f s (%s)"
+        return ("migration rehearsed on a copy: passed in %.0f s; predicted window %.0f s (%s)%s"
                 % (duration, predicted["total"], ", ".join(
                     "%s %.0f s" % (k, predicted["parts"][k])
-                    for k in ("stop", "prune", "dump", "boot", "init", "health"))))
+                    for k in ("stop", "prune", "dump", "boot", "init", "health")),
+                   "" if user_limited is not False else NETWORK_ONLY))
     return "migration rehearsed on a copy: FAILED after %.0f s: %s%s" % (
         duration, error or "?",
         ("\n" + "\n".join(output_tail[-20:])) if output_tail else "")
@@ -382,6 +387,23 @@ def remove_everything(client, settings, recorded, source, warn):
             removed["containers"].append(name)
     databases = [d for d in recorded.get("databases") or [] if d.startswith(PREFIX)]
     user = recorded.get("user")
+    failure = None
+    if databases or user:
+        try:
+            _drop(settings, databases, user, removed)
+        except OmsError as exc:
+            failure = exc  # the directory goes all the same; the next run drops what is left
+    workdir = recorded.get("workdir")
+    if workdir and os.path.basename(workdir.rstrip("/")).startswith(PREFIX) and os.path.isdir(workdir):
+        shutil.rmtree(workdir)
+        removed["workdir"] = workdir
+    if failure is not None:
+        raise failure
+    return removed
+
+
+def _drop(settings, databases, user, removed):
+    """DROP the scratch databases and user that exist (part of remove_everything)."""
     if databases or user:
         conn = metadb.connect(settings)
         try:
@@ -404,11 +426,6 @@ def remove_everything(client, settings, recorded, source, warn):
             raise metadb.translate_error(exc, settings, doing="remove the rehearsal's databases")
         finally:
             conn.close()
-    workdir = recorded.get("workdir")
-    if workdir and os.path.basename(workdir.rstrip("/")).startswith(PREFIX) and os.path.isdir(workdir):
-        shutil.rmtree(workdir)
-        removed["workdir"] = workdir
-    return removed
 
 
 def table_definitions(conn, database):
@@ -442,19 +459,20 @@ def row_counts(conn, database, tables):
     return counts
 
 
-
 # A GET of the console's /oms/health from inside the rehearsal's namespace (run in the `in` relay,
 # which shares it): prints the HTTP status and whether data.healthy is true.
 HEALTH_PROBE = r'''
 import json, sys
 try:
-    from urllib.request import urlopen
+    import http.client as client
 except ImportError:
-    from urllib2 import urlopen
+    import httplib as client
 try:
-    r = urlopen("http://127.0.0.1:%s/oms/health" % sys.argv[1], timeout=5)
+    c = client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+    c.request("GET", "/oms/health")
+    r = c.getresponse()
     body = json.loads(r.read().decode("utf-8"))
-    sys.stdout.write("%s %s\n" % (r.getcode(), bool((body.get("data") or {}).get("healthy"))))
+    sys.stdout.write("%s %s\n" % (r.status, bool((body.get("data") or {}).get("healthy"))))
 except Exception as e:
     sys.stdout.write("0 %s\n" % type(e).__name__)
 '''
@@ -565,7 +583,8 @@ class Rehearsal(object):
                           "run removes it (the journal lists it)" % exc)
         duration = round(time.time() - started, 1)
         predicted = predict_window(self.measured, self.p["stop_seconds"], self.p["prune_seconds"])
-        summary = summarize(outcome, duration, predicted, error, tail)
+        summary = summarize(outcome, duration, predicted, error, tail,
+                            self.result.get("user_limited"))
         self.result.update(outcome=outcome, duration=duration, error=error,
                            init_output_tail=tail or self.result.get("init_output_tail") or [],
                            predicted_window=predicted, measured=self.measured, summary=summary)
@@ -701,7 +720,11 @@ class Rehearsal(object):
         try:
             with conn.cursor() as cur:
                 self.cleanup.record("user", user)
-                cur.execute("CREATE USER '%s'@'%%%%' IDENTIFIED BY %%s" % user, (password,))
+                try:
+                    cur.execute("CREATE USER '%s'@'%%%%' IDENTIFIED BY %%s" % user, (password,))
+                except metadb.pymysql.err.MySQLError:
+                    self.cleanup.record("user", None)  # not created: nothing to drop
+                    raise
                 for database in self.names["databases"].values():
                     cur.execute("GRANT ALL PRIVILEGES ON %s.* TO '%s'@'%%'"
                                 % (grant_pattern(database), user))

@@ -32,7 +32,8 @@ description:
   - In check mode nothing is created; the module returns the last recorded rehearsal and whether it is
     good enough for the window (passed, not older than O(max_age_hours)).
 version_added: 1.1.0
-author: obtools developers
+author:
+  - obtools developers (@obtools)
 options:
   state:
     description:

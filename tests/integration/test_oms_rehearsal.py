@@ -96,8 +96,8 @@ def test_rehearsal_passes_predicts_and_leaves_nothing(bed_instance, testbed, eng
     assert result["outcome"] == "passed"
     assert result["summary"].startswith("migration rehearsed on a copy: passed in ")
     window = result["predicted_window"]
-    assert window["total"] > 0 and set(window["parts"]) == {"stop", "prune", "dump", "boot", "init",
-                                                              "health"}
+    assert window["total"] > 0
+    assert set(window["parts"]) == {"stop", "prune", "dump", "boot", "init", "health"}
     assert window["parts"]["init"] > 0 and window["parts"]["boot"] > 0
     assert result["user_limited"] is True
     # the simulator's 4.2.0 migration adds tables and columns, in every database
@@ -204,7 +204,7 @@ def test_isolation_reaches_nothing_but_the_scratch_databases(bed_instance, testb
 
 
 def test_killed_controller_leaves_nothing_after_the_next_run(bed_instance, testbed, engine,
-                                                            run_module):
+                                                             run_module):
     desc = bed_instance
     args = args_for(desc)
     work = os.path.join(desc["host_dir"], "kill-test")
@@ -249,3 +249,29 @@ def test_killed_controller_leaves_nothing_after_the_next_run(bed_instance, testb
     assert oms[0] in result["removed_before"]["containers"]
     assert result["removed_before"]["databases"]
     assert leftovers(engine, testbed, desc) == []
+
+
+def test_a_login_that_cannot_grant_is_said_to_isolate_by_network_only(bed_instance, testbed,
+                                                                      engine, run_module):
+    """The deployment's own login, allowed the scratch databases but not CREATE USER: the rehearsal
+    passes, and the result and summary say the isolation is by network only."""
+    desc = bed_instance
+    pattern = "`obrh\\_%s\\_%%`.*" % desc["instance"]
+    conn = testbed.root_connect(engine=desc["metadb"]["engine"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute("GRANT ALL PRIVILEGES ON %s TO '%s'@'%%'" % (pattern, desc["metadb"]["user"]))
+        conn.commit()
+        args = args_for(desc)
+        del args["admin_login_user"], args["admin_login_password"]
+        result = run_module(MODULE, args)
+        assert not result.failed, result.get("msg")
+        assert result["user_limited"] is False
+        assert result["summary"].endswith("isolated by its network only: the login cannot create a "
+                                          "user limited to the scratch databases")
+        assert leftovers(engine, testbed, desc) == []
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("REVOKE ALL PRIVILEGES ON %s FROM '%s'@'%%'" % (pattern, desc["metadb"]["user"]))
+        conn.commit()
+        conn.close()

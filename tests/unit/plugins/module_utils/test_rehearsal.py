@@ -124,6 +124,8 @@ def test_summary():
     window = rehearsal.predict_window({"init_seconds": 6})
     assert rehearsal.summarize("passed", 20.4, window).startswith(
         "migration rehearsed on a copy: passed in 20 s; predicted window 17 s (stop 10 s")
+    assert rehearsal.summarize("passed", 20.4, window, user_limited=False).endswith(
+        "isolated by its network only: the login cannot create a user limited to the scratch databases")
     text = rehearsal.summarize("failed", 9, window, "docker_init.sh failed", ["a", "b"])
     assert text == "migration rehearsed on a copy: FAILED after 9 s: docker_init.sh failed\na\nb"
 
@@ -178,6 +180,10 @@ def test_relay_pair_carries_a_connection_on_loopback():
                           ["tcp", "127.0.0.1", str(port), path, "-"])]
     try:
         deadline = time.time() + 10
+        # as the module does before it starts OMS: the outer relay's socket exists
+        while not os.path.exists(path):
+            assert time.time() < deadline
+            time.sleep(0.05)
         while True:
             try:
                 client = socket.create_connection(("127.0.0.1", port), 2)
