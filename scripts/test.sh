@@ -114,7 +114,7 @@ run_demo() {
 # ssh: the way users run it (a controller container apart, SSH as an unprivileged user, become):
 # upgrade, idempotence, rollback; its controller kill and resume is tests/integration/test_over_ssh.py.
 if [ "${OMS_EXHAUSTIVE:-0}" = 1 ]; then
-  mariadb_scenarios=(default rollback auto_rollback check_mode resume preflight fleet realistic ssh)
+  mariadb_scenarios=(default rollback auto_rollback check_mode resume preflight fleet realistic ssh rehearsal)
   oceanbase_scenarios=(default rollback auto_rollback ssh)
 else
   mariadb_scenarios=(default rollback check_mode fleet realistic ssh)
@@ -122,8 +122,10 @@ else
 fi
 
 # The integration tests of the modules that talk to the MetaDB.
+# The rehearsal's (issue 21) copies the databases and grants a user on each engine: about 2.5 min.
 metadb_integration=(tests/integration/test_oms_metadb_backup.py tests/integration/test_oms_metadb_info.py
-                    tests/integration/test_oms_ha_config.py tests/integration/test_oms_server_health.py)
+                    tests/integration/test_oms_ha_config.py tests/integration/test_oms_server_health.py
+                    tests/integration/test_oms_rehearsal.py)
 # The integration tests of single modules (no role run; the container tests use images and tags
 # of their own instance): on MariaDB they run beside the roles' tests, on an instance of their own.
 # The container module's tests (docker_init.sh runs) go with the roles' tests instead: the modules'

@@ -209,6 +209,9 @@ class DockerClient(object):
                 ulimits=[Ulimit(name=u["name"], soft=u["soft"], hard=u["hard"])
                          for u in spec["ulimits"]] or None,
                 restart_policy=spec.get("restart_policy"),
+                # bounds of a rehearsal's containers (oms_rehearsal); None: unbounded
+                mem_limit=spec.get("mem_limit"),
+                nano_cpus=spec.get("nano_cpus"),
             )
             created = self.api.create_container(
                 spec["image"],
@@ -338,6 +341,26 @@ class DockerClient(object):
                            "Read docker logs %s, fix the cause and run this task again" % name,
                            exit_code=state.get("ExitCode"))
         return inspect
+
+    def remove_container(self, name):
+        """docker rm -f (absent is fine). Returns True when a container was removed."""
+        try:
+            self.api.remove_container(name, force=True)
+        except NotFound:
+            return False
+        except (DockerException, RequestException) as exc:
+            self._fail("Removing container %s" % name, exc, "Check the Docker engine's state "
+                       "and remove it by hand (docker rm -f %s)" % name)
+        return True
+
+    def containers_with_label(self, label, value):
+        """Names of all containers (running or not) whose label `label` equals `value`."""
+        try:
+            found = self.api.containers(all=True, filters={"label": "%s=%s" % (label, value)})
+        except (DockerException, RequestException) as exc:
+            self._fail("Listing containers labelled %s=%s" % (label, value), exc,
+                       "Check the Docker engine's state")
+        return [(c.get("Names") or ["?"])[0].lstrip("/") for c in found]
 
     def running_containers_with_label(self, label, value):
         """Names of running containers whose label `label` equals `value`."""

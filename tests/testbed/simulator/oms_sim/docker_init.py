@@ -41,6 +41,7 @@ def run():
     except settings.ConfigError as exc:
         log.error("docker_init.sh failed: %s" % exc)
         return 1
+    _reach_out(conf, log, faults.active())
     meta = MetaDB(conf)
     try:
         meta.wait_reachable(10)
@@ -55,6 +56,34 @@ def run():
         return 1
     finally:
         meta.close()
+
+
+def _reach_out(conf, log, active_faults):
+    """[guess] A rehearsing OMS sees the copied projects as running and may reach out to their
+    sources and targets and to the databases of the MetaDB it was copied from: with the faults
+    reach_out and reach_out_dbs it tries, and prints one line per attempt (CONNECTED or failed)."""
+    import socket
+    for target in str(active_faults.get("reach_out") or "").split("/"):
+        host, dummy, port = target.rpartition(":")
+        if not host or not port.isdigit():
+            continue
+        try:
+            sock = socket.create_connection((host, int(port)), 3)
+            sock.close()
+            log("reach_out: %s CONNECTED" % target)
+        except OSError as exc:
+            log("reach_out: %s failed (%s)" % (target, exc.__class__.__name__))
+    for database in str(active_faults.get("reach_out_dbs") or "").split("/"):
+        if not database:
+            continue
+        try:
+            conn = pymysql.connect(host=conf.meta_host, port=conf.meta_port, user=conf.meta_user,
+                                   password=conf.meta_password, database=database,
+                                   connect_timeout=5)
+            conn.close()
+            log("reach_out: database %s CONNECTED" % database)
+        except pymysql.MySQLError as exc:
+            log("reach_out: database %s failed (%s)" % (database, exc.args[0] if exc.args else exc))
 
 
 def _version():

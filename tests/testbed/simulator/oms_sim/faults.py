@@ -11,6 +11,10 @@ Tokens (space, comma or newline separated), each the unfavourable side of a beha
   ha_config_cached       ha.config is read once at server start, not re-read while running
   envelope_strings       OpenAPI envelope booleans and numbers as strings, as in the docs' examples
   describe_list          DescribeProject's data is a one-element list, as in the doc's example
+  reach_out=H:P/H:P      docker_init.sh first tries to connect to each address (a running
+                         project's source or target, a console peer) and prints what happened
+  reach_out_dbs=D1/D2    ... and to log in to each database (the production ones) over the MetaDB
+                         address and user of its config.yaml
 The file is re-read on every call, so faults can be switched live.
 """
 
@@ -20,7 +24,7 @@ import re
 FAULT_FILE = "/home/ds/run/oms_sim_faults"
 KNOWN = ("init_fail_halfway", "init_no_success_line", "never_online", "openapi_refuse",
          "slow_start", "no_health_endpoint", "ha_config_cached", "envelope_strings",
-         "describe_list")
+         "describe_list", "reach_out", "reach_out_dbs")
 
 
 def parse(text):
