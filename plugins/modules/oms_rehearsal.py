@@ -31,7 +31,7 @@ description:
     (the copy the rehearsal mounts is made from the same file).
   - In check mode nothing is created; the module returns the last recorded rehearsal and whether it is
     good enough for the window (passed, not older than O(max_age_hours)).
-version_added: 1.1.0
+version_added: 0.1.0
 author:
   - obtools developers (@obtools)
 options:
@@ -133,6 +133,11 @@ extends_documentation_fragment:
   - obtools.oms.metadb
   - obtools.oms.docker
 attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Reads the last rehearsal's record, changes nothing.
     support: full
