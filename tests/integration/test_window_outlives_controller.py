@@ -31,23 +31,39 @@ def read_journal(path):
         return {}
 
 
-def kill_when_started(cmd, journal_path, step, timeout=900):
-    """Run cmd in its own session; SIGKILL the whole group once the journal shows `step` started."""
+def kill_controller(proc, inventory):
+    """SIGKILL every process of the controller, as a lost machine: its process group, and the
+    workers ansible-playbook forks into sessions of their own (they would wait for ever on the
+    dead parent), found by the run's private inventory directory on their command lines."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.wait()
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                if inventory.encode() in handle.read():
+                    os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def kill_when_started(cmd, inventory, journal_path, step, timeout=900):
+    """Run cmd in its own session; kill the whole controller once the journal shows `step` started."""
     proc = subprocess.Popen(cmd, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.time() + timeout
     try:
         while proc.poll() is None and time.time() < deadline:
             if step in read_journal(journal_path).get("steps", {}):
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+                kill_controller(proc, inventory)
                 return True
             time.sleep(0.02)
         return False
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            kill_controller(proc, inventory)
 
 
 def window_end(journal_path, timeout=600):
@@ -73,7 +89,8 @@ def test_controller_killed_in_the_window_upgrade_still_commits(instance):
     d = instance
     journal_path = os.path.join(d["backup_dir"], "oms_upgrade_journal.json")
     step = kill_point()
-    assert kill_when_started(playbook_command(write_inventory(d), "upgrade"), journal_path, step), \
+    inventory = write_inventory(d)
+    assert kill_when_started(playbook_command(inventory, "upgrade"), inventory, journal_path, step), \
         "the run ended before %s started" % step
     window = window_end(journal_path)
     assert window["outcome"] == "committed", window
@@ -88,7 +105,8 @@ def test_controller_killed_then_init_fails_window_rolls_back_alone(instance, tes
     step = kill_point()
     testbed.set_faults(INSTANCE, ["init_fail_halfway"])
     try:
-        assert kill_when_started(playbook_command(write_inventory(d), "upgrade"), journal_path, step), \
+        inventory = write_inventory(d)
+        assert kill_when_started(playbook_command(inventory, "upgrade"), inventory, journal_path, step), \
             "the run ended before %s started" % step
         window = window_end(journal_path)
     finally:
