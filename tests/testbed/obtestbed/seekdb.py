@@ -43,6 +43,14 @@ def wheel_dirs():
     return package, libs
 
 
+def _mounts_this_wheel(container):
+    """Whether the container mounts the wheel of the Python that runs the test bed now."""
+    package, libs = wheel_dirs()
+    mounted = dict((m.get("Destination"), m.get("Source")) for m in container.attrs.get("Mounts") or [])
+    return (mounted.get(WHEEL_MOUNT + "/pylibseekdb") == package
+            and mounted.get(WHEEL_MOUNT + "/pylibseekdb.libs") == libs)
+
+
 def base_dir(root):
     return os.path.join(metadb.metadb_dir(root, naming.OCEANBASE), "base")
 
@@ -138,6 +146,12 @@ def ensure(client, root, say=print):
         try:
             container = client.containers.get(SPEC.container)
         except docker.errors.NotFound:
+            container = None
+        if container is not None and not _mounts_this_wheel(container):
+            # made by another checkout's venv (a clone since removed, an older Python): its server
+            # binary may be gone; the data stays in the base directory
+            say("recreating %s: it mounts another venv's seekdb wheel" % SPEC.container)
+            container.remove(force=True)
             container = None
         if container is not None and container.status != "running":
             container.start()
