@@ -21,8 +21,8 @@ With auto_rollback false, or when the rollback itself fails, OMS is down and the
 Who owns the window is one record, journal["window"]: its process (process_owner) and how it
 ended. A second start while that process runs attaches to it: it waits for the end and reports it.
 
-Stopping by hand: create the file `<journal_path>.stop` (or send the window's process SIGTERM).
-Before the commit point the window then rolls back at the next step boundary; after it, the
+Stopping by hand: create the file `<journal_path>.stop`. SIGHUP and SIGTERM are ignored: a lost
+SSH session or controller may send them, and the window must go on. Before the commit point the window then rolls back at the next step boundary; after it, the
 window finishes step 8. A stop file present before the window starts is refused, so a stale one
 never stops a new run.
 """
@@ -106,7 +106,6 @@ class Window(object):
         self.path: str = params["journal_path"]
         self.journal: Dict[str, Any] = {}
         self.committed = False
-        self.stop_asked = False
         self.done_now: List[str] = []
         self.results: Dict[str, Any] = {}
         self.journal_errors: List[str] = []
@@ -167,14 +166,14 @@ class Window(object):
         self.set_window(status="running", owner=process_owner.owner_of_self(),
                         started_at=journal_file.iso(journal_file.utc_now()), outcome=None, error=None,
                         ended_at=None)
-        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        # A lost SSH session or controller may send its processes SIGHUP or SIGTERM (sudo relays
+        # them): the window goes on; stopping it is the stop file's job.
+        previous = [(sig, signal.signal(sig, signal.SIG_IGN)) for sig in (signal.SIGHUP, signal.SIGTERM)]
         try:
             return self._run_steps()
         finally:
-            signal.signal(signal.SIGTERM, previous)
-
-    def _on_sigterm(self, signum: int, frame: Any) -> None:
-        self.stop_asked = True
+            for sig, handler in previous:
+                signal.signal(sig, handler)
 
     def refuse_unless_ready(self) -> None:
         steps = self.steps()
@@ -213,8 +212,8 @@ class Window(object):
                     if step == COMMIT_STEP:
                         self.committed = True
                     continue
-                if not self.committed and (self.stop_asked or os.path.exists(stop_path(self.path))):
-                    raise OmsError("Stopped by hand before %s (%s or SIGTERM)" % (step, stop_path(self.path)),
+                if not self.committed and os.path.exists(stop_path(self.path)):
+                    raise OmsError("Stopped by hand before %s (%s)" % (step, stop_path(self.path)),
                                    "The window rolls back; remove %s before the next run" % stop_path(self.path))
                 old_touched = True  # from here the old container may be stopping
                 self.run_step(step)

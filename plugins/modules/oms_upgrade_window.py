@@ -32,8 +32,8 @@ description:
     still runs, it attaches to it, waits for its end and reports that (RV(attached)).
   - Refuses to stop the old container unless this attempt's C(preflight) and C(ha_off) steps are
     recorded done in the journal, so that no tag or C(--start-at-task) reaches the stop without them.
-  - To stop a running window by hand, create the file C(<journal_path>.stop) (or send its process
-    SIGTERM). Before the commit point it rolls back at the next step boundary; after it, it
+  - To stop a running window by hand, create the file C(<journal_path>.stop); SIGHUP and SIGTERM
+    are ignored (a lost SSH session may send them). Before the commit point it rolls back at the next step boundary; after it, it
     finishes. A stop file present before the window starts makes it refuse; remove it first.
 author:
   - obtools developers (@obtools)
