@@ -32,6 +32,23 @@ def dockerd_pid():
     return int(pids[0])
 
 
+def running(pid):
+    """The process exists and is not a zombie (a dockerd this process started, stopped, is one
+    until it is reaped: its /proc entry stays)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    if state != "Z":
+        return True
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return False
+
+
 def restart_dockerd(testbed):
     """SIGTERM, as a service restart does; a daemon still stopping its containers after 300 s (a
     busy CI machine) gets SIGKILL, as a host crash would: either way it comes back and applies
@@ -39,11 +56,11 @@ def restart_dockerd(testbed):
     pid = dockerd_pid()
     os.kill(pid, signal.SIGTERM)
     deadline = time.time() + 300
-    while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
+    while running(pid) and time.time() < deadline:
         time.sleep(0.5)
-    if os.path.exists("/proc/%d" % pid):
+    if running(pid):
         os.kill(pid, signal.SIGKILL)
-        while os.path.exists("/proc/%d" % pid):
+        while running(pid):
             time.sleep(0.5)
     testbed.engine()  # starts dockerd again and waits until it answers
 

@@ -73,9 +73,12 @@ def ensure(timeout=60, say=print):
         say("dockerd not found: installing Debian's docker.io")
         apt_install("docker.io")
     say("starting dockerd in the background (log: %s)" % DOCKERD_LOG)
+    # Detached (setsid --fork): dockerd must not be a child of this process. A test that stops it
+    # (the daemon restart test) would otherwise leave a zombie that never leaves /proc until a
+    # long-lived pytest exits, and wait for it forever.
     with open(DOCKERD_LOG, "ab") as log:
-        subprocess.Popen(["dockerd"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                         start_new_session=True, close_fds=True)
+        subprocess.run(["setsid", "--fork", "dockerd"], stdin=subprocess.DEVNULL, stdout=log,
+                       stderr=log, close_fds=True, check=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.exists(SOCKET) and answers():
