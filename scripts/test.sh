@@ -3,16 +3,17 @@
 # Stages: sanity lint docs unit ee matrix (static: no Docker) and testbed demo integration molecule
 # benchmark (on the test bed; demo is the README's first command, scripts/demo.sh, as a newcomer runs it). Named stages run one after another, in the order given.
 # With no stage named (the README's test command, and CI), every stage runs, the static ones in
-# the background beside the test-bed ones, since those mostly wait on containers: about 55-65
-# minutes on 2 cores instead of 85 one after another.
+# the background beside the test-bed ones, since those mostly wait on containers; and the
+# integration stage runs in four lanes side by side (two passes of the roles' tests, the single
+# modules' tests, the other engines' pass), each followed by molecule scenarios, so that the
+# molecule stage is part of it.
 # CI's budget is 90 minutes on 2 cores, so the slow proofs run a seeded sample here (a fault at 1
 # of the 15 steps, 2 controller kills, 6 of the 45 bad inputs), the benchmark on MariaDB only, and
 # the molecule scenarios that the integration tests do not already cover (resume, preflight and
 # auto_rollback on MariaDB are covered by the controller kills, the bad inputs and fleet's second
 # host). OMS_EXHAUSTIVE=1 bash scripts/test.sh runs every one of them (several hours on 2 cores).
 # The MetaDB-facing stages run once per MetaDB engine of the test bed (OMS_TESTBED_METADB):
-# integration (all of it on MariaDB, the roles' tests beside the single modules' tests, then the
-# MetaDB modules' tests on OceanBase/seekdb)
+# integration (all of it on MariaDB, then the MetaDB modules' tests on OceanBase/seekdb)
 # and molecule (on MariaDB, then default and auto_rollback on OceanBase). OMS_TEST_METADBS chooses
 # the engines (default "mariadb oceanbase"), e.g. OMS_TEST_METADBS=oceanbase bash scripts/test.sh molecule
 set -euo pipefail
@@ -22,7 +23,7 @@ cd "$repo"
 static_stages=(sanity lint docs unit ee matrix)
 # The test-bed stages of a full run. The demo runs alone: its `testbed up` untags the 4.2.0 image
 # when no container uses it, which pulls it from under the tests running beside it.
-full_bed_stages=(testbed demo integration molecule benchmark)
+full_bed_stages=(testbed demo integration benchmark)
 stages=("$@")
 
 bash scripts/bootstrap.sh
@@ -127,84 +128,179 @@ metadb_integration=(tests/integration/test_oms_metadb_backup.py tests/integratio
                     tests/integration/test_oms_ha_config.py tests/integration/test_oms_server_health.py
                     tests/integration/test_oms_rehearsal.py)
 # The integration tests of single modules (no role run; the container tests use images and tags
-# of their own instance): on MariaDB they run beside the roles' tests, on an instance of their own.
-# The container module's tests (docker_init.sh runs) go with the roles' tests instead: the modules'
-# pass took 1649 s and the roles' 992 s in CI at f49d8ab, and the roles' upgrades got shorter since.
+# of their own instance), on an instance of their own. The container module's tests (docker_init.sh
+# runs) go with the roles' tests instead, and so do the window's own tests (a controller killed in
+# it, the tags that must not reach it), to keep the passes about as long as each other.
 module_integration=()
-# The window's own tests (a controller killed in it, the tags that must not reach it) go here too, to
-# keep the two MariaDB passes about as long as each other.
 for f in tests/integration/test_oms_*.py tests/integration/test_run_lock.py tests/integration/test_module_defaults.py \
          tests/integration/test_window_outlives_controller.py tests/integration/test_tags_cannot_reach_the_window.py; do
   [ "$f" = tests/integration/test_oms_container_upgrade.py ] || module_integration+=("$f")
 done
+# The roles' tests, in two passes on instances of their own (a, ab): together they took 1333 s in
+# CI at 84e0fa4, the longest of the three passes then.
+roles_integration_1=(tests/integration/test_oms_container_upgrade.py tests/integration/test_info_modules.py
+                     tests/integration/test_rollback_without_t1.py tests/integration/test_secrets.py)
+# The Docker daemon restart stops every container of the machine (the other passes' MetaDBs
+# too): it runs alone, after the rest.
+restart_integration=tests/integration/test_docker_daemon_restart.py
+roles_integration_2=()
+for f in tests/integration/test_*.py; do
+  case " ${module_integration[*]} ${roles_integration_1[*]} $restart_integration " in
+    *" $f "*) ;;
+    *) roles_integration_2+=("$f") ;;
+  esac
+done
 
-integration_on() {
-  # Its own instance per engine (and for the modules' pass), so that passes run side by side.
-  local engine=$1 instance=${OMS_TEST_INSTANCE:-a}
-  shift
-  [ "$engine" = mariadb ] || instance="${instance}ob"
-  if [ "${1:-}" = --modules ]; then instance="${instance}m"; shift; fi
+integration_on() {  # ENGINE INSTANCE PYTEST-ARGS...
+  local engine=$1 instance=$2
+  shift 2
   env OMS_TESTBED_METADB="$engine" OMS_TEST_INSTANCE="$instance" python -m pytest -q --durations=8 "$@"
 }
 
-run_integration() {
-  # On MariaDB, the roles' tests; beside them, each in a process and on an instance of its own, the
-  # single modules' tests on MariaDB and, on any other engine, the tests of what talks to the MetaDB
-  # (the rest does not change with the engine: containers, images, the console, the roles' logic).
-  # They mostly wait on containers: three at once kept 2 cores busy without starving one.
-  local engine other=() logs=() pids=() rc=0 ignore=() f i
+molecule_on() {  # ENGINE SCENARIO
+  env OMS_TESTBED_METADB="$1" molecule test -s "$2"
+}
+
+# Lanes: each runs its commands one after another, in the background, its output kept for the end
+# (lane_logs) and its times in that output ("NAME: rc N in S s").
+lane_pids=()
+lane_logs=()
+in_lane() {  # NAME COMMAND... (one step of a lane, inside its subshell)
+  local name=$1 start=$SECONDS rc=0
+  shift
+  printf '\n----- %s -----\n' "$name"
+  "$@" || rc=$?
+  printf '%s: rc %s in %ss\n' "$name" "$rc" "$((SECONDS - start))"
+  return "$rc"
+}
+wait_lanes() {  # the lanes' status (the last failed one's), once all ended; their output in order
+  local i rc=0
+  for i in "${!lane_pids[@]}"; do
+    wait "${lane_pids[$i]}" || rc=$?
+    cat "${lane_logs[$i]}"
+  done
+  printf '\n----- the lanes, step by step -----\n'
+  for i in "${!lane_logs[@]}"; do
+    grep -hE ': rc [0-9]+ in [0-9]+s$' "${lane_logs[$i]}" | sed "s/^/lane $((i + 1)): /"
+  done
+  lane_pids=()
+  lane_logs=()
+  return "$rc"
+}
+has_engine() { [[ " ${engines[*]} " == *" $1 "* ]]; }
+
+# Molecule: every scenario on MariaDB but those the integration tests cover (CI's sample), and on
+# OceanBase the full upgrade (default) and the restore of databases docker_init.sh half migrated
+# (auto_rollback); OMS_EXHAUSTIVE=1 runs every scenario on MariaDB and rollback on OceanBase too.
+# ssh: the way users run it (a controller container apart, SSH as an unprivileged user, become):
+# upgrade, idempotence, rollback; its controller kill and resume is tests/integration/test_over_ssh.py.
+if [ "${OMS_EXHAUSTIVE:-0}" = 1 ]; then
+  mariadb_scenarios=(default rollback auto_rollback check_mode resume preflight fleet realistic ssh rehearsal)
+  oceanbase_scenarios=(default rollback auto_rollback ssh)
+else
+  mariadb_scenarios=(default rollback check_mode fleet realistic ssh)
+  oceanbase_scenarios=(default auto_rollback)
+fi
+
+# Scenarios run in lanes of their own where a pass of integration tests ends early. Scenario
+# instance names are fixed (default: r1 on every engine and core), and molecule keeps one
+# ephemeral directory per scenario: a scenario's runs stay in one lane, one after another. ssh
+# goes after test_over_ssh.py (both edit /etc/pam.d/su), in that test's lane.
+molecule_runs() {  # SCENARIO...: each on every engine of this run that has it; all run
+  local s engine list rc=0
+  for s in "$@"; do
+    for engine in "${engines[@]}"; do
+      list=" ${mariadb_scenarios[*]} "
+      [ "$engine" = mariadb ] || list=" ${oceanbase_scenarios[*]} "
+      if [[ "$list" == *" $s "* ]]; then
+        in_lane "molecule[$engine] $s" molecule_on "$engine" "$s" || rc=$?
+      fi
+    done
+  done
+  return "$rc"
+}
+molecule_rest() {  # every scenario of this run but those named
+  local s out=() all
+  all=" $* "
+  for s in "${mariadb_scenarios[@]}" "${oceanbase_scenarios[@]}"; do
+    [[ "$all" == *" $s "* || " ${out[*]} " == *" $s "* ]] || out+=("$s")
+  done
+  molecule_runs "${out[@]}"
+}
+matrix_molecule() {
+  # The version matrix's scenario (default) on the lowest claimed core and 2.21, in their own venvs.
+  in_lane "molecule on the matrix's cores" bash scripts/matrix.sh --molecule
+}
+
+# The lanes of the integration stage. In a full run the molecule scenarios follow in the lanes
+# that end first (they took 990 s one after another in CI, after the integration tests).
+test_instance=${OMS_TEST_INSTANCE:-a}
+lane_roles_1() {
+  local rc=0
+  if has_engine mariadb; then
+    in_lane "integration[mariadb] roles 1" integration_on mariadb "$test_instance" "${roles_integration_1[@]}" || rc=$?
+  fi
+  if [ "$full_run" = 1 ]; then
+    molecule_runs default || rc=$?
+    matrix_molecule || rc=$?
+  fi
+  return "$rc"
+}
+lane_roles_2() {
+  local rc=0
+  if has_engine mariadb; then
+    in_lane "integration[mariadb] roles 2" integration_on mariadb "${test_instance}b" "${roles_integration_2[@]}" || rc=$?
+  fi
+  if [ "$full_run" = 1 ]; then molecule_runs rollback fleet ssh || rc=$?; fi
+  return "$rc"
+}
+lane_modules() {
+  local rc=0
+  if has_engine mariadb; then
+    in_lane "integration[mariadb] modules" integration_on mariadb "${test_instance}m" "${module_integration[@]}" || rc=$?
+  fi
+  if [ "$full_run" = 1 ]; then molecule_runs check_mode auto_rollback || rc=$?; fi
+  return "$rc"
+}
+lane_other_engines() {
+  local rc=0 engine
   for engine in "${engines[@]}"; do
-    if [ "$engine" != mariadb ]; then other+=("$engine"); fi
+    [ "$engine" != mariadb ] || continue
+    in_lane "integration[$engine]" integration_on "$engine" "${test_instance}ob" "${metadb_integration[@]}" || rc=$?
   done
-  beside() {  # NAME COMMAND...: run in the background, output kept for the end
-    local name=$1 log
-    shift
-    log=$(mktemp)
-    ( start=$SECONDS; echo "----- $name -----"; rc=0; "$@" || rc=$?
-      echo "$name: rc $rc in $((SECONDS - start))s"; exit "$rc" ) > "$log" 2>&1 &
-    pids+=($!)
-    logs+=("$log")
-  }
-  if [[ " ${engines[*]} " == *" mariadb "* ]]; then
-    beside "integration[mariadb] modules" integration_on mariadb --modules "${module_integration[@]}"
-  fi
-  for engine in "${other[@]}"; do
-    beside "integration[$engine]" integration_on "$engine" "${metadb_integration[@]}"
-  done
-  # The Docker daemon restart stops every container of the machine (the other passes' MetaDBs
-  # too): it runs alone, after the rest.
-  local restart=tests/integration/test_docker_daemon_restart.py
-  for f in "${module_integration[@]}" "$restart"; do ignore+=(--ignore "$f"); done
-  if [[ " ${engines[*]} " == *" mariadb "* ]]; then
-    timed "integration[mariadb] roles" integration_on mariadb tests/integration "${ignore[@]}" || rc=$?
-  fi
-  for i in "${!pids[@]}"; do
-    wait "${pids[$i]}" || rc=$?
-    cat "${logs[$i]}"
-  done
+  if [ "$full_run" = 1 ]; then molecule_rest default rollback fleet ssh check_mode auto_rollback || rc=$?; fi
+  return "$rc"
+}
+
+run_integration() {
+  # Passes side by side, each on an instance of its own: the roles' tests in two passes and the
+  # single modules' tests on MariaDB, and on any other engine the tests of what talks to the
+  # MetaDB (the rest does not change with the engine: containers, images, the console, the roles'
+  # logic). They mostly wait on containers.
+  local rc=0 i
+  for i in 0 1 2 3; do lane_logs[i]=$(mktemp); done
+  lane_roles_1 > "${lane_logs[0]}" 2>&1 &
+  lane_pids+=($!)
+  lane_roles_2 > "${lane_logs[1]}" 2>&1 &
+  lane_pids+=($!)
+  lane_modules > "${lane_logs[2]}" 2>&1 &
+  lane_pids+=($!)
+  lane_other_engines > "${lane_logs[3]}" 2>&1 &
+  lane_pids+=($!)
+  wait_lanes || rc=$?
   # OMS_SKIP_DAEMON_RESTART=1 leaves it out, on a machine where other test runs share the engine.
-  if [[ " ${engines[*]} " == *" mariadb "* ]] && [ "${OMS_SKIP_DAEMON_RESTART:-0}" != 1 ]; then
-    timed "integration[mariadb] daemon restart" integration_on mariadb "$restart" || rc=$?
+  if has_engine mariadb && [ "${OMS_SKIP_DAEMON_RESTART:-0}" != 1 ]; then
+    timed "integration[mariadb] daemon restart" integration_on mariadb "$test_instance" "$restart_integration" || rc=$?
   fi
   return "$rc"
 }
 
 run_molecule() {
-  local engine s
-  for engine in "${engines[@]}"; do
-    local scenarios=("${mariadb_scenarios[@]}")
-    [ "$engine" = mariadb ] || scenarios=("${oceanbase_scenarios[@]}")
-    # Scenario instance names are fixed (r1...): each `molecule test` begins with destroy, and
-    # `testbed up` redeploys an instance it finds serving on the other engine.
-    for s in "${scenarios[@]}"; do
-      timed "molecule[$engine] $s" env OMS_TESTBED_METADB="$engine" molecule test -s "$s"
-    done
-  done
-  # The version matrix's molecule scenario (default) on the lowest claimed core, 2.20 and 2.21: here
-  # in a full run, where the static matrix stage made their venvs long before.
-  if [ "$full_run" = 1 ]; then
-    timed "molecule on the matrix's cores" bash scripts/matrix.sh --molecule
-  fi
+  # Named on its own: every scenario one after another, then the matrix's cores.
+  local rc=0
+  molecule_rest || rc=$?
+  matrix_molecule || rc=$?
+  return "$rc"
 }
 
 run_benchmark() {
