@@ -40,6 +40,20 @@ COMPRESSORS = {
 }
 
 
+def find_clients(module, names, compress="none"):
+    """Paths of the clients `names` (mysqldump, mysql: the options NAME_path, else PATH) and of the
+    compressor, found before anything changes: a missing one fails the module now."""
+    paths = {}
+    for name in names:
+        paths[name] = module.params.get(name + "_path") or module.get_bin_path(name, required=True)
+        if not os.access(paths[name], os.X_OK):
+            module.fail_json(msg="%s is not an executable file. Install the MySQL/MariaDB client or give "
+                                 "%s_path" % (paths[name], name))
+    if compress in COMPRESSORS:
+        paths[compress] = module.get_bin_path(compress, required=True)
+    return paths
+
+
 def client_env():
     """The environment for the clients: ours minus anything that could carry a password."""
     env = dict(os.environ)

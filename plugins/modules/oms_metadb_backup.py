@@ -49,6 +49,7 @@ description:
   - Reading - the MetaDB's engine, the space the dumps need, whether a backup directory verifies - is
     M(obtools.oms.oms_metadb_info)'s job.
 extends_documentation_fragment:
+  - obtools.oms.platform
   - obtools.oms.metadb
   - obtools.oms.journal
 options:
@@ -149,11 +150,6 @@ notes:
     C(batch_size_last), C(longest_batch_seconds) and C(longest_batch_rows); for O(state=dumped)
     C(dump_dir) and C(manifest); for O(state=restored) C(restored), C(dropped) and C(unchanged). O(state=rehearsed) changes nothing and records nothing.
 attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: full
@@ -354,35 +350,22 @@ durations:
   sample: {"rm_411": 3.2}
 '''
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import dump_files, heartbeat, metadb, metadb_dump
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
-from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
+from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore, mysql_clients
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_rehearsal, step_journal
 from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
 
 
 def client_paths(module, compress):
-    """Binaries this run needs, found now so that a missing one fails before anything changes."""
-    state = module.params["state"]
-    paths = {}
-    if state in ("dumped", "rehearsed"):
-        paths["mysqldump"] = module.params["mysqldump_path"] or module.get_bin_path("mysqldump", required=True)
-    if state == "restored":
-        paths["mysql"] = module.params["mysql_path"] or module.get_bin_path("mysql", required=True)
-        # the restored databases are dumped again and compared with the files
-        paths["mysqldump"] = module.params["mysqldump_path"] or module.get_bin_path("mysqldump", required=True)
-    if compress in ("gzip", "zstd"):
-        paths[compress] = module.get_bin_path(compress, required=True)
-    for name in ("mysqldump", "mysql"):
-        if name in paths and not os.access(paths[name], os.X_OK):
-            module.fail_json(msg="%s is not an executable file. Install the MySQL/MariaDB client or "
-                                 "give %s_path" % (paths[name], name))
-    return paths
+    """Binaries this run needs, found now so that a missing one fails before anything changes
+    (a restore dumps the restored databases again, to compare them with the files)."""
+    names = ("mysql", "mysqldump") if module.params["state"] == "restored" else ("mysqldump",)
+    return mysql_clients.find_clients(module, names, compress)
 
 
 def dump_or_restore(module, settings):

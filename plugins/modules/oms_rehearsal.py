@@ -130,14 +130,10 @@ options:
     description: mysql on the host (default from PATH).
     type: path
 extends_documentation_fragment:
+  - obtools.oms.platform
   - obtools.oms.metadb
   - obtools.oms.docker
 attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Reads the last rehearsal's record, changes nothing.
     support: full
@@ -258,7 +254,7 @@ import copy
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import docker_client, metadb, oms_config, rehearsal
+from ansible_collections.obtools.oms.plugins.module_utils import docker_client, metadb, mysql_clients, oms_config, rehearsal
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils.container_facts import describe
 
@@ -329,8 +325,7 @@ def main():
             result = recorded(p["journal_path"], p["max_age_hours"])
             result.update(changed=changed, removed_before=removed)
             module.exit_json(**result)
-        clients = {"mysqldump": p["mysqldump_path"] or module.get_bin_path("mysqldump", required=True),
-                   "mysql": p["mysql_path"] or module.get_bin_path("mysql", required=True)}
+        clients = mysql_clients.find_clients(module, ("mysqldump", "mysql"))
         result = rehearsal.Rehearsal(p, settings, admin, client, clients, module.warn).run()
     except OmsError as exc:
         exc.fail(module, outcome="failed")

@@ -169,15 +169,11 @@ options:
     type: str
     choices: [stop_old, heartbeat_prune, backup, run_new, init, health, ha_on]
 extends_documentation_fragment:
+  - obtools.oms.platform
   - obtools.oms.metadb
   - obtools.oms.docker
   - obtools.oms.console
 attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: none
@@ -288,30 +284,16 @@ new_container:
   sample: oms_420
 '''
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils import console
 from ansible_collections.obtools.oms.plugins.module_utils import docker_client
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
+from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import upgrade_window
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-
-
-def find_clients(module):
-    """The client binaries a window and its rollback need, found before anything stops."""
-    p = module.params
-    paths = {"mysqldump": p["mysqldump_path"] or module.get_bin_path("mysqldump", required=True),
-             "mysql": p["mysql_path"] or module.get_bin_path("mysql", required=True)}
-    if p["compress"] in ("gzip", "zstd"):
-        paths[p["compress"]] = module.get_bin_path(p["compress"], required=True)
-    for name in ("mysqldump", "mysql"):
-        if not os.access(paths[name], os.X_OK):
-            module.fail_json(msg="%s is not an executable file. Install the MySQL/MariaDB client or give "
-                                 "%s_path" % (paths[name], name))
-    return paths
 
 
 def main():
@@ -358,7 +340,7 @@ def main():
     p = module.params
     if p["prune_batch_size"] < 1:
         module.fail_json(msg="prune_batch_size must be at least 1. Give a positive number of rows per batch")
-    clients = find_clients(module)
+    clients = mysql_clients.find_clients(module, ("mysqldump", "mysql"), module.params["compress"])
 
     def settings():
         found = metadb.settings_from_params(p)
