@@ -11,11 +11,6 @@ class ModuleDocFragment(object):
 
     DOCUMENTATION = r'''
 attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return the same as without it.
     support: full

@@ -35,6 +35,7 @@ options:
       - With O(image), the task fails when the tarball does not hold O(image).
     type: path
 extends_documentation_fragment:
+  - obtools.oms.platform
   - obtools.oms.docker
   - obtools.oms.info
 seealso:

@@ -30,6 +30,7 @@ description:
 author:
   - obtools developers (@obtools)
 extends_documentation_fragment:
+  - obtools.oms.platform
   - obtools.oms.docker
   - obtools.oms.journal
 options:
@@ -190,11 +191,6 @@ attributes:
     support: partial
     details: O(state=stopped), O(state=started), O(state=image_loaded) and O(state=upgraded) return a
       diff; O(state=initialized) does not (what C(docker_init.sh) changes is inside the container).
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
 notes:
   - When the engine is local (C(unix://) socket), the host paths of the mounts and of the SSL files
     are checked before the new container is created, because the engine would otherwise create

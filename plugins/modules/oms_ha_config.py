@@ -22,6 +22,7 @@ description:
     object is refused and the row is left untouched.
   - With neither O(settings), O(value) nor O(downtime_since), the module only reads.
 extends_documentation_fragment:
+  - obtools.oms.platform
   - obtools.oms.metadb
   - obtools.oms.journal
 options:
@@ -67,11 +68,6 @@ notes:
     the write), C(ha_config_after), and with O(downtime_since) C(downtime_minutes) and
     C(refetch_store_interval_min).
 attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: full

@@ -74,12 +74,9 @@ options:
         are not done and where a re-run resumes.
     type: list
     elements: str
+extends_documentation_fragment:
+  - obtools.oms.platform
 attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: full

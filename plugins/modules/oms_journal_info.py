@@ -40,6 +40,7 @@ options:
     default: 0
     version_added: 0.1.0
 extends_documentation_fragment:
+  - obtools.oms.platform
   - obtools.oms.info
 seealso:
   - module: obtools.oms.oms_journal

@@ -26,6 +26,7 @@ description:
     so O(gather=[backup]) alone never connects (the rollback proves its dumps this way before it
     drops anything).
 extends_documentation_fragment:
+  - obtools.oms.platform
   - obtools.oms.metadb
   - obtools.oms.info
 options:

@@ -20,6 +20,7 @@ description:
 author:
   - obtools developers (@obtools)
 extends_documentation_fragment:
+  - obtools.oms.platform
   - obtools.oms.console
 options:
   console_url:
@@ -41,11 +42,6 @@ options:
     type: int
     default: 100
 attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: full

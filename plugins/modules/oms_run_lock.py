@@ -71,12 +71,9 @@ options:
         probe; the roles' such tasks (the preflight's reads) take seconds to a few minutes.
     type: int
     default: 300
+extends_documentation_fragment:
+  - obtools.oms.platform
 attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: full

@@ -30,6 +30,7 @@ description:
 author:
   - obtools developers (@obtools)
 extends_documentation_fragment:
+  - obtools.oms.platform
   - obtools.oms.metadb
   - obtools.oms.console
   - obtools.oms.journal
@@ -68,11 +69,6 @@ options:
     type: str
     version_added: 0.1.0
 attributes:
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-    details: The OMS host, a Linux machine that runs the OMS container (or reaches its Docker engine and MetaDB).
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
     support: full
