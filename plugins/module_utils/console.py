@@ -34,9 +34,6 @@ HEALTH_PATH = "/oms/health"
 MAX_PAGE_SIZE = 150
 # OMS error codes: GHANA-* from the console, CM-* from the cluster manager.
 ERROR_CODE_PREFIXES = ("GHANA-", "CM-")
-# Project states as OMS reports them (ODC's OmsProjectStatusEnum; the OMS docs name no list).
-PROJECT_STATES = ("INIT", "RUNNING", "SUSPEND", "FAILED", "FINISHED", "RELEASING", "RELEASED",
-                  "DELETED", "UNKNOWN")
 # A guard against a console that keeps answering full pages forever.
 MAX_PAGES = 10000
 

@@ -21,8 +21,6 @@ OB_SESSION_TIMEOUT_SECONDS = 6 * 3600
 OB_QUERY_TIMEOUT_CODES = (4012,)
 OB_TRX_TIMEOUT_CODES = (6210, 6224)
 
-ENGINES = ("mysql", "mariadb", "oceanbase")
-
 
 def classify(version, comment=""):
     """'oceanbase', 'mariadb' or 'mysql' from VERSION() and @@version_comment."""
