@@ -79,17 +79,17 @@ PROBE_PLAY = """
       changed_when: false
     - name: Followed by the roles' progress probe
       ansible.builtin.include_role:
-        name: obtools.oms.oms_upgrade
-        tasks_from: progress.yml
+        name: obtools.oms.oms_common
+        tasks_from: progress
       vars:
-        oms_upgrade_progress_job: "{{ job }}"
-        oms_upgrade_progress_title: probe
-        oms_upgrade_progress_timeout: 60
-        oms_upgrade_progress_every: 1
+        oms_common_progress_job: "{{ job }}"
+        oms_common_progress_title: probe
+        oms_common_progress_timeout: 60
+        oms_common_progress_every: 1
     - name: What the probe found
       ansible.builtin.debug:
-        msg: "RESULT {{ {'results_file': job.results_file, 'rc': oms_upgrade_progress_result.rc,
-              'finished': oms_upgrade_progress_finished} | to_json }}"
+        msg: "RESULT {{ {'results_file': job.results_file, 'rc': oms_common_progress_result.rc,
+              'finished': oms_common_progress_finished} | to_json }}"
 """
 
 CASES = {

@@ -17,6 +17,8 @@ import yaml
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 ROLES = ("oms_upgrade", "oms_rollback")
+# What both share, included by them (its entry points document what they take).
+SHARED_ROLES = ("oms_common",)
 EXPRESSION_KEYS = {"when", "that", "until", "failed_when", "changed_when"}
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -90,7 +92,7 @@ def collect():
 
 def documented():
     names = set()
-    for role in ROLES:
+    for role in ROLES + SHARED_ROLES:
         spec = load(os.path.join(REPO, "roles", role, "meta", "argument_specs.yml"))
         for entry in spec["argument_specs"].values():
             names.update(entry.get("options") or {})

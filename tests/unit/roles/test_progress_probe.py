@@ -1,4 +1,4 @@
-"""The progress probe of roles/oms_upgrade/tasks/progress.yml: returns as soon as the async job has
+"""The progress probe of roles/oms_common/tasks/progress.yml: returns as soon as the async job has
 finished, otherwise after its wait, with the elapsed time and the bytes written."""
 
 import importlib.util
@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-PROBE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "oms_upgrade", "files",
+PROBE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "oms_common", "files",
                      "progress_probe.py")
 
 

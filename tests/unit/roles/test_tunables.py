@@ -48,7 +48,7 @@ def expressions(node, key=None):
 
 
 def role_files():
-    for role in ROLES:
+    for role in ROLES + ("oms_common",):  # oms_common: what both include
         for sub in ("tasks", "templates", "handlers"):
             folder = os.path.join(ROOT, "roles", role, sub)
             for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Wait for an Ansible async job, at most a few seconds, and say how it is doing.
 
-Run on the managed host by roles/oms_upgrade/tasks/progress.yml (python -c, no module_utils):
+Run on the managed host by roles/oms_common/tasks/progress.yml (python -c, no module_utils):
 
     progress_probe.py [--journal JOURNAL] [--beat LOCK_FILE] RESULTS_FILE WAIT_SECONDS [GLOB...]
 
