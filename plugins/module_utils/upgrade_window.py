@@ -196,12 +196,29 @@ class Window(object):
     def attach(self, window: Dict[str, Any]) -> Dict[str, Any]:
         self.warn("The window started at %s by process %s still runs: waiting for it instead of "
                   "starting another" % (window.get("started_at"), (window.get("owner") or {}).get("pid")))
+        # Its own deadline, not only async_wrapper's: the longest the other window may run by its
+        # step timeouts, after which this job says so instead of being killed in silence.
+        limit = self.longest_window()
+        deadline = self.clock() + limit
         while True:
             self.sleep(ATTACH_EVERY)
             window = self.load().get("window") or {}
             if window.get("status") != "running" or not process_owner.owner_alive(window.get("owner")):
                 break
+            if self.clock() > deadline:
+                raise OmsError("The window started at %s by process %s still runs after %d s, longer than "
+                               "its step timeouts allow" % (window.get("started_at"),
+                                                            (window.get("owner") or {}).get("pid"), limit),
+                               "It ends by itself, committed or rolled back, unless it hangs: look at "
+                               "that process on the OMS host and at the journal %s, and run again "
+                               "once it has ended" % self.path)
         return self.outcome(window.get("outcome") or FAILED_DOWN, window.get("error"), attached=True)
+
+    def longest_window(self) -> int:
+        """Seconds a window may run by its step timeouts (the dump has none: an hour for it)."""
+        p = self.p
+        return int(sum(int(p.get(name) or 0) for name in (
+            "stop_timeout", "load_timeout", "init_ready_timeout", "init_timeout", "health_timeout")) + 3600)
 
     def _run_steps(self) -> Dict[str, Any]:
         step = None

@@ -196,3 +196,32 @@ def test_a_window_whose_process_still_runs_is_attached_to_not_run_again(tmp_path
     assert window.ran == [] and len(polls) == 2
     assert result["attached"] and result["outcome"] == "rolled_back" and result["error"] == "init broke"
     assert any("still runs" in w for w in window.warnings)
+
+
+def test_attaching_gives_up_after_the_longest_window_with_what_to_do(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        from ansible_collections.obtools.oms.plugins.module_utils import process_owner
+        with open("/proc/%d/stat" % other.pid) as handle:
+            start = handle.read().rsplit(")", 1)[-1].split()[19]
+        journal = read(path)
+        journal["window"] = {"status": "running", "started_at": "2026-12-04T10:00:00.000Z",
+                             "owner": {"pid": other.pid, "start": start,
+                                       "boot": process_owner._read(process_owner.BOOT_ID)}}
+        path.write_text(json.dumps(journal))
+        window = Recorded(path)
+        now = [1000.0]
+        window.clock = lambda: now[0]
+
+        def sleep(seconds):  # the other window never ends; time runs 600 s per poll
+            now[0] += 600
+        window.sleep = sleep
+        with pytest.raises(OmsError, match="still runs after %d s" % window.longest_window()) as raised:
+            window.run()
+    finally:
+        other.kill()
+        other.wait()
+    assert window.ran == [] and now[0] - 1000.0 > window.longest_window()
+    assert "run again" in raised.value.hint
