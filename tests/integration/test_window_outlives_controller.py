@@ -17,7 +17,7 @@ import time
 import docker
 
 from conftest import INSTANCE, ansible_env
-from playbooks import playbook_command, serves, write_inventory
+from playbooks import journal, playbook_command, run_playbook, serves, tail, write_inventory
 from rows import differences, table_rows
 
 WINDOW_STEPS = ["stop_old", "heartbeat_prune", "backup", "run_new"]
@@ -121,3 +121,26 @@ def test_controller_killed_then_init_fails_window_rolls_back_alone(instance, tes
     steps = read_journal(journal_path)["steps"]
     assert [s for s in ("rollback_stop_new", "rollback_restore", "rollback_start_old", "rollback_health")
             if steps.get(s, {}).get("status") != "done"] == []
+
+
+def test_a_rerun_follows_the_window_a_killed_controller_left(instance, testbed):
+    """The second controller takes the lock of the dead one and follows the window that still runs
+    (a line per interval naming its step) until it ends, then finishes the upgrade: no silent wait,
+    nothing run beside the window."""
+    d = instance
+    journal_path = os.path.join(d["backup_dir"], "oms_upgrade_journal.json")
+    testbed.set_profile(INSTANCE, "slow_init")  # docker_init.sh runs 30 s: the re-run meets it
+    try:
+        inventory = write_inventory(d)
+        assert kill_when_started(playbook_command(inventory, "upgrade"), inventory, journal_path, "init"), \
+            "the run ended before init started"
+        again = run_playbook(inventory, "upgrade", {"oms_upgrade_progress_interval": "2"})
+    finally:
+        testbed.set_profile(INSTANCE, "short")
+    assert again.rc == 0, tail(again)
+    followed = [line for line in again.output.splitlines() if "window of process" in line]
+    assert any("still running init" in line for line in followed), tail(again)
+    assert any("ended" in line for line in followed), tail(again)
+    assert journal(d)["window"]["outcome"] == "committed"
+    assert journal(d)["steps"]["report"]["status"] == "done"
+    assert serves(d, d["new_container"])

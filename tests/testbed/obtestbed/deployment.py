@@ -27,6 +27,8 @@ FAULT_TOKENS = ("init_fail_halfway", "init_no_success_line", "never_online", "op
 PROFILES = {
     "realistic": {"boot_seconds": 60, "init_seconds": 120},
     "short": {"boot_seconds": 3, "init_seconds": 6},
+    # docker_init.sh long enough for a test to start a second controller while the window runs
+    "slow_init": {"boot_seconds": 3, "init_seconds": 30},
 }
 DEFAULT_PROFILE = "short"
 
