@@ -7,6 +7,7 @@ inventory directory, never onto a command line; only the extra vars a test asks 
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,3 +89,21 @@ def serves(d, container, wait=60):
         if time.time() > deadline:
             return False
         time.sleep(1)
+
+
+def kill_controller(proc, inventory):
+    """SIGKILL every process of the controller, as a lost machine: its process group, and the
+    workers ansible-playbook forks into sessions of their own (they would wait for ever on the
+    dead parent), found by the run's private inventory directory on their command lines."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.wait()
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                if inventory.encode() in handle.read():
+                    os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass

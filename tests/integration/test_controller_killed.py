@@ -18,7 +18,7 @@ import subprocess
 import time
 
 from conftest import INSTANCE, ansible_env
-from playbooks import journal, playbook_command, run_playbook, tail, write_inventory
+from playbooks import journal, kill_controller, playbook_command, run_playbook, tail, write_inventory
 from rows import differences, table_rows
 
 STEPS = ["ha_off", "image_load", "stop_old", "heartbeat_prune", "backup", "run_new", "init", "health",
@@ -26,7 +26,7 @@ STEPS = ["ha_off", "image_load", "stop_old", "heartbeat_prune", "backup", "run_n
 
 
 def kill_at(cmd, journal_path, step, delay, timeout=1500):
-    """Run cmd; SIGKILL its process group `delay` s after the journal shows `step`.
+    """Run cmd; SIGKILL the controller (kill_controller) `delay` s after the journal shows `step`.
     Returns (killed, rc, output)."""
     out_path = journal_path + ".killtest.out"
     with open(out_path, "w") as out:
@@ -43,14 +43,12 @@ def kill_at(cmd, journal_path, step, delay, timeout=1500):
                 except (OSError, ValueError):
                     pass
             elif time.time() - seen_at >= delay:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+                kill_controller(proc, cmd[cmd.index("-i") + 1])
                 break
             time.sleep(0.05)
         killed = proc.returncode == -signal.SIGKILL
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            kill_controller(proc, cmd[cmd.index("-i") + 1])
     with open(out_path) as handle:
         output = handle.read()
     os.unlink(out_path)

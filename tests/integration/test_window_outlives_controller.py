@@ -10,14 +10,13 @@ Never down. The step at which the kill lands is drawn (seeded, printed; OMS_KILL
 import json
 import os
 import random
-import signal
 import subprocess
 import time
 
 import docker
 
 from conftest import INSTANCE, ansible_env
-from playbooks import journal, playbook_command, run_playbook, serves, tail, write_inventory
+from playbooks import journal, kill_controller, playbook_command, run_playbook, serves, tail, write_inventory
 from rows import differences, table_rows
 
 WINDOW_STEPS = ["stop_old", "heartbeat_prune", "backup", "run_new"]
@@ -29,24 +28,6 @@ def read_journal(path):
             return json.load(handle)
     except (OSError, ValueError):
         return {}
-
-
-def kill_controller(proc, inventory):
-    """SIGKILL every process of the controller, as a lost machine: its process group, and the
-    workers ansible-playbook forks into sessions of their own (they would wait for ever on the
-    dead parent), found by the run's private inventory directory on their command lines."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    proc.wait()
-    for pid in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as handle:
-                if inventory.encode() in handle.read():
-                    os.kill(int(pid), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
 
 
 def kill_when_started(cmd, inventory, journal_path, step, timeout=900):
