@@ -580,13 +580,13 @@ def test_every_relative_link_of_the_markdown_files_resolves():
         with open(path) as f:
             text = f.read()
         for target in links(text):
-            file_part, _, anchor = target.partition("#")
+            file_part, anchor = (target.split("#", 1) + [""])[:2]
             where = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
             if not os.path.exists(where):
                 broken.append("%s: %s (no such file)" % (os.path.relpath(path, REPO), target))
             elif anchor and where.endswith(".md"):
                 with open(where) as f:
-                    anchors = {slug(h) for h, _ in sections(f.read()) if h}
+                    anchors = {slug(heading) for heading, _body in sections(f.read()) if heading}
                 if anchor not in anchors:
                     broken.append("%s: %s (no such heading)" % (os.path.relpath(path, REPO), target))
     assert broken == []
