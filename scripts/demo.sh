@@ -39,8 +39,9 @@ echo "== The upgrade report ($backup_dir)"
 cat "$backup_dir/oms_upgrade_report.md"
 
 echo
-# As the README tells users (Roll back): the rollback acts only on hosts named with -l, and after a
-# completed upgrade (4.2.0 served and wrote to the MetaDB) only with oms_rollback_accept_data_loss;
+# As the README tells users ("The rollback", "Rolling back a completed upgrade"): the rollback acts
+# only on hosts named with -l, and after a completed upgrade (4.2.0 served and wrote to the MetaDB)
+# only with oms_rollback_accept_data_loss;
 # without them it leaves the host alone, as designed, and there is no rollback report.
 echo "== ansible-playbook playbooks/rollback.yml -l oms-$instance -e oms_rollback_accept_data_loss=true"
 ansible-playbook playbooks/rollback.yml -i "$inv/hosts.yml" -l "oms-$instance" -e oms_rollback_accept_data_loss=true

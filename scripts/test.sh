@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the collection, from a fresh machine: bash scripts/test.sh [STAGE...]
 # Stages: sanity lint docs unit ee matrix (static: no Docker) and testbed demo integration molecule
-# benchmark (on the test bed; demo is the README's first command, scripts/demo.sh, as a newcomer runs it). Named stages run one after another, in the order given.
-# With no stage named (the README's test command, and CI), every stage runs, the static ones in
+# benchmark (on the test bed; demo is the first command of the README's "Try it / develop it", scripts/demo.sh, as a newcomer runs it). Named stages run one after another, in the order given.
+# With no stage named (the README's second command, and CI), every stage runs, the static ones in
 # the background beside the test-bed ones, since those mostly wait on containers; and the
 # integration stage runs in four lanes side by side (two passes of the roles' tests, the single
 # modules' tests, the other engines' pass), each followed by molecule scenarios, so that the
@@ -102,7 +102,7 @@ run_testbed() {
 }
 
 run_demo() {
-  # The README's first command, as a newcomer runs it (upgrade, rollback, both reports), on an
+  # The README's first "Try it" command, as a newcomer runs it (upgrade, rollback, both reports), on an
   # instance of its own; removed once it passed (left for a look when it failed).
   local instance=${OMS_DEMO_INSTANCE:-demo}
   bash scripts/demo.sh "$instance"

@@ -14,7 +14,7 @@ import pytest
 
 from playbooks import journal, run_playbook, tail, write_inventory
 
-# Every tag of the role that the README advertises, and the two phases one could skip.
+# Every tag of the role that its README (roles/oms_upgrade/README.md) advertises, and the two phases one could skip.
 CASES = [
     ("--tags", "backup"), ("--tags", "container"), ("--tags", "health"), ("--tags", "ha_on"),
     ("--tags", "image"), ("--tags", "report"),

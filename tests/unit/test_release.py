@@ -28,6 +28,8 @@ BIN = os.path.dirname(sys.executable)
 # ansible-doc markup that RST prints as it is (fragments are RST: ``code``)
 MARKUP = re.compile(r"\b(?:O|V|C|M|RV|E|P|I|B|U|L)\([^)]*\)")
 NOT_PUBLISHED = ("github.com/obtools", "galaxy.ansible.com/obtools")
+# The developers' documents: in the checkout, not in the tarball (galaxy.yml build_ignore).
+DEVELOPERS_DOCS = ("CONTRIBUTING.md", "docs/development/")
 
 
 def galaxy():
@@ -45,7 +47,8 @@ def shipped_text_files():
     out = []
     for pattern in ("README.md", "CHANGELOG.rst", "galaxy.yml", "docs/**/*", "changelogs/*.yaml",
                     "roles/**/*", "playbooks/**/*", "plugins/**/*.py", "meta/**/*"):
-        out += [p for p in glob.glob(os.path.join(REPO, pattern), recursive=True) if os.path.isfile(p)]
+        out += [p for p in glob.glob(os.path.join(REPO, pattern), recursive=True) if os.path.isfile(p)
+                and not os.path.relpath(p, REPO).startswith(DEVELOPERS_DOCS)]
     return out
 
 
@@ -228,5 +231,6 @@ def test_a_tarball_built_from_a_dirty_tree_ships_nothing_generated(tmp_path):
     for wanted in ("README.md", "CHANGELOG.rst", "changelogs/changelog.yaml", "docs/inventory.example.yml", "docs/obd.md",
                    "roles/oms_upgrade/meta/argument_specs.yml", "plugins/modules/oms_container_upgrade.py"):
         assert wanted in names, "the tarball lacks %s" % wanted
-    for unwanted in ("changelogs/fragments", "tests", "molecule", "benchmarks", "scripts", ".ci"):
+    for unwanted in ("changelogs/fragments", "tests", "molecule", "benchmarks", "scripts", ".ci") + \
+            tuple(d.rstrip("/") for d in DEVELOPERS_DOCS):
         assert not [n for n in names if n == unwanted or n.startswith(unwanted + "/")], unwanted

@@ -1,7 +1,7 @@
 """Nothing in plugins/ may use a statement one of the MetaDB engines refuses, or a weaker client option.
 
-README's "MetaDB engines" lists what OceanBase refuses: CHECKSUM TABLE
-is a syntax error there (1064), so a dump or restore built on it fails on most OMS deployments.
+The README's "What makes it safe" says why the restore is proven without CHECKSUM TABLE: it
+is a syntax error on OceanBase (1064), so a dump or restore built on it fails on most OMS deployments.
 --defaults-extra-file lets ~/.my.cnf on the OMS host override host, user and password.
 """
 
