@@ -278,6 +278,9 @@ run_integration() {
   # MetaDB (the rest does not change with the engine: containers, images, the console, the roles'
   # logic). They mostly wait on containers.
   local rc=0 i
+  # The lanes share one engine: `testbed up` and `down` must not untag the 4.2.0 image that another
+  # lane has just loaded for its upgrade or rehearsal (tests that need it absent still unload it).
+  export OMS_TESTBED_SHARED_IMAGES=1
   for i in 0 1 2 3; do lane_logs[i]=$(mktemp); done
   lane_roles_1 > "${lane_logs[0]}" 2>&1 &
   lane_pids+=($!)

@@ -48,6 +48,8 @@ def args_for(desc, **extra):
         "config_file": desc["config_file"],
         "source_container": desc["old_container"],
         "image": desc["target_image"],
+        # loaded again if another test run on this engine untagged it (scripts/test.sh's lanes)
+        "image_archive": desc["image_archive"],
         "journal_path": os.path.join(desc["backup_dir"], "journal.json"),
         "work_dir": work,
         "admin_login_user": desc["metadb_root"]["user"],
