@@ -66,7 +66,7 @@ options:
     description:
       - With O(state=exported), where to write the bundle on the OMS host (mode 0600, written whole or
         not at all).
-      - With O(state=rehearsed), the bundle copied to this host from the OMS host: the rehearsal reads
+      - With O(state=rehearsed), the bundle copied to this host from the OMS host; the rehearsal reads
         the serving deployment from it instead of this host's engine and files (O(config_file) is
         then not read), and removes it once read.
     type: path
@@ -81,7 +81,7 @@ options:
     description:
       - The tarball of O(image) (docker save), loaded when the image is not present (as the upgrade's
         step 3 would; days ahead of the upgrade it may not be loaded yet).
-      - On another host (O(rehearsal_host)) it is read there: it is not copied from the OMS host.
+      - On another host (O(rehearsal_host)) it is read there; it is not copied from the OMS host.
     type: path
   load_timeout:
     description: Seconds the load of O(image_archive) may take.
