@@ -188,6 +188,17 @@ def test_rehearsal_on_another_host_runs_there_and_is_recorded_on_the_oms_host(te
     assert plan.rc == 0, tail(plan)
     assert "migration rehearsed on a copy (on %s): passed in " % BOX in plan.output, tail(plan)
     assert "The window is refused" not in plan.output
+    # inside the upgrade (main.yml's module_defaults name this host's engine and config.yaml): on the
+    # box again, then the window, whose report names where the migration was rehearsed
+    up = run_playbook(inventory, "upgrade", extra_vars={"oms_upgrade_rehearse": "true",
+                                                        "oms_rehearsal_host": BOX}, timeout=2400)
+    assert up.rc == 0, tail(up)
+    with open(os.path.join(desc["backup_dir"], "oms_upgrade_report.json")) as f:
+        report = json.load(f)
+    assert report["rehearsal"]["summary"].startswith(
+        "migration rehearsed on a copy (on %s): passed in " % BOX), report["rehearsal"]
+    assert rehearsal_record(desc)["attempts"] == 2
+    assert rehearsal_left(engine, testbed, desc) == []
 
 
 def test_a_rehearsal_host_without_the_memory_or_the_tarball_says_what_to_do(testbed, engine):
