@@ -75,11 +75,13 @@ def check_libraries(module, need_yaml=None):
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=oms_config.YAML_IMPORT_ERROR)
 
 
-def settings_from_params(params):
-    """MetaDBSettings from module params: config.yaml first (if config_file), options override."""
-    config_values = {}
-    if params.get("config_file"):
-        config_values = oms_config.load_oms_config(params["config_file"])
+def settings_from_params(params, config_values=None):
+    """MetaDBSettings from module params: config.yaml first (if config_file, or its values already
+    read: `config_values`), options override."""
+    if config_values is None:
+        config_values = {}
+        if params.get("config_file"):
+            config_values = oms_config.load_oms_config(params["config_file"])
     overrides = {
         "host": params.get("login_host"),
         "port": params.get("login_port"),

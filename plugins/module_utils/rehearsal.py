@@ -26,6 +26,11 @@ container's name, so the next run finds what a killed run left):
    success checks as step 5-6), then measures how long the console takes to answer /oms/health;
 7. reads what the migration changed (tables created, altered or dropped, oms_normal_config rows);
 8. removes everything it created, in a finally, and records the outcome in the journal.
+
+On another Docker host (rehearsal_host, the role's oms_rehearsal_host) the same happens there, with
+what it reads of the serving deployment (the old container's settings, config.yaml, run) taken
+from the bundle the OMS host exported (rehearsal_source), and its journal on that host: what it
+created is removed there by the next run; the role copies the outcome to the OMS host's record.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,17 +41,15 @@ import json
 import os
 import re
 import shutil
-import stat
 import time
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
-from ansible_collections.obtools.oms.plugins.module_utils import metadb, mysql_clients
+from ansible_collections.obtools.oms.plugins.module_utils import metadb, mysql_clients, rehearsal_source
 from ansible_collections.obtools.oms.plugins.module_utils.container_facts import (
     CONTAINER_PATHS,
     DATA_MOUNTS,
     UPGRADED_FROM_LABEL,
-    bind_mounts,
 )
 
 PREFIX = "obrh_"
@@ -247,12 +250,16 @@ def mem_available(meminfo_text):
     return int(match.group(1)) * 1024 if match else None
 
 
-def check_memory(limit_bytes, available_bytes):
+def check_memory(limit_bytes, available_bytes, rehearsal_host=None):
+    """OmsError when the host that rehearses has less memory available than the limit asks."""
     if available_bytes is not None and available_bytes < limit_bytes:
-        raise OmsError("The rehearsal asks for %d MiB of memory but the host has %d MiB available"
-                       % (limit_bytes // 1048576, available_bytes // 1048576),
-                       "Lower oms_rehearsal_memory, rehearse at a quieter time, or rehearse on "
-                       "another Docker host that reaches the MetaDB (oms_rehearsal_host)")
+        where = ("the rehearsal host %s (oms_rehearsal_host)" % rehearsal_host if rehearsal_host
+                 else "the host")
+        raise OmsError("The rehearsal asks for %d MiB of memory but %s has %d MiB available"
+                       % (limit_bytes // 1048576, where, available_bytes // 1048576),
+                       "Lower oms_upgrade_rehearsal_memory, rehearse at a quieter time, or "
+                       "rehearse on another Docker host that reaches the MetaDB "
+                       "(oms_rehearsal_host)")
 
 
 # The prediction and the decision (pure) ----------------------------------------------------------
@@ -292,41 +299,22 @@ NETWORK_ONLY = ("; isolated by its network only: the login cannot create a user 
                 "scratch databases")
 
 
-def summarize(outcome, duration, predicted, error=None, output_tail=None, user_limited=True):
-    """The sentence the plan and the report show."""
+def summarize(outcome, duration, predicted, error=None, output_tail=None, user_limited=True,
+              rehearsal_host=None):
+    """The sentence the plan and the report show (naming the rehearsal host when it is another)."""
+    what = "migration rehearsed on a copy%s" % (" (on %s)" % rehearsal_host if rehearsal_host else "")
     if outcome == "passed":
-        return ("migration rehearsed on a copy: passed in %.0f s; predicted window %.0f s (%s)%s"
-                % (duration, predicted["total"], ", ".join(
+        return ("%s: passed in %.0f s; predicted window %.0f s (%s)%s"
+                % (what, duration, predicted["total"], ", ".join(
                     "%s %.0f s" % (k, predicted["parts"][k])
                     for k in ("stop", "prune", "dump", "boot", "init", "health")),
                    "" if user_limited is not False else NETWORK_ONLY))
-    return "migration rehearsed on a copy: FAILED after %.0f s: %s%s" % (
-        duration, error or "?",
+    return "%s: FAILED after %.0f s: %s%s" % (
+        what, duration, error or "?",
         ("\n" + "\n".join(output_tail[-20:])) if output_tail else "")
 
 
 # Scratch directories -----------------------------------------------------------------------------
-def copy_regular_tree(src, dst):
-    """Copy directories and regular files under `src` (no sockets, fifos or devices)."""
-    os.makedirs(dst, 0o700)
-    if not src or not os.path.isdir(src):
-        return
-    for root, dirs, files in os.walk(src):
-        rel = os.path.relpath(root, src)
-        target = os.path.join(dst, rel) if rel != "." else dst
-        for d in dirs:
-            path = os.path.join(target, d)
-            if not os.path.isdir(path):
-                os.makedirs(path, 0o755)
-        for f in files:
-            source = os.path.join(root, f)
-            try:
-                if stat.S_ISREG(os.lstat(source).st_mode):
-                    shutil.copy2(source, os.path.join(target, f))
-            except OSError:
-                pass  # a file OMS removed meanwhile
-
-
 def diff_schemas(before, after):
     """What the migration changed, from {table: create statement} before and after."""
     created = sorted(set(after) - set(before))
@@ -493,13 +481,17 @@ class Host(object):
 class Rehearsal(object):
     """One rehearsal (see the module docstring): run() returns the result, never leaves anything."""
 
-    def __init__(self, params, settings, admin, client, clients, warn):
+    def __init__(self, params, settings, admin, client, clients, warn, origin=None):
         self.p = params
         self.settings = settings      # the deployment's MetaDB login (what OMS uses)
         self.admin = admin            # the login that creates the scratch databases
         self.client = client
         self.clients = clients        # {"mysqldump": path, "mysql": path}
         self.warn = warn
+        # the serving deployment (rehearsal_source.Source): read here when None, or the bundle
+        # the OMS host exported when this is another host (rehearsal_host)
+        self.origin = origin
+        self.elsewhere = params.get("rehearsal_host")
         self.source = params["source_container"]
         self.databases = settings.databases()
         self.names = names(self.source, self.databases)
@@ -517,6 +509,9 @@ class Rehearsal(object):
         (a remote module goes on after the controller is lost) finishes, clean-up included,
         before the next run looks at what is left."""
         from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
+        if not os.path.isdir(self.p["work_dir"]):
+            # on a rehearsal host the OMS host's backup directory may not exist yet
+            os.makedirs(self.p["work_dir"], 0o700)
         lock = JobLock(self.p["work_dir"], "the rehearsal of %s" % self.source, self.warn)
         lock.path = self.lock_path
         with lock:
@@ -525,10 +520,9 @@ class Rehearsal(object):
 
     def _run(self):
         started = time.time()
-        old = self.client.inspect_container(self.source)
-        if old is None:
-            raise OmsError("No container named %s exists" % self.source,
-                           "Give source_container as the name of the serving 4.1.1 container")
+        if self.origin is None:
+            self.origin = rehearsal_source.local(self.client, self.source, self.p["config_file"])
+        self.result["rehearsal_host"] = self.elsewhere
         earlier = remove_everything(self.client, self.admin, leftovers(self.p["journal_path"]),
                                     self.source, self.warn)
         self.result["removed_before"] = earlier
@@ -537,7 +531,7 @@ class Rehearsal(object):
         if self.client.is_local:
             try:
                 with open("/proc/meminfo") as f:
-                    check_memory(limit, mem_available(f.read()))
+                    check_memory(limit, mem_available(f.read()), self.elsewhere)
             except (IOError, OSError):
                 self.warn("Cannot read /proc/meminfo: the free memory was not checked")
         else:
@@ -545,6 +539,8 @@ class Rehearsal(object):
                       % self.client.docker_host)
         image = self.client.inspect_image(self.p["image"])
         self.result["image_loaded"] = False
+        if image is None and self.elsewhere:
+            self._archive_here()
         if image is None and self.p.get("image_archive"):
             # days ahead of the upgrade, the image may not be loaded yet: step 3's load, now
             from ansible_collections.obtools.oms.plugins.module_utils.container_upgrade import ContainerUpgrade
@@ -558,9 +554,10 @@ class Rehearsal(object):
                            "or give image_archive")
         outcome, error, tail = "passed", None, []
         self.cleanup.record("workdir", self.workdir)
-        self.cleanup._write("started", {"rehearsal_started_at": journal_file.iso(journal_file.utc_now())})
+        self.cleanup._write("started", {"rehearsal_started_at": journal_file.iso(journal_file.utc_now()),
+                                        "rehearsal_host": self.elsewhere})
         try:
-            self._rehearse(old)
+            self._rehearse(self.origin.container)
         except OmsError as exc:
             outcome, error = "failed", exc.msg
             tail = list(exc.details.get("stdout_tail") or self.result.get("init_output_tail") or [])
@@ -584,7 +581,7 @@ class Rehearsal(object):
         duration = round(time.time() - started, 1)
         predicted = predict_window(self.measured, self.p["stop_seconds"], self.p["prune_seconds"])
         summary = summarize(outcome, duration, predicted, error, tail,
-                            self.result.get("user_limited"))
+                            self.result.get("user_limited"), self.elsewhere)
         self.result.update(outcome=outcome, duration=duration, error=error,
                            init_output_tail=tail or self.result.get("init_output_tail") or [],
                            predicted_window=predicted, measured=self.measured, summary=summary)
@@ -592,10 +589,26 @@ class Rehearsal(object):
                 "rehearsal_error": error, "rehearsal_summary": summary,
                 "rehearsal_init_tail": self.result["init_output_tail"][-20:],
                 "rehearsal_predicted_window": predicted, "rehearsal_measured": self.measured,
-                "rehearsal_leftovers": self.cleanup.created}
+                "rehearsal_leftovers": self.cleanup.created, "rehearsal_host": self.elsewhere}
+        # what the role copies to the OMS host's record when this is another host
+        self.result["record"] = data
         self.cleanup._write("done" if outcome == "passed" else "failed", data,
                             error=None if outcome == "passed" else error)
         return self.result
+
+    def _archive_here(self):
+        """On a rehearsal host, a missing image needs its tarball there: say so in its terms."""
+        archive = self.p.get("image_archive")
+        if archive and os.path.isfile(archive):
+            return
+        raise OmsError("The image %s is not on the rehearsal host %s (oms_rehearsal_host), and %s"
+                       % (self.p["image"], self.elsewhere,
+                          "its tarball %s is not there either" % archive if archive
+                          else "no tarball of it (oms_image_archive) was given"),
+                       "Copy the tarball to %s on %s (the path oms_image_archive names: it is not "
+                       "copied from the OMS host, for its size), or docker load it there, then "
+                       "rehearse again; or leave oms_rehearsal_host unset to rehearse on the OMS "
+                       "host" % (archive or "the path oms_image_archive names", self.elsewhere))
 
     @property
     def workdir(self):
@@ -630,7 +643,7 @@ class Rehearsal(object):
         self._copy_databases()
         before = self._schemas()
         user, password = self._scratch_user()
-        self._scratch_dirs(old, user, password)
+        self._scratch_dirs(user, password)
         self._relays()
         self._start_oms(old)
         self._init()
@@ -740,19 +753,8 @@ class Rehearsal(object):
         self.result["user_limited"] = True
         return user, password
 
-    def _scratch_dirs(self, old, user, password):
-        mounts = dict((key, None) for key in DATA_MOUNTS)
-        for mount in bind_mounts(old):
-            for key in DATA_MOUNTS:
-                if os.path.normpath(mount["destination"]) == CONTAINER_PATHS[key]:
-                    mounts[key] = mount["source"]
-        self.old_mounts = mounts
-        config = self.p["config_file"] or mounts["config"]
-        try:
-            with open(config) as f:
-                text = f.read()
-        except (IOError, OSError) as exc:
-            raise OmsError("Cannot read %s: %s" % (config, exc), "Give config_file")
+    def _scratch_dirs(self, user, password):
+        text = self.origin.config_text
         conf = os.path.join(self.workdir, "config.yaml")
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -763,7 +765,7 @@ class Rehearsal(object):
         for key in ("logs", "store", "relay"):
             os.makedirs(os.path.join(self.workdir, key), 0o755)
         # run holds OMS's runtime state, which an upgrade's docker_init.sh finds there: a copy
-        copy_regular_tree(mounts["run"], os.path.join(self.workdir, "run"))
+        self.origin.copy_run(os.path.join(self.workdir, "run"))
 
     def _relay_spec(self, name, network_mode, args):
         return {"name": name, "image": self.p["image"], "tty": False, "stdin_open": False,
@@ -796,8 +798,7 @@ class Rehearsal(object):
     def _start_oms(self, old):
         from ansible_collections.obtools.oms.plugins.module_utils.container_spec import build_run_spec
         c = self.names["containers"]
-        old_image = self.client.inspect_image(old["Image"])
-        spec = build_run_spec(old, c["oms"], self.p["image"], old_image_inspect=old_image,
+        spec = build_run_spec(old, c["oms"], self.p["image"], old_image_inspect=self.origin.image,
                               oms_host_ip="127.0.0.1")
         scratch = {"config": os.path.join(self.workdir, "config.yaml"),
                    "logs": os.path.join(self.workdir, "logs"),
@@ -806,9 +807,18 @@ class Rehearsal(object):
         binds = []
         for bind in spec["binds"]:
             parts = bind.split(":")
+            data = False
             for key in DATA_MOUNTS:
                 if len(parts) > 1 and os.path.normpath(parts[1]) == CONTAINER_PATHS[key]:
                     parts[0] = scratch[key]
+                    data = True
+            if not data and self.elsewhere and self.client.is_local and \
+                    not os.path.exists(parts[0]):
+                # another mount of the OMS host's (the SSL files, say) that this host lacks: the
+                # engine would create an empty directory in its place
+                self.warn("The rehearsal on %s runs without the old container's mount %s: %s is "
+                          "not on that host" % (self.elsewhere, bind, parts[0]))
+                continue
             binds.append(":".join(parts))
         labels = dict(spec["labels"])
         labels.pop(UPGRADED_FROM_LABEL, None)

@@ -31,6 +31,14 @@ description:
     (the copy the rehearsal mounts is made from the same file).
   - In check mode nothing is created; the module returns the last recorded rehearsal and whether it is
     good enough for the window (passed, not older than O(max_age_hours)).
+  - "On another Docker host that reaches the MetaDB (the role's C(oms_rehearsal_host)): O(state=exported)
+    on the OMS host writes what the rehearsal reads of the serving deployment (the old container's
+    and its image's inspect data, config.yaml, the regular files of the run directory) into
+    O(source_bundle); the role copies it to the other host, where O(state=rehearsed) with
+    O(source_bundle) and O(rehearsal_host) reads it (and removes it at once: it holds the MetaDB
+    password) and rehearses there. The journal given there is that host's: what a killed run left is
+    removed there by the next run. The role copies the outcome (RV(record)) into the OMS host's
+    record, which the upgrade reads."
 version_added: 0.1.0
 author:
   - obtools developers (@obtools)
@@ -38,37 +46,60 @@ options:
   state:
     description:
       - C(rehearsed) runs a rehearsal; C(absent) only removes what an earlier one left.
+      - C(exported), on the OMS host, writes O(source_bundle) for a rehearsal on another Docker host
+        and changes nothing else.
     type: str
-    choices: [rehearsed, absent]
+    choices: [rehearsed, absent, exported]
     default: rehearsed
   source_container:
-    description: The serving 4.1.1 container whose settings the rehearsal copies (never touched).
+    description:
+      - The serving 4.1.1 container whose settings the rehearsal copies (never touched). On another
+        host, its name only names the rehearsal's containers and directory there.
     type: str
     required: true
   image:
-    description: The 4.2.0 image (loaded already, as the upgrade's step 3 does before the stop).
+    description:
+      - The 4.2.0 image (loaded already, as the upgrade's step 3 does before the stop).
+      - Required with O(state=rehearsed).
     type: str
-    required: true
+  source_bundle:
+    description:
+      - With O(state=exported), where to write the bundle on the OMS host (mode 0600, written whole or
+        not at all).
+      - With O(state=rehearsed), the bundle copied to this host from the OMS host; the rehearsal reads
+        the serving deployment from it instead of this host's engine and files (O(config_file) is
+        then not read), and removes it once read.
+    type: path
+  rehearsal_host:
+    description:
+      - The inventory name of this host when it is not the OMS host (the role's C(oms_rehearsal_host)),
+        with O(source_bundle). It is recorded with the outcome, and named in what the rehearsal says
+        (the free memory, a missing image tarball, a mount of the OMS host's that this host lacks,
+        which is left out with a warning).
+    type: str
   image_archive:
     description:
       - The tarball of O(image) (docker save), loaded when the image is not present (as the upgrade's
         step 3 would; days ahead of the upgrade it may not be loaded yet).
+      - On another host (O(rehearsal_host)) it is read there; it is not copied from the OMS host.
     type: path
   load_timeout:
     description: Seconds the load of O(image_archive) may take.
     type: int
     default: 1800
   journal_path:
-    description: The deployment's journal; the rehearsal's record and leftovers go there.
+    description:
+      - The deployment's journal; the rehearsal's record and leftovers go there. On another host
+        (O(rehearsal_host)), a journal on that host.
+      - Required with O(state=rehearsed) and O(state=absent).
     type: path
-    required: true
   work_dir:
     description:
       - A directory on the Docker host for the dumps, the copy of config.yaml (mode 0600) and the
         scratch logs, store and run directories (C(obrh_<container>) under it). It needs room for one
-        uncompressed dump of the three databases.
+        uncompressed dump of the three databases. Created (mode 0700) when missing.
+      - Required with O(state=rehearsed).
     type: path
-    required: true
   admin_login_user:
     description:
       - The MetaDB login that creates and drops the scratch databases and the limited user. Default
@@ -80,8 +111,8 @@ options:
     type: str
   memory:
     description:
-      - Memory limit of the rehearsing container (Docker syntax). The module refuses when the host has
-        less available (MemAvailable). 4g is what the simulator and a small OMS need to boot and
+      - Memory limit of the rehearsing container (Docker syntax). The module refuses when the host it
+        runs on (the rehearsal host) has less available (MemAvailable). 4g is what the simulator and a small OMS need to boot and
         migrate; a real OMS with many projects may need more, as its serving container shows.
     type: str
     default: 4g
@@ -135,7 +166,7 @@ extends_documentation_fragment:
   - obtools.oms.docker
 attributes:
   check_mode:
-    description: Reads the last rehearsal's record, changes nothing.
+    description: Reads the last rehearsal's record, changes nothing (O(state=exported) writes nothing either).
     support: full
   diff_mode:
     description: Not supported.
@@ -154,6 +185,23 @@ EXAMPLES = r"""
     journal_path: /data/oms/backup/oms_upgrade_journal.json
     work_dir: /data/oms/backup
   register: rehearsal
+
+- name: Export the serving deployment for a rehearsal on another host (on the OMS host)
+  obtools.oms.oms_rehearsal:
+    state: exported
+    source_container: oms_411
+    source_bundle: /data/oms/backup/.oms_rehearsal_export.tar.gz
+
+- name: Rehearse on that host, with the bundle copied there
+  obtools.oms.oms_rehearsal:
+    source_container: oms_411
+    source_bundle: /var/tmp/oms_rehearsal/oms1.tar.gz
+    rehearsal_host: rehearsal-box
+    image: reg.example/oceanbase/oms:feature_4.2.0-ce
+    image_archive: /data/packages/oms_4.2.0-ce.tar.gz
+    journal_path: /var/tmp/oms_rehearsal/oms_rehearsal_journal.oms1.json
+    work_dir: /var/tmp/oms_rehearsal
+  delegate_to: rehearsal-box
 
 - name: Read the last rehearsal (changes nothing)
   obtools.oms.oms_rehearsal:
@@ -247,6 +295,21 @@ container_spec:
   description: How the rehearsing container ran (network_mode, binds, mem_limit, cpus).
   returned: when it was created
   type: dict
+rehearsal_host:
+  description: The host the rehearsal ran on (O(rehearsal_host)); null on the OMS host.
+  returned: when a rehearsal ran
+  type: str
+record:
+  description:
+    - The rehearsal's record as the journal holds it (outcome, summary, durations, predicted window,
+      leftovers, host); the role copies it to the OMS host's record when the rehearsal ran elsewhere.
+  returned: when a rehearsal ran
+  type: dict
+bundle:
+  description: The bundle written (path, bytes, run_files).
+  returned: with state=exported, when not in check mode
+  type: dict
+  sample: {path: /data/oms/backup/.oms_rehearsal_export.tar.gz, bytes: 20480, run_files: 12}
 """
 
 import copy
@@ -256,6 +319,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import docker_client, metadb, mysql_clients, oms_config, rehearsal
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
+from ansible_collections.obtools.oms.plugins.module_utils import rehearsal_source
 from ansible_collections.obtools.oms.plugins.module_utils.container_facts import describe
 
 
@@ -274,13 +338,15 @@ def main():
     argument_spec = metadb.metadb_argument_spec()
     argument_spec.update(docker_client.docker_argument_spec())
     argument_spec.update(
-        state=dict(type="str", default="rehearsed", choices=["rehearsed", "absent"]),
+        state=dict(type="str", default="rehearsed", choices=["rehearsed", "absent", "exported"]),
         source_container=dict(type="str", required=True),
-        image=dict(type="str", required=True),
+        image=dict(type="str"),
+        source_bundle=dict(type="path"),
+        rehearsal_host=dict(type="str"),
         image_archive=dict(type="path"),
         load_timeout=dict(type="int", default=1800),
-        journal_path=dict(type="path", required=True),
-        work_dir=dict(type="path", required=True),
+        journal_path=dict(type="path"),
+        work_dir=dict(type="path"),
         admin_login_user=dict(type="str"),
         admin_login_password=dict(type="str", no_log=True),
         memory=dict(type="str", default=rehearsal.DEFAULT_MEMORY),
@@ -297,21 +363,38 @@ def main():
         mysql_path=dict(type="path"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=[["admin_login_user", "admin_login_password"]])
+                           required_together=[["admin_login_user", "admin_login_password"]],
+                           required_if=[("state", "rehearsed", ["image", "journal_path", "work_dir"]),
+                                        ("state", "absent", ["journal_path"]),
+                                        ("state", "exported", ["source_bundle"])],
+                           required_by={"rehearsal_host": "source_bundle"})
     p = module.params
     if module.check_mode:
+        if p["state"] == "exported":
+            module.exit_json(changed=True)
         module.exit_json(**recorded(p["journal_path"], p["max_age_hours"]))
-    metadb.check_libraries(module)
+    if p["state"] != "exported":
+        metadb.check_libraries(module)
     docker_client.fail_without_sdk(module)
+    origin = None
     try:
         rehearsal.parse_memory(p["memory"])
         client = docker_client.DockerClient(p["docker_host"], p["docker_timeout"])
-        if not p["config_file"]:
+        if p["state"] == "exported":
+            source = rehearsal_source.local(client, p["source_container"], p["config_file"])
+            module.exit_json(changed=True, bundle=rehearsal_source.export(source, p["source_bundle"]))
+        config_values = None
+        if p["source_bundle"] and p["state"] == "rehearsed":
+            # the serving deployment as the OMS host exported it; its config_file is not here
+            origin = rehearsal_source.read_bundle(p["source_bundle"])
+            p["config_file"] = origin.config_label
+            config_values = oms_config.parse_oms_config(origin.config_text, origin.config_label)
+        elif not p["config_file"]:
             # the config.yaml the old container mounts, as the upgrade reads it
             old = client.inspect_container(p["source_container"])
             if old is not None:
                 p["config_file"] = describe(old)["mounts"].get("config")
-        settings = metadb.settings_from_params(p)
+        settings = metadb.settings_from_params(p, config_values)
         oms_config.register_no_log(module, settings)
         settings.require("rm_db", "cm_db", "cm_hb_db")
         admin = copy.copy(settings)
@@ -326,7 +409,7 @@ def main():
             result.update(changed=changed, removed_before=removed)
             module.exit_json(**result)
         clients = mysql_clients.find_clients(module, ("mysqldump", "mysql"))
-        result = rehearsal.Rehearsal(p, settings, admin, client, clients, module.warn).run()
+        result = rehearsal.Rehearsal(p, settings, admin, client, clients, module.warn, origin).run()
     except OmsError as exc:
         exc.fail(module, outcome="failed")
     result.update(recorded(p["journal_path"], p["max_age_hours"]))

@@ -12,7 +12,7 @@ import time
 import pytest
 import yaml
 
-from ansible_collections.obtools.oms.plugins.module_utils import rehearsal
+from ansible_collections.obtools.oms.plugins.module_utils import rehearsal, rehearsal_source
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 CONFIG = """# OMS config
@@ -89,6 +89,8 @@ def test_memory():
     rehearsal.check_memory(1024, None)
     with pytest.raises(OmsError, match="oms_rehearsal_host"):
         rehearsal.check_memory(4096, 2048)
+    with pytest.raises(OmsError, match="but the rehearsal host box1 \\(oms_rehearsal_host\\) has 0 MiB"):
+        rehearsal.check_memory(4096, 2048, "box1")
 
 
 def test_predicted_window_adds_the_parts():
@@ -128,6 +130,8 @@ def test_summary():
         "isolated by its network only: the login cannot create a user limited to the scratch databases")
     text = rehearsal.summarize("failed", 9, window, "docker_init.sh failed", ["a", "b"])
     assert text == "migration rehearsed on a copy: FAILED after 9 s: docker_init.sh failed\na\nb"
+    assert rehearsal.summarize("passed", 20.4, window, rehearsal_host="box1").startswith(
+        "migration rehearsed on a copy (on box1): passed in 20 s")
 
 
 def test_diff_schemas():
@@ -146,7 +150,7 @@ def test_copy_regular_tree_skips_sockets():
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(os.path.join(src, "s.sock"))
     try:
-        rehearsal.copy_regular_tree(src, dst)
+        rehearsal_source.copy_regular_tree(src, dst)
     finally:
         sock.close()
     assert sorted(os.listdir(dst)) == ["sub"]
