@@ -6,6 +6,7 @@ Run with OMS_TEST_INSTANCE set to your own instance. The rehearsal needs the 4.2
 (the upgrade's step 3 does it before the stop); each test loads it after its reset, which untags it.
 """
 
+import hashlib
 import json
 import os
 import signal
@@ -74,7 +75,9 @@ def leftovers(engine, testbed, desc):
             cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA "
                         "WHERE SCHEMA_NAME LIKE 'obrh\\_%%'")
             found += ["db:" + r[0] for r in cur.fetchall() if desc["instance"] in r[0]]
-            cur.execute("SELECT user FROM mysql.user WHERE user LIKE 'obrh\\_%%'")
+            # this deployment's own user only: other test runs on the engine rehearse beside it
+            own = "obrh_" + hashlib.sha256(desc["old_container"].encode()).hexdigest()[:10]
+            cur.execute("SELECT user FROM mysql.user WHERE user = %s", (own,))
             found += ["user:" + r[0] for r in cur.fetchall()]
     finally:
         conn.close()
