@@ -9,6 +9,8 @@ def test_never_online_by_file_switches_live(bed, fresh):
     info = fresh
     bed.set_faults(MAIN, ["never_online"])
     wait_for(lambda: bed.host_status(MAIN) == "OFFLINE", 10, what="host OFFLINE")
+    # /oms/health reads the fault on its own cadence, not at the instant the host row changed
+    wait_for(lambda: health(info)["data"]["healthy"] is False, 10, what="health false")
     body = health(info)
     assert body["data"]["healthy"] is False and "never_online" in " ".join(body["data"]["reasons"])
 
