@@ -111,19 +111,6 @@ run_demo() {
   tests/testbed/testbed down "$instance" > /dev/null
 }
 
-# Molecule: every scenario on MariaDB but those the integration tests cover (CI's sample), and on
-# OceanBase the full upgrade (default) and the restore of databases docker_init.sh half migrated
-# (auto_rollback); OMS_EXHAUSTIVE=1 runs every scenario on MariaDB and rollback on OceanBase too.
-# ssh: the way users run it (a controller container apart, SSH as an unprivileged user, become):
-# upgrade, idempotence, rollback; its controller kill and resume is tests/integration/test_over_ssh.py.
-if [ "${OMS_EXHAUSTIVE:-0}" = 1 ]; then
-  mariadb_scenarios=(default rollback auto_rollback check_mode resume preflight fleet realistic ssh rehearsal)
-  oceanbase_scenarios=(default rollback auto_rollback ssh)
-else
-  mariadb_scenarios=(default rollback check_mode fleet realistic ssh)
-  oceanbase_scenarios=(default auto_rollback)
-fi
-
 # The integration tests of the modules that talk to the MetaDB.
 # The rehearsal's (issue 21) copies the databases and grants a user on each engine: about 2.5 min.
 metadb_integration=(tests/integration/test_oms_metadb_backup.py tests/integration/test_oms_metadb_info.py
