@@ -167,18 +167,25 @@ def test_an_unfinished_rollback_is_refused(tmp_path):
     assert window.ran == []
 
 
+def window_of_another_process(path):
+    """A live process of our own recorded as the journal's running window (the caller kills it)."""
+    from ansible_collections.obtools.oms.plugins.module_utils import process_owner
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    with open("/proc/%d/stat" % other.pid) as handle:
+        start = handle.read().rsplit(")", 1)[-1].split()[19]
+    journal = read(path)
+    journal["window"] = {"status": "running", "started_at": "2026-12-04T10:00:00.000Z",
+                         "owner": {"pid": other.pid, "start": start,
+                                   "boot": process_owner._read(process_owner.BOOT_ID)}}
+    path.write_text(json.dumps(journal))
+    return other
+
+
 def test_a_window_whose_process_still_runs_is_attached_to_not_run_again(tmp_path):
     path = tmp_path / "journal.json"
     ready_journal(path)
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    other = window_of_another_process(path)
     try:
-        from ansible_collections.obtools.oms.plugins.module_utils import process_owner
-        with open("/proc/%d/stat" % other.pid) as handle:
-            start = handle.read().rsplit(")", 1)[-1].split()[19]
-        journal = read(path)
-        journal["window"] = {"status": "running", "owner": {"pid": other.pid, "start": start,
-                                                            "boot": process_owner._read(process_owner.BOOT_ID)}}
-        path.write_text(json.dumps(journal))
         window = Recorded(path)
         polls = []
 
@@ -201,16 +208,8 @@ def test_a_window_whose_process_still_runs_is_attached_to_not_run_again(tmp_path
 def test_attaching_gives_up_after_the_longest_window_with_what_to_do(tmp_path):
     path = tmp_path / "journal.json"
     ready_journal(path)
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    other = window_of_another_process(path)
     try:
-        from ansible_collections.obtools.oms.plugins.module_utils import process_owner
-        with open("/proc/%d/stat" % other.pid) as handle:
-            start = handle.read().rsplit(")", 1)[-1].split()[19]
-        journal = read(path)
-        journal["window"] = {"status": "running", "started_at": "2026-12-04T10:00:00.000Z",
-                             "owner": {"pid": other.pid, "start": start,
-                                       "boot": process_owner._read(process_owner.BOOT_ID)}}
-        path.write_text(json.dumps(journal))
         window = Recorded(path)
         now = [1000.0]
         window.clock = lambda: now[0]
