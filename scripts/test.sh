@@ -30,6 +30,8 @@ bash scripts/bootstrap.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
+# pytest cuts its "FAILED test - message" lines at the terminal's width, 80 without one (CI).
+export COLUMNS=${COLUMNS:-200}
 declare -A took=()
 order=()
 stage() { printf '\n===== %s =====\n' "$1"; }
@@ -315,6 +317,17 @@ summary() {
   for s in "${order[@]}"; do printf '%-34s passed in %5ss\n' "$s" "${took[$s]}"; done
 }
 
+# What failed, in a few lines: the stages and lane steps that failed, pytest's failed tests,
+# molecule's and the playbooks' failures. Each log's lines in order, the last 30 of them.
+failure_digest() {  # LOG...
+  local log
+  printf '\n===== what failed =====\n'
+  for log in "$@"; do
+    grep -aE '^(FAILED|ERROR) |: rc [1-9][0-9]* in [0-9]+s$|^===== [a-z]+ =====$|CRITICAL |^fatal: |Error: |^E  +[A-Za-z]' "$log" \
+      | grep -avE '^===== (summary|static stages)' | cut -c1-400 | awk '!seen[$0]++' | tail -n 30
+  done
+}
+
 total=$SECONDS
 if [ ${#stages[@]} -gt 0 ]; then
   full_run=0
@@ -329,7 +342,10 @@ else
   static_pid=$!
   # Not `( ... ) || rc=$?`: errexit is off inside a list tested that way, and a failed stage
   # would not stop it.
-  ( run_stages "${full_bed_stages[@]}"; summary ) &
+  # The test bed's output goes to the terminal as it comes, and to a log for the digest of what
+  # failed, printed last: CI keeps only the tail of a run's output.
+  bed_log=$(mktemp)
+  { ( run_stages "${full_bed_stages[@]}"; summary ) 2>&1 | tee "$bed_log"; exit "${PIPESTATUS[0]}"; } &
   bed_pid=$!
   bed_rc=0
   wait "$bed_pid" || bed_rc=$?
@@ -338,6 +354,8 @@ else
   printf '\n===== static stages (ran beside the test bed): %s =====\n' "${static_stages[*]}"
   cat "$static_log"
   if [ "$bed_rc" != 0 ] || [ "$static_rc" != 0 ]; then
+    [ "$bed_rc" = 0 ] || failure_digest "$bed_log"
+    [ "$static_rc" = 0 ] || failure_digest "$static_log"
     printf '\nFAILED: test-bed stages rc=%s, static stages rc=%s\n' "$bed_rc" "$static_rc"
     exit 1
   fi
