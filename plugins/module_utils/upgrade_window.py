@@ -216,10 +216,14 @@ class Window(object):
         return self.outcome(window.get("outcome") or FAILED_DOWN, window.get("error"), attached=True)
 
     def longest_window(self) -> int:
-        """Seconds a window may run by its step timeouts (the dump has none: an hour for it)."""
+        """Seconds a window may run by its step timeouts (the dump has none: an hour for it), step
+        8's waits for the sign of ha_reload included, and with ha_reload=restart its health wait."""
         p = self.p
+        step_8 = 2 * int(p.get("ha_reload_wait") or 0)
+        if p.get("ha_reload") == ha_reload.RESTART:
+            step_8 += int(p.get("health_timeout") or 0) + ha_reload.RESTART_TIMEOUT
         return int(sum(int(p.get(name) or 0) for name in (
-            "stop_timeout", "load_timeout", "init_ready_timeout", "init_timeout", "health_timeout")) + 3600)
+            "stop_timeout", "load_timeout", "init_ready_timeout", "init_timeout", "health_timeout")) + 3600 + step_8)
 
     def _run_steps(self) -> Dict[str, Any]:
         step = None
