@@ -156,7 +156,7 @@ def write(settings, before, purpose=UPGRADE, enable_after=None, set_checkpoint=T
                            "Give downtime_since (T1, when the old container stopped)")
     result = ha_config.write_ha_config(settings, decided["fields"], None, check_mode=check_mode, compute=compute)
     result.update(extra)
-    result.update(plan=dict((k, v) for k, v in decided.items() if k != "fields"), notes=decided["notes"],
+    result.update(plan=dict((k, v) for k, v in decided.items() if k not in ("fields", "notes")), notes=decided["notes"],
                   changes=changes(result["previous"], result["config"]),
                   changes_from_restore=changes(before, result["config"]))
     return result
