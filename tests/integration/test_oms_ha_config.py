@@ -208,8 +208,8 @@ def test_restore_puts_back_the_value_before_step_1_with_the_procedures_changes(d
     a = args(default_ha, restore=before, downtime_since=t1.strftime("%Y-%m-%dT%H:%M:%SZ"), refetch_margin_min=30)
     check = run_module("oms_ha_config", a, check=True, diff=True)
     assert not check.failed, check.get("msg")
-    assert check.changed and check["plan"] == {"enable": True, "enable_before": True, "checkpoint": False,
-                                              "refetch": True}
+    assert check.changed
+    assert check["plan"] == {"enable": True, "enable_before": True, "checkpoint": False, "refetch": True}
     assert any("enableStore is false" in n for n in check["notes"])
     assert json.loads(stored_raw(default_ha))["enable"] is False  # check mode wrote nothing
 
