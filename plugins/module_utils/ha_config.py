@@ -219,10 +219,12 @@ def plan(current, settings=None, value=None):
     return new, dump_ha_config(new)
 
 
-def refetch_from_downtime(downtime_since, downtime_until=None, margin_min=30, extra=None):
+def refetch_from_downtime(downtime_since, downtime_until=None, margin_min=30, extra=None, floor=None):
     """The `compute` for write_ha_config that sets refetchStoreIntervalMin to more than the
     downtime (T2 - T1 in minutes, T2 now when not given), never lowering a larger value already
-    set. `extra` (a dict) receives downtime_minutes and refetch_store_interval_min."""
+    set, nor one below `floor` (the value before step 1, which a rollback's restore or 4.2.0's
+    docker_init.sh may have replaced). `extra` (a dict) receives downtime_minutes and
+    refetch_store_interval_min."""
     t1 = parse_time(downtime_since)
     t2 = parse_time(downtime_until) if downtime_until else None
     extra = extra if extra is not None else {}
@@ -231,9 +233,9 @@ def refetch_from_downtime(downtime_since, downtime_until=None, margin_min=30, ex
         until = t2 or utc_now()
         wanted = refetch_interval_min(t1, until, margin_min)
         extra["downtime_minutes"] = round(minutes_between(t1, until), 1)
-        old = current.get(REFETCH)
-        if isinstance(old, int) and not isinstance(old, bool) and old > wanted:
-            wanted = old
+        for old in (current.get(REFETCH), floor):
+            if isinstance(old, int) and not isinstance(old, bool) and old > wanted:
+                wanted = old
         extra["refetch_store_interval_min"] = wanted
         return {REFETCH: wanted}
     return compute

@@ -49,6 +49,9 @@ class StepJournal(object):
         self.step: str = module.params.get("journal_step") or ""
         self.active = bool(self.path and self.step) and not module.check_mode
         self.started = False
+        # whether an earlier run started this step and did not finish it (a crash, a kill): its
+        # work may be half done, so what this run finds is not what was there before the step
+        self.resumed = False
         self.ended = False
         self._fail_json = module.fail_json
 
@@ -56,7 +59,8 @@ class StepJournal(object):
         """Record the step as started (once per run), with `before` kept where nothing is yet."""
         if not self.active or self.started:
             return
-        self._write("started", before=before or {})
+        previous = self._write("started", before=before or {})
+        self.resumed = (((previous.get("steps") or {}).get(self.step) or {}).get("status")) in ("started", "failed")
         self.started = True
         # Every way the module can fail from here (its own checks, AnsibleModule's) records the
         # step as failed with the module's message before the module exits.
@@ -92,9 +96,9 @@ class StepJournal(object):
         return dict(path=self.path, step=self.step, written=True, status=status)
 
     def _write(self, status: str, before: Optional[Dict[str, Any]] = None,
-               data: Optional[Dict[str, Any]] = None, error: Optional[str] = None) -> None:
+               data: Optional[Dict[str, Any]] = None, error: Optional[str] = None) -> Dict[str, Any]:
         """One atomic journal write of this step's `status`. `before` is data that only fills keys
-        the step and the journal's facts do not hold yet."""
+        the step and the journal's facts do not hold yet. Returns the journal as it was before."""
         current = journal_file.load(self.path) or {}
         if before:
             held = dict(current.get("facts") or {})
@@ -103,3 +107,4 @@ class StepJournal(object):
         new, changed, _note = journal_file.apply_step(current, self.step, status, data=data, error=error)
         if changed:
             journal_file.write(self.path, new)
+        return current

@@ -36,7 +36,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ansible_collections.obtools.oms.plugins.module_utils import container_upgrade
-from ansible_collections.obtools.oms.plugins.module_utils import ha_config
+from ansible_collections.obtools.oms.plugins.module_utils import ha_reload
+from ansible_collections.obtools.oms.plugins.module_utils import ha_restore
 from ansible_collections.obtools.oms.plugins.module_utils import heartbeat
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
@@ -215,10 +216,14 @@ class Window(object):
         return self.outcome(window.get("outcome") or FAILED_DOWN, window.get("error"), attached=True)
 
     def longest_window(self) -> int:
-        """Seconds a window may run by its step timeouts (the dump has none: an hour for it)."""
+        """Seconds a window may run by its step timeouts (the dump has none: an hour for it), step
+        8's waits for the sign of ha_reload included, and with ha_reload=restart its health wait."""
         p = self.p
+        step_8 = 2 * int(p.get("ha_reload_wait") or 0)
+        if p.get("ha_reload") == ha_reload.RESTART:
+            step_8 += int(p.get("health_timeout") or 0) + ha_reload.RESTART_TIMEOUT
         return int(sum(int(p.get(name) or 0) for name in (
-            "stop_timeout", "load_timeout", "init_ready_timeout", "init_timeout", "health_timeout")) + 3600)
+            "stop_timeout", "load_timeout", "init_ready_timeout", "init_timeout", "health_timeout")) + 3600 + step_8)
 
     def _run_steps(self) -> Dict[str, Any]:
         step = None
@@ -338,16 +343,43 @@ class Window(object):
         return result, {"servers_after": result["servers"], "health_signals": result["signals"]}
 
     def step_ha_on(self, journal_step: JournalStep) -> Any:
-        extra: Dict[str, Any] = {}
-        wanted = dict(self.p["ha_settings"] or {})
-        compute = None
-        if not wanted.get("perceiveStoreClientCheckpoint", True) and self.facts().get("t1"):
-            compute = ha_config.refetch_from_downtime(self.facts()["t1"], None, self.p["refetch_margin_min"], extra)
-        result = ha_config.write_ha_config(self.settings, wanted, None, compute=compute)
-        result.update(extra)
+        """Step 8: ha.config as it was before step 1, with only the procedure's changes
+        (ha_restore.py), then whether the new container's OMS took it (ha_reload.py)."""
+        p, facts = self.p, self.facts()
+        # ha_off records the value it found; a journal of an older run has the preflight's read
+        before = facts.get("ha_config_before", facts.get("ha_config_preflight"))
+        if not isinstance(before, dict):
+            raise OmsError("The journal %s does not say what ha.config was before step 1" % self.path,
+                           "Set ha.config by hand (System Parameters in the console) as it was before "
+                           "the upgrade, HA on or off, then run the upgrade again to finish the report")
+        # this step ran before and did not end (a kill between the write and its record)
+        resumed = int((self.steps().get("ha_on") or {}).get("attempts") or 1) > 1
+        watch = None
+        if p["ha_reload"] != ha_reload.NONE:
+            watch = ha_reload.LogWatch(self.docker, p["new_container"], p["ha_reload_logs"])
+            watch.mark()  # only what OMS logs after the write counts
+        t2 = journal_file.iso(journal_file.utc_now())
+        result = ha_restore.write(self.settings, before, ha_restore.UPGRADE, p["ha_enable_after"],
+                                  p["perceive_checkpoint"], facts.get("t1"), p["refetch_margin_min"])
+        if watch is None:
+            reload = ha_reload.ensure(self.docker, p["new_container"], result["config"], None, ha_reload.NONE, 0)
+        elif result["changed"] or resumed:
+            reload = ha_reload.ensure(self.docker, p["new_container"], result["config"], watch, p["ha_reload"],
+                                      p["ha_reload_wait"], healthy=self.servers)
+        else:
+            reload = dict(mode=p["ha_reload"], outcome=ha_reload.UNCHANGED, sign=None, restarted_at=None,
+                          command=ha_reload.restart_command(p["new_container"]),
+                          message="ha.config is as the new container found it when it started: nothing new "
+                                  "for OMS to take")
+        if reload["outcome"] == ha_reload.NOT_TAKEN:
+            self.warn(reload["message"])
+        result["reload"] = reload
         data = {"ha_was_enabled": (result.get("previous") or {}).get("enable", False),
-                "ha_config_after": result["config"]}
-        data.update(extra)
+                "ha_config_after": result["config"], "t2": t2, "ha_notes": result["notes"],
+                "ha_changes": result["changes_from_restore"], "ha_reload": reload}
+        for key in ("downtime_minutes", "refetch_store_interval_min"):
+            if key in result:
+                data[key] = result[key]
         return result, data
 
     # the rollback (steps 9.2-9.5) ---------------------------------------------------------------

@@ -15,8 +15,9 @@ description:
     container and HA on. C(docker stop) the old container (restart policy set to C(no) first, T1),
     delete the heartbeat rows written since the prune ahead, dump and verify C(rm), C(cm) and
     C(cm_hb), C(docker run) the 4.2.0-CE container like the old one with C(IS_UPGRADE=true),
-    C(docker_init.sh), wait until every server is Online (the commit point), and set C(ha.config)
-    (T2). Each step calls the same code as M(obtools.oms.oms_container_upgrade),
+    C(docker_init.sh), wait until every server is Online (the commit point), and write back
+    C(ha.config) as it was before step 1 with the procedure's changes (T2), checking that OMS
+    took it. Each step calls the same code as M(obtools.oms.oms_container_upgrade),
     M(obtools.oms.oms_metadb_backup), M(obtools.oms.oms_server_health) and
     M(obtools.oms.oms_ha_config), and records itself in O(journal_path) under the same step names
     (C(stop_old), C(heartbeat_prune), C(backup), C(run_new), C(init), C(health), C(ha_on)).
@@ -145,13 +146,43 @@ options:
     description: A supervisor heartbeat older than this many seconds is stale.
     type: int
     default: 60
-  ha_settings:
+  ha_enable_after:
     description:
-      - The C(ha.config) fields step 8 sets, for example C(enable=true) and C(perceiveStoreClientCheckpoint=true).
-      - With C(perceiveStoreClientCheckpoint=false), C(refetchStoreIntervalMin) is set to more than
-        the minutes since T1 (O(refetch_margin_min) added), never lower than it was.
-    type: dict
-    required: true
+      - C(enable) in C(ha.config) after step 8. When not given, as it was before step 1 (the
+        journal's C(facts.ha_config_before), recorded by step 1), so a deployment that ran without
+        HA ends without it.
+      - Step 8 writes back every field as it was before step 1; with HA on, it sets
+        C(perceiveStoreClientCheckpoint) true when C(enableStore) is true (O(perceive_checkpoint)),
+        and whenever the checkpoint cannot be used sets C(refetchStoreIntervalMin) to more than
+        the minutes since T1 (O(refetch_margin_min) added), never lower than it was. With HA off,
+        nothing else changes.
+    type: bool
+  perceive_checkpoint:
+    description:
+      - V(true) sets C(perceiveStoreClientCheckpoint) true at step 8 where C(enableStore) allows it
+        (and leaves it as it was where it does not); V(false) sets it false. See O(ha_enable_after).
+    type: bool
+    default: true
+  ha_reload:
+    description:
+      - After step 8 changed C(ha.config), whether to check that the new container's OMS took it
+        (a C(ha.config reloaded:) line with the written values appended to O(ha_reload_logs)
+        within O(ha_reload_wait) seconds; OMS documents no such sign). V(check) reports it, and a
+        warning with the command to run when it saw none; V(restart) then runs
+        C(supervisorctl restart oms_console) in the new container, waits until every server is
+        Online again (O(health_timeout)) and looks again; V(none) looks at nothing. See
+        M(obtools.oms.oms_ha_config)'s O(obtools.oms.oms_ha_config#module:reload).
+    type: str
+    choices: [none, check, restart]
+    default: check
+  ha_reload_wait:
+    description: Seconds to wait for the sign of O(ha_reload) (again after a restart).
+    type: int
+    default: 30
+  ha_reload_logs:
+    description: Where OMS would show the sign, inside the new container (a shell pattern).
+    type: str
+    default: /home/admin/logs/*.log
   refetch_margin_min:
     description: Minutes added to T2 - T1 for C(refetchStoreIntervalMin).
     type: int
@@ -204,7 +235,7 @@ EXAMPLES = r'''
     image: oceanbase/oms:feature_4.2.0-ce
     image_archive: /data/oms_4.2.0.tar.gz
     dump_dir: /data/oms_upgrade_backup/metadb-20240506T081500Z
-    ha_settings: {enable: true, perceiveStoreClientCheckpoint: true}
+    ha_reload: restart
     console_url: http://127.0.0.1:8089
     console_user: admin
     console_password: "{{ vault_oms_console_password }}"
@@ -222,10 +253,11 @@ EXAMPLES = r'''
 RETURN = r'''
 outcome:
   description:
-    - How the window ended. V(committed) (4.2.0-CE serves, HA on), V(stopped_after) (O(stop_after)),
-      V(rolled_back) (a step failed before the commit point; 4.1.1-CE serves again on the restored
-      databases), V(failed_before_stop) (nothing changed), V(failed_committed) (4.2.0-CE serves, a
-      step after the commit point failed), V(failed_down) (the old container is stopped and OMS is
+    - How the window ended. V(committed) (4.2.0-CE serves, HA as before step 1 unless
+      O(ha_enable_after) says otherwise), V(stopped_after) (O(stop_after)), V(rolled_back) (a
+      step failed before the commit point; 4.1.1-CE serves again on the restored databases),
+      V(failed_before_stop) (nothing changed), V(failed_committed) (4.2.0-CE serves, a step after
+      the commit point failed), V(failed_down) (the old container is stopped and OMS is
       down, because the rollback failed, or O(auto_rollback=false)).
   returned: always
   type: str
@@ -289,6 +321,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils import console
 from ansible_collections.obtools.oms.plugins.module_utils import docker_client
+from ansible_collections.obtools.oms.plugins.module_utils import ha_reload
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
 from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
@@ -328,7 +361,11 @@ def main():
         health_timeout=dict(type="int", default=960),
         health_interval=dict(type="int", default=5),
         heartbeat_max_age=dict(type="int", default=60),
-        ha_settings=dict(type="dict", required=True),
+        ha_enable_after=dict(type="bool"),
+        perceive_checkpoint=dict(type="bool", default=True),
+        ha_reload=dict(type="str", default=ha_reload.CHECK, choices=list(ha_reload.MODES)),
+        ha_reload_wait=dict(type="int", default=30),
+        ha_reload_logs=dict(type="str", default=ha_reload.DEFAULT_LOGS),
         refetch_margin_min=dict(type="int", default=30),
         auto_rollback=dict(type="bool", default=True),
         stop_after=dict(type="str", choices=list(upgrade_window.STEPS)),

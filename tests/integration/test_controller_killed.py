@@ -21,7 +21,7 @@ from conftest import INSTANCE, ansible_env
 from playbooks import journal, kill_controller, playbook_command, run_playbook, tail, write_inventory
 from rows import differences, table_rows
 
-STEPS = ["ha_off", "image_load", "stop_old", "heartbeat_prune", "backup", "run_new", "init", "health",
+STEPS = ["image_load", "ha_off", "stop_old", "heartbeat_prune", "backup", "run_new", "init", "health",
          "ha_on", "report"]
 
 

@@ -246,7 +246,10 @@ POINTS = [
     ("health-journal-full-disk", "init", lambda c: c.sim_faults("never_online"),
      [(step_is("health", "started"), lambda c: (c.disk_full(0), c.bed.set_faults(INSTANCE, [])))],
      True, True, {}),
-    ("ha_on-revoked-grant", "health", lambda c: c.revoke("rm_db", "INSERT, UPDATE"), [], True, True, {}),
+    # The test bed runs without HA, and step 8 puts back what step 1 found: it writes only when asked
+    # to turn HA on (oms_ha_enable_after, given as an operator types it).
+    ("ha_on-revoked-grant", "health", lambda c: c.revoke("rm_db", "INSERT, UPDATE"), [], True, True,
+     {"oms_ha_enable_after": "true"}),
     ("report-full-disk", "ha_on", lambda c: c.disk_full(0), [], True, False, {}),
 ]
 

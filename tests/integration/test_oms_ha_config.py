@@ -1,5 +1,6 @@
 """oms_ha_config against the test bed: read, set with check/diff, read back, previous, refusals."""
 
+import datetime
 import json
 import os
 
@@ -172,3 +173,65 @@ def test_a_step_records_itself_in_the_journal(default_ha, run_module, tmp_path):
 def test_a_step_without_a_journal_is_refused(default_ha, run_module):
     r = run_module("oms_ha_config", args(default_ha, settings={"enable": True}, journal_step="ha_off"))
     assert r["failed"] and "journal_path" in r["msg"]
+
+
+def test_step_1_keeps_the_value_it_found_across_a_crash(default_ha, run_module, tmp_path):
+    """ha_config_before is read before the first write; a re-run of a step left unfinished (a
+    crash after its write) finds its own enable=false, and the journal keeps the first value."""
+    found_raw = DOCUMENTED_DEFAULT.replace('"enable":false', '"enable":true')
+    set_raw(default_ha, found_raw)
+    path = str(tmp_path / "journal.json")
+    step = dict(journal_path=path, journal_step="ha_off")
+    first = run_module("oms_ha_config", args(default_ha, settings={"enable": False}, **step))
+    assert first.changed and json.loads(stored_raw(default_ha))["enable"] is False
+    with open(path) as handle:
+        journal = json.load(handle)
+    assert journal["facts"]["ha_config_before_raw"] == found_raw
+    assert journal["facts"]["ha_config_before"]["enable"] is True
+    journal["steps"]["ha_off"]["status"] = "started"  # what a crash after the write leaves
+    with open(path, "w") as handle:
+        json.dump(journal, handle)
+    again = run_module("oms_ha_config", args(default_ha, settings={"enable": False}, **step))
+    assert not again.changed and again["previous"]["enable"] is False
+    with open(path) as handle:
+        facts = json.load(handle)["facts"]
+    assert facts["ha_config_before_raw"] == found_raw and facts["ha_config_before"]["enable"] is True
+
+
+def test_restore_puts_back_the_value_before_step_1_with_the_procedures_changes(default_ha, run_module):
+    """check, real, check again, real again (the rhythm of community.docker's tests)."""
+    before = json.loads(DOCUMENTED_DEFAULT)
+    before.update(enable=True, enableStore=False, enableHost=True)
+    # what step 1 left: enable false, the rest as found
+    set_raw(default_ha, json.dumps(dict(before, enable=False), separators=(",", ":")))
+    t1 = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=40, seconds=30))
+    a = args(default_ha, restore=before, downtime_since=t1.strftime("%Y-%m-%dT%H:%M:%SZ"), refetch_margin_min=30)
+    check = run_module("oms_ha_config", a, check=True, diff=True)
+    assert not check.failed, check.get("msg")
+    assert check.changed
+    assert check["plan"] == {"enable": True, "enable_before": True, "checkpoint": False, "refetch": True}
+    assert any("enableStore is false" in n for n in check["notes"])
+    assert json.loads(stored_raw(default_ha))["enable"] is False  # check mode wrote nothing
+
+    real = run_module("oms_ha_config", a, diff=True)
+    assert real.changed and real["refetch_store_interval_min"] == 71  # 40.5 min rounded up + 30
+    assert json.loads(stored_raw(default_ha)) == dict(before, refetchStoreIntervalMin=71)
+    assert real["changes_from_restore"] == ["refetchStoreIntervalMin: 30 -> 71"]
+    assert real["changes"] == ["enable: false -> true", "refetchStoreIntervalMin: 30 -> 71"]
+    assert json.loads(real["diff"]["before"])["enable"] is False and json.loads(real["diff"]["after"])["enable"] is True
+
+    again_check = run_module("oms_ha_config", a, check=True, diff=True)
+    again = run_module("oms_ha_config", a, diff=True)
+    assert not again_check.changed and not again.changed
+    # HA off by the inventory: every field as step 1 found it (refetchStoreIntervalMin too), enable false
+    off = run_module("oms_ha_config", args(default_ha, restore=before, enable_after=False,
+                                           downtime_since=t1.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    assert off["changes_from_restore"] == ["enable: true -> false"]
+    assert off["changes"] == ["enable: true -> false", "refetchStoreIntervalMin: 71 -> 30"]
+    assert off["plan"]["refetch"] is False
+
+
+def test_reload_needs_the_container(default_ha, run_module):
+    r = run_module("oms_ha_config", args(default_ha, settings={"enable": True}, reload="check"))
+    assert r.failed and "container" in r["msg"]
+    assert stored_raw(default_ha) == DOCUMENTED_DEFAULT

@@ -37,9 +37,14 @@ def test_three_verified_dumps_with_manifest(host):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
-def test_ha_enabled_with_perceive_checkpoint(host):
-    cfg = checks.ha_config(checks.describe(checks.instance_of(host)))
-    assert cfg["enable"] is True and cfg["perceiveStoreClientCheckpoint"] is True
+def test_ha_as_step_1_found_it(host):
+    """The test bed's deployment runs without HA (OMS's default): it ends without HA, ha.config
+    untouched, and the report says so."""
+    d = checks.describe(checks.instance_of(host))
+    checks.assert_ha_as_found(d)
+    report = json.loads(host.file(os.path.join(d["backup_dir"], "oms_upgrade_report.json")).content_string)
+    assert report["ha"]["enable_before"] is False and report["ha"]["enable_after"] is False
+    assert report["ha"]["changes"] == []
 
 
 def test_report_written(host):

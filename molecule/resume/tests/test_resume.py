@@ -15,5 +15,5 @@ def test_every_step_done_and_nothing_before_the_kill_redone(host):
     assert [s for s in steps if steps[s]["status"] != "done"] == []
     # The controller was killed once the dump was done: the re-run must not stop, prune or dump
     # again (a step caught in flight by the kill may run twice; that is what resume is for).
-    before_kill = ["ha_off", "image_load", "stop_old", "heartbeat_prune", "backup"]
+    before_kill = ["image_load", "ha_off", "stop_old", "heartbeat_prune", "backup"]
     assert {s: steps[s]["attempts"] for s in before_kill} == dict.fromkeys(before_kill, 1)

@@ -124,3 +124,18 @@ def test_a_new_attempt_of_a_failed_step_starts_again(path):
     StepJournal(FakeModule(path, "init")).start()
     record = read(path)["steps"]["init"]
     assert record["status"] == "started" and record["attempts"] == 2 and "error" not in record
+
+
+def test_a_step_an_earlier_run_left_unfinished_is_resumed(path):
+    """ha_off's module must know that what it finds may be its own earlier write."""
+    first = StepJournal(FakeModule(path, "ha_off"))
+    first.start({"ha_config_before": {"enable": True}})
+    assert first.resumed is False
+    again = StepJournal(FakeModule(path, "ha_off"))  # the first run was killed here
+    again.start({"ha_config_before": {"enable": False}})  # what the killed run wrote
+    assert again.resumed is True
+    again.done({"changed": False})
+    assert read(path)["facts"]["ha_config_before"] == {"enable": True}
+    fresh = StepJournal(FakeModule(path, "backup"))
+    fresh.start()
+    assert fresh.resumed is False

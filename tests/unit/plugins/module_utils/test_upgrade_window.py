@@ -224,3 +224,138 @@ def test_attaching_gives_up_after_the_longest_window_with_what_to_do(tmp_path):
         other.wait()
     assert window.ran == [] and now[0] - 1000.0 > window.longest_window()
     assert "run again" in raised.value.hint
+
+
+# --- step 8: ha.config as step 1 found it, and whether OMS took it ------------------------------
+sys.path.insert(0, os.path.dirname(__file__))
+from test_ha_reload import SIGN_ON, Container  # noqa: E402  pylint: disable=wrong-import-position
+from test_ha_restore import FakeRow, found  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.obtools.oms.plugins.module_utils import ha_config  # noqa: E402
+
+
+# every step of the window before step 8, done
+WINDOW_DONE = dict((step, {"status": "done"}) for step in upgrade_window.STEPS[:-1])
+
+
+class Step8(upgrade_window.Window):
+    """The real step_ha_on, with the rm database's row in memory (FakeRow), the container's logs in
+    a local directory (test_ha_reload.Container) and step 7's health wait recorded."""
+
+    def __init__(self, path, container, **params):
+        p = dict(journal_path=str(path), auto_rollback=True, stop_after=None, old_container="old",
+                 new_container="oms_420", ha_enable_after=None, perceive_checkpoint=True, ha_reload="check",
+                 ha_reload_wait=1, ha_reload_logs=None, refetch_margin_min=30)
+        p.update(params)
+        super(Step8, self).__init__(p, lambda: None, container, None, {}, self.warnings_append)
+        self.warnings, self.health_waits = [], []
+
+    def warnings_append(self, msg):
+        self.warnings.append(msg)
+
+    def servers(self, started_after):
+        self.health_waits.append(started_after)
+        return {"servers": [], "signals": []}
+
+
+def step8(tmp_path, monkeypatch, before, rereads=True, **params):
+    """Run step 8 alone after step 1 wrote enable=false; the window's result, its journal, the row."""
+    path = tmp_path / "journal.json"
+    ready_journal(path, **WINDOW_DONE)
+    journal = read(path)
+    journal["facts"] = {"ha_config_before": before, "t1": "2026-12-04T18:00:00Z"}
+    path.write_text(json.dumps(journal))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    container = Container(str(logs), rereads=rereads)
+    row = FakeRow(monkeypatch, ha_config.dump_ha_config(dict(before, enable=False)))
+    # the real write puts the row, then the console (if it re-reads) logs its sign
+    real_write = ha_config.write_ha_config
+
+    def write_then_console(*args, **kwargs):
+        result = real_write(*args, **kwargs)
+        if result["changed"]:
+            container.written()
+        return result
+    monkeypatch.setattr(ha_config, "write_ha_config", write_then_console)
+    monkeypatch.setattr(upgrade_window.ha_reload, "POLL_EVERY", 0.05)
+    window = Step8(path, container, **params)
+    for step in upgrade_window.STEPS[:-1]:
+        setattr(window, "step_" + step, None)
+    result = window.run()
+    return window, result, read(path), row, container
+
+
+def test_step_8_with_ha_off_before_leaves_ha_off_and_checks_nothing(tmp_path, monkeypatch):
+    before = found()
+    window, result, journal, row, container = step8(tmp_path, monkeypatch, before)
+    assert result["outcome"] == "committed", result
+    data = journal["steps"]["ha_on"]["data"]
+    assert json.loads(row.raw) == before and row.writes == 0
+    assert data["ha_config_after"]["enable"] is False and data["ha_changes"] == []
+    assert data["ha_reload"]["outcome"] == "unchanged" and container.restarts == 0
+    assert "HA stays off" in " ".join(data["ha_notes"]) and data["t2"]
+
+
+def test_step_8_puts_ha_back_on_and_sees_oms_take_it(tmp_path, monkeypatch):
+    before = found(enable=True)
+    window, result, journal, row, container = step8(tmp_path, monkeypatch, before)
+    data = journal["steps"]["ha_on"]["data"]
+    assert json.loads(row.raw) == dict(before, perceiveStoreClientCheckpoint=True)
+    assert data["ha_changes"] == ["perceiveStoreClientCheckpoint: false -> true"]
+    assert data["ha_reload"]["outcome"] == "taken" and data["ha_reload"]["sign"] == SIGN_ON
+    assert window.warnings == []
+
+
+def test_step_8_with_a_cached_ha_config_warns_with_what_to_do(tmp_path, monkeypatch):
+    window, result, journal, row, container = step8(tmp_path, monkeypatch, found(enable=True), rereads=False)
+    assert result["outcome"] == "committed"  # committed: told, not failed
+    reload = journal["steps"]["ha_on"]["data"]["ha_reload"]
+    assert reload["outcome"] == "not_taken" and container.restarts == 0
+    assert any("supervisorctl restart oms_console" in w for w in window.warnings)
+
+
+def test_step_8_with_a_cached_ha_config_and_restart_restarts_the_new_console(tmp_path, monkeypatch):
+    window, result, journal, row, container = step8(tmp_path, monkeypatch, found(enable=True), rereads=False,
+                                                    ha_reload="restart")
+    reload = journal["steps"]["ha_on"]["data"]["ha_reload"]
+    assert reload["outcome"] == "restarted" and container.restarts == 1
+    assert window.health_waits == [reload["restarted_at"]]  # every server Online again after it
+
+
+def test_step_8_computes_refetch_when_enable_store_is_false(tmp_path, monkeypatch):
+    before = found(enable=True, enableStore=False)
+    window, result, journal, row, container = step8(tmp_path, monkeypatch, before)
+    after = json.loads(row.raw)
+    assert after["perceiveStoreClientCheckpoint"] is False and after["enable"] is True
+    # T1 was hours before: far more than the 30 minutes it had
+    assert after["refetchStoreIntervalMin"] == journal["steps"]["ha_on"]["data"]["refetch_store_interval_min"] > 60
+
+
+def test_step_8_without_the_value_before_step_1_fails_after_the_commit_point(tmp_path, monkeypatch):
+    path = tmp_path / "journal.json"
+    ready_journal(path, **WINDOW_DONE)
+    window = Step8(path, None)
+    for step in upgrade_window.STEPS[:-1]:
+        setattr(window, "step_" + step, None)
+    result = window.run()
+    assert result["outcome"] == "failed_committed" and "before step 1" in result["error"]
+
+
+def test_step_8_resumed_after_its_write_still_checks(tmp_path, monkeypatch):
+    """Killed between the write and its record: the re-run writes nothing new, and still looks."""
+    before = found(enable=True)
+    path = tmp_path / "journal.json"
+    ready_journal(path, ha_on={"status": "started", "attempts": 1}, **WINDOW_DONE)
+    journal = read(path)
+    journal["facts"] = {"ha_config_before": before, "t1": "2026-12-04T18:00:00Z"}
+    path.write_text(json.dumps(journal))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    container = Container(str(logs), rereads=False)
+    FakeRow(monkeypatch, ha_config.dump_ha_config(dict(before, perceiveStoreClientCheckpoint=True)))
+    monkeypatch.setattr(upgrade_window.ha_reload, "POLL_EVERY", 0.05)
+    window = Step8(path, container, ha_reload="restart")
+    for step in upgrade_window.STEPS[:-1]:
+        setattr(window, "step_" + step, None)
+    window.run()
+    assert read(path)["steps"]["ha_on"]["data"]["ha_reload"]["outcome"] == "restarted"
