@@ -448,13 +448,23 @@ def other_sessions(conn, databases):
                     "WHERE ID <> CONNECTION_ID()")
         rows = cur.fetchall()
     conn.rollback()
-    names = set(databases)
     found = []
     for row in rows:
         info = row[6] if not isinstance(row[6], bytes) else row[6].decode("utf-8", "replace")
-        if row[3] in names or (info and any(name in info for name in names)):
+        if uses_databases(row[3], info, databases):
             found.append(tuple(row[:6]) + ((info or "")[:80],))
     return found
+
+
+def uses_databases(current_db, statement, databases):
+    """Whether a session whose current database is current_db, running statement (or None), uses
+    one of databases. A name counts in the statement only as a whole identifier: on a MetaDB that
+    holds other deployments too, `bench_cm_411` is not `cm_411`."""
+    if current_db in databases:
+        return True
+    if not statement:
+        return False
+    return any(re.search(r"(?<![\w$])%s(?![\w$])" % re.escape(name), statement) for name in databases)
 
 
 def require_quiescent(settings, databases, when):
