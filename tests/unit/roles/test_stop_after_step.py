@@ -1,7 +1,8 @@
 """oms_upgrade_stop_after_step ends the run after any journal step but the last, so that the tests
 can break each next step for real (tests/integration/test_fault_at_every_step.py). A step without
 its `meta: end_host` hook lets the first run go through to the end, and the fault lands nowhere.
-The window's steps (window.yml) share one hook: only the steps up to the one named are launched."""
+The window's steps share one hook: only the steps up to the one named are launched. The hooks are
+test-only, so they stay in one place (tasks/main.yml), out of the files that do the work."""
 import glob
 import os
 
@@ -26,9 +27,14 @@ def window_steps():
         return yaml.safe_load(handle)["oms_upgrade_window_steps"]
 
 
+def end_hosts(path):
+    with open(path) as handle:
+        return [task for task in tasks(yaml.safe_load(handle) or []) if task.get("ansible.builtin.meta") == "end_host"]
+
+
 def hooked_steps():
     found = set()
-    for path in glob.glob(os.path.join(ROLE, "tasks", "*.yml")):
+    for path in [os.path.join(ROLE, "tasks", "main.yml")]:
         with open(path) as handle:
             for task in tasks(yaml.safe_load(handle) or []):
                 when = task.get("when")
@@ -46,3 +52,9 @@ def test_every_step_but_the_report_can_end_the_run():
         steps = [s["name"] for s in yaml.safe_load(handle)["oms_upgrade_steps"]]
     assert steps[-1] == "report"
     assert sorted(set(steps[:-1]) - hooked_steps()) == []
+
+
+def test_the_hooks_are_in_main_yml_only():
+    others = [os.path.basename(path) for path in glob.glob(os.path.join(ROOT, "roles", "*", "tasks", "*.yml"))
+              if os.path.basename(path) != "main.yml" and end_hosts(path)]
+    assert others == []
