@@ -14,8 +14,9 @@ Once the old container has begun to stop, the window ends in one of two states:
 - committed: 4.2.0 passed step 7; a later failure (step 8) is reported, never rolled back;
 - rolled back: a failure (or a stop asked by hand) before step 7 stops the new container
   (restart policy no), restores the verified dumps when 4.2.0 may have touched the databases,
-  and starts the old container again with its own restart policy (steps 9.2-9.5, recorded under
-  the rollback's step names, so the oms_rollback role finishes with HA and the report).
+  and starts the old container again with its own restart policy (steps 9.2-9.5 of
+  rollback_steps.py, the code and step names of the oms_rollback role's own window, so that role
+  finishes with HA and the report).
 With auto_rollback false, or when the rollback itself fails, OMS is down and the result says so.
 
 Who owns the window is one record, journal["window"]: its process (process_owner) and how it
@@ -42,8 +43,8 @@ from ansible_collections.obtools.oms.plugins.module_utils import heartbeat
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
-from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
 from ansible_collections.obtools.oms.plugins.module_utils import process_owner
+from ansible_collections.obtools.oms.plugins.module_utils.rollback_steps import RollbackSteps
 from ansible_collections.obtools.oms.plugins.module_utils import server_health
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
@@ -90,7 +91,10 @@ class JournalStep(object):
             self.started = True
 
 
-class Window(object):
+class Window(RollbackSteps):
+    # journal["window"]["kind"]: which window a running record is (rollback_window.py is the other)
+    KIND = "upgrade"
+
     def __init__(self, params: Dict[str, Any], settings: Callable[[], Any], docker: Any, console: Any,
                  clients: Dict[str, str], warn: Callable[[str], None],
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -146,6 +150,9 @@ class Window(object):
             self.journal_errors.append("%s %s: %s" % (step, status, exc))
             self.warn("%s was %s but the journal %s could not say so: %s" % (step, status, self.path, exc))
 
+    def journal_step(self, name: str) -> JournalStep:
+        return JournalStep(self, name)
+
     def set_window(self, **fields: Any) -> None:
         """Update journal["window"], the owner record (best effort once the window runs)."""
         current = journal_file.load(self.path) or journal_file.empty(journal_file.utc_now())
@@ -164,7 +171,7 @@ class Window(object):
             return self.attach(window)
         self.refuse_unless_ready()
         self.settings = self.settings_from()
-        self.set_window(status="running", owner=process_owner.owner_of_self(),
+        self.set_window(status="running", kind=self.KIND, owner=process_owner.owner_of_self(),
                         started_at=journal_file.iso(journal_file.utc_now()), outcome=None, error=None,
                         ended_at=None)
         # A lost SSH session or controller may send its processes SIGHUP or SIGTERM (sudo relays
@@ -195,6 +202,11 @@ class Window(object):
                                "was changed")
 
     def attach(self, window: Dict[str, Any]) -> Dict[str, Any]:
+        if (window.get("kind") or "upgrade") != self.KIND:
+            raise OmsError("The %s window started at %s by process %s still runs on this deployment"
+                           % (window.get("kind"), window.get("started_at"), (window.get("owner") or {}).get("pid")),
+                           "Wait for it to end (the journal %s says how it ended), then run again; nothing "
+                           "was changed" % self.path)
         self.warn("The window started at %s by process %s still runs: waiting for it instead of "
                   "starting another" % (window.get("started_at"), (window.get("owner") or {}).get("pid")))
         # Its own deadline, not only async_wrapper's: the longest the other window may run by its
@@ -277,6 +289,7 @@ class Window(object):
         try:
             self.roll_back()
         except Exception as rollback_exc:  # pylint: disable=broad-except
+            self.record(self.rollback_step or "rollback_stop_new", "failed", error=str(rollback_exc))
             return self.end(FAILED_DOWN, "%s failed: %s; the rollback failed too: %s" % (step, error, rollback_exc))
         return self.end(ROLLED_BACK, "%s failed: %s" % (step, error))
 
@@ -343,85 +356,46 @@ class Window(object):
         return result, {"servers_after": result["servers"], "health_signals": result["signals"]}
 
     def step_ha_on(self, journal_step: JournalStep) -> Any:
-        """Step 8: ha.config as it was before step 1, with only the procedure's changes
-        (ha_restore.py), then whether the new container's OMS took it (ha_reload.py)."""
+        """Step 8: ha.config as it was before step 1, with only the procedure's changes."""
+        return self.restore_ha("ha_on", ha_restore.UPGRADE, self.p["new_container"], self.facts().get("t1"))
+
+    def restore_ha(self, step: str, purpose: str, container: str, since: Optional[str]) -> Any:
+        """Steps 8 and 9.6: ha.config as it was before step 1, with only the procedure's changes
+        for `purpose` (ha_restore.py), refetchStoreIntervalMin from `since` (T1); then whether the
+        OMS of `container` took it (ha_reload.py). The result and the data to record."""
         p, facts = self.p, self.facts()
         # ha_off records the value it found; a journal of an older run has the preflight's read
         before = facts.get("ha_config_before", facts.get("ha_config_preflight"))
         if not isinstance(before, dict):
             raise OmsError("The journal %s does not say what ha.config was before step 1" % self.path,
                            "Set ha.config by hand (System Parameters in the console) as it was before "
-                           "the upgrade, HA on or off, then run the upgrade again to finish the report")
+                           "the upgrade, HA on or off, then run again to finish the report")
         # this step ran before and did not end (a kill between the write and its record)
-        resumed = int((self.steps().get("ha_on") or {}).get("attempts") or 1) > 1
+        resumed = int((self.steps().get(step) or {}).get("attempts") or 1) > 1
         watch = None
         if p["ha_reload"] != ha_reload.NONE:
-            watch = ha_reload.LogWatch(self.docker, p["new_container"], p["ha_reload_logs"])
+            watch = ha_reload.LogWatch(self.docker, container, p["ha_reload_logs"])
             watch.mark()  # only what OMS logs after the write counts
-        t2 = journal_file.iso(journal_file.utc_now())
-        result = ha_restore.write(self.settings, before, ha_restore.UPGRADE, p["ha_enable_after"],
-                                  p["perceive_checkpoint"], facts.get("t1"), p["refetch_margin_min"])
+        written_at = journal_file.iso(journal_file.utc_now())
+        result = ha_restore.write(self.settings, before, purpose, p["ha_enable_after"],
+                                  p.get("perceive_checkpoint", True), since, p["refetch_margin_min"])
         if watch is None:
-            reload = ha_reload.ensure(self.docker, p["new_container"], result["config"], None, ha_reload.NONE, 0)
+            reload = ha_reload.ensure(self.docker, container, result["config"], None, ha_reload.NONE, 0)
         elif result["changed"] or resumed:
-            reload = ha_reload.ensure(self.docker, p["new_container"], result["config"], watch, p["ha_reload"],
+            reload = ha_reload.ensure(self.docker, container, result["config"], watch, p["ha_reload"],
                                       p["ha_reload_wait"], healthy=self.servers)
         else:
             reload = dict(mode=p["ha_reload"], outcome=ha_reload.UNCHANGED, sign=None, restarted_at=None,
-                          command=ha_reload.restart_command(p["new_container"]),
-                          message="ha.config is as the new container found it when it started: nothing new "
+                          command=ha_reload.restart_command(container),
+                          message="ha.config is as the container found it when it started: nothing new "
                                   "for OMS to take")
         if reload["outcome"] == ha_reload.NOT_TAKEN:
             self.warn(reload["message"])
         result["reload"] = reload
         data = {"ha_was_enabled": (result.get("previous") or {}).get("enable", False),
-                "ha_config_after": result["config"], "t2": t2, "ha_notes": result["notes"],
+                "ha_config_after": result["config"], "t2": written_at, "ha_notes": result["notes"],
                 "ha_changes": result["changes_from_restore"], "ha_reload": reload}
         for key in ("downtime_minutes", "refetch_store_interval_min"):
             if key in result:
                 data[key] = result[key]
         return result, data
-
-    # the rollback (steps 9.2-9.5) ---------------------------------------------------------------
-    def roll_back(self) -> None:
-        p = self.p
-        needs_restore = "run_new" in self.steps()
-        step = JournalStep(self, "rollback_stop_new")
-        step.start()
-        existed = self.docker.inspect_container(p["new_container"]) is not None
-        stopped: Dict[str, Any] = {}
-        if existed:
-            # restart=no before the stop: a daemon restart must never start 4.2.0 beside 4.1.1
-            stopped = self.container(step, name=p["new_container"], restart_policy="no").stopped()
-        self.record("rollback_stop_new", "done",
-                    data={"t3": stopped.get("stopped_at") or journal_file.iso(journal_file.utc_now()),
-                          "new_container_existed": existed})
-        if needs_restore:
-            dump_dir = self.facts().get("dump_dir")
-            if not dump_dir or self.status("backup") != "done":
-                raise OmsError("The new container ran but the journal records no finished backup: there "
-                               "is nothing safe to restore from. Nothing was dropped",
-                               "Restore rm, cm and cm_hb from your own backup (steps 9.3-9.4 by hand)")
-            self.record("rollback_verify", "started")
-            manifest = metadb_dump.verify(dump_dir, zstd_path=self.clients.get("zstd") or "zstd")
-            self.record("rollback_verify", "done", data={"rollback_verified_files": [
-                entry.get("file") for entry in manifest.get("databases") or []]})
-            self.record("rollback_restore", "started")
-            with JobLock(dump_dir, "the restore of %s" % dump_dir, self.warn):
-                restored = metadb_restore.restore(self.settings, dump_dir, parallel=p["dump_parallel"],
-                                                  mysql=self.clients["mysql"], paths=self.clients,
-                                                  mysqldump=self.clients["mysqldump"])
-            self.record("rollback_restore", "done", data={
-                "rollback_restored": restored.get("restored") or [],
-                "rollback_unchanged": restored.get("unchanged") or [],
-                "rollback_restore_durations": restored.get("durations") or {},
-                "rollback_content_digests": restored.get("content_digests") or {},
-                "rollback_metadb_engine": restored.get("engine") or {}})
-        step = JournalStep(self, "rollback_start_old")
-        step.start()
-        started = self.container(step, name=p["old_container"],
-                                 restart_policy=self.facts().get("old_restart_policy")).started()
-        self.record("rollback_start_old", "done", data={"old_started_at": started.get("started_at")})
-        self.record("rollback_health", "started")
-        health = self.servers(started.get("started_at"))
-        self.record("rollback_health", "done", data={"rollback_servers": health["servers"]})
