@@ -125,3 +125,50 @@ def test_a_rerun_follows_the_window_a_killed_controller_left(instance, testbed):
     assert journal(d)["window"]["outcome"] == "committed"
     assert journal(d)["steps"]["report"]["status"] == "done"
     assert serves(d, d["new_container"])
+
+
+def rollback_window_end(journal_path, timeout=600):
+    """The rollback window's record once it ended by itself."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        window = read_journal(journal_path).get("window") or {}
+        if window.get("kind") == "rollback" and window.get("status") == "ended":
+            return window
+        time.sleep(0.5)
+    raise AssertionError("the rollback window did not end within %s s of the controller's death: %s"
+                         % (timeout, read_journal(journal_path).get("window")))
+
+
+def test_controller_killed_in_the_rollback_window_4_1_1_still_serves(instance):
+    """The rollback is a transaction on the OMS host too (oms_rollback_window): killed inside it,
+    the controller leaves it running to 4.1.1 serving on the restored databases, HA as before, and
+    the next rollback only writes the report."""
+    d = instance
+    journal_path = os.path.join(d["backup_dir"], "oms_upgrade_journal.json")
+    before = table_rows(d)
+    inventory = write_inventory(d)
+    # an upgrade that ran docker_init.sh (it changed the databases) and stopped there, before step 7
+    first = run_playbook(inventory, "upgrade", {"oms_upgrade_stop_after_step": "init"})
+    assert first.rc == 0, tail(first)
+    seed = int(os.environ.get("OMS_KILL_SEED") or random.SystemRandom().randrange(1 << 16))
+    step = random.Random(seed).choice(["rollback_stop_new", "rollback_restore", "rollback_start_old"])
+    print("controller killed when %s starts (OMS_KILL_SEED=%d)" % (step, seed))
+    assert kill_when_started(playbook_command(inventory, "rollback", limit=INSTANCE), inventory, journal_path, step), \
+        "the rollback ended before %s started" % step
+    window = rollback_window_end(journal_path)
+    assert window["outcome"] == "rolled_back", window
+    assert serves(d, d["old_container"]), "4.1.1 does not serve after the rollback window ended"
+    assert differences(before, table_rows(d)) == []
+    new = docker.from_env().containers.get(d["new_container"])
+    assert new.status == "exited"
+    assert new.attrs["HostConfig"]["RestartPolicy"]["Name"] in ("no", ""), new.attrs["HostConfig"]["RestartPolicy"]
+    j = read_journal(journal_path)
+    assert j["steps"]["rollback_ha_on"]["status"] == "done"
+    assert j["facts"]["rollback_ha_config_after"]["enable"] == j["facts"]["ha_config_before"]["enable"]
+    assert "rollback_report" not in j["steps"]
+    again = run_playbook(inventory, "rollback", limit=INSTANCE)
+    assert again.rc == 0, tail(again)
+    j = read_journal(journal_path)
+    assert j["steps"]["rollback_report"]["status"] == "done"
+    assert j["steps"]["rollback_restore"]["attempts"] == 1, j["steps"]["rollback_restore"]
+    assert serves(d, d["old_container"])
