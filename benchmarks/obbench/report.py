@@ -159,7 +159,10 @@ def _upgrade_summary(up, med, results):
             "start_seconds": stats([r["start_seconds"] for r in runs]),
             "playbook_seconds": stats([r["playbook_seconds"] for r in runs]),
             "rollback_seconds": stats([r.get("rollback_seconds") for r in runs]),
+            "rollback_window": stats([r.get("rollback_window") for r in runs]),
             "median_run_steps": mid["steps"],
+            "median_rollback_steps": sorted(runs, key=lambda r: r.get("rollback_window") or 0)[
+                len(runs) // 2].get("rollback_steps") or [],
         }
     base = out["by_compress"].get("none") or next(iter(out["by_compress"].values()))
     largest = med.get("largest_single")
@@ -314,6 +317,13 @@ def render(results, s, engine=None):
             L.append("  %-22s +%7.2f %7.2f s %5.1f%%  work %6.2f (%s)  gap %.2f" % (
                 st["step"], st["start_offset"], st["seconds"], (st["share"] or 0) * 100,
                 st["work"], st["work_source"], st["gap_before"]))
+        if base.get("rollback_window"):
+            L.append("rollback window = T3 (4.2.0 stopped) -> 4.1.1 Online: %s s, %s x the upgrade's "
+                     "window; its steps (median run):" % (
+                         _m(base["rollback_window"]),
+                         _ratio(base["rollback_window"]["median"], base["window"]["median"])))
+            for st in base.get("median_rollback_steps") or []:
+                L.append("  %-22s %7.2f s" % (st["step"], st["seconds"]))
         f = up["floor"]
         L.append("floor = largest single dump %s + container start %s + docker_init.sh %s = %s s"
                  % (f["largest_single"], f["container_start"], f["docker_init"], f["sum"]))

@@ -219,6 +219,28 @@ def analyse(journal, engine_start=None):
             "boot_seconds": round(boot_s, 2) if boot_s is not None else None}
 
 
+ROLLBACK_STEPS = ("rollback_ha_off", "rollback_stop_new", "rollback_safety_dump", "rollback_verify",
+                  "rollback_restore", "rollback_start_old", "rollback_health", "rollback_ha_on")
+
+
+def analyse_rollback(journal):
+    """The rollback's own downtime from its journal: T3 (4.2.0 stopped) -> every server of 4.1.1
+    Online (rollback_health done), and each rollback step's seconds (oms_rollback_window runs them
+    back to back). None when the journal holds no complete rollback."""
+    steps = journal.get("steps") or {}
+    t3 = parse_time((journal.get("facts") or {}).get("t3"))
+    online = parse_time((steps.get("rollback_health") or {}).get("finished_at"))
+    if t3 is None or online is None:
+        return None
+    out = []
+    for name in ROLLBACK_STEPS:
+        st = steps.get(name) or {}
+        s0, s1 = parse_time(st.get("started_at")), parse_time(st.get("finished_at"))
+        if s0 is not None and s1 is not None:
+            out.append({"step": name, "seconds": round((s1 - s0).total_seconds(), 2)})
+    return {"rollback_window": round((online - t3).total_seconds(), 2), "rollback_steps": out}
+
+
 def run_once(runner, containers, metadb, desc, backup_root, compress, reset_cb, runs,
              log=print, extra=None):
     """One upgrade + rollback, appended to `runs` as soon as the window is known (so that a failed
@@ -251,6 +273,11 @@ def run_once(runner, containers, metadb, desc, backup_root, compress, reset_cb, 
         raise BenchFailure("playbooks/rollback.yml failed (rc %d); log tail:\n%s"
                            % (r.rc, (r.stdout + r.stderr).decode(errors="replace")[-3000:]))
     res["rollback_seconds"] = round(r.seconds, 2)
+    with open(find_journal(backup_dir)) as f:
+        rolled = analyse_rollback(json.load(f))
+    if rolled is None:
+        raise BenchFailure("the rollback's journal has no complete rollback window (T3 -> rollback_health)")
+    res.update(rolled)
     reset_cb()
     shutil.rmtree(backup_dir, ignore_errors=True)
     return res
