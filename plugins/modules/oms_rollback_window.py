@@ -62,68 +62,12 @@ options:
         rolled back (restore them from there with M(obtools.oms.oms_metadb_backup) C(state=restored)).
       - Required to roll back a committed upgrade.
     type: path
-  dump_parallel:
-    description: Dump and restore the three databases side by side.
-    type: bool
-    default: true
-  mysqldump_path:
-    description: The mysqldump client; found on the PATH when not given.
-    type: path
-  mysql_path:
-    description: The mysql client; found on the PATH when not given.
-    type: path
-  stop_timeout:
-    description: Seconds C(docker stop) waits for the new container before it kills it.
-    type: int
-    default: 60
-  settle_seconds:
-    description:
-      - Seconds the old container must keep running after C(docker start) before it counts as
-        started (one that exits at once is reported, not waited for).
-    type: float
-    default: 1
-  health_timeout:
-    description: Seconds to wait until every server of the old container is Online.
-    type: int
-    default: 960
-  health_interval:
-    description: Seconds between two looks at the servers.
-    type: int
-    default: 5
-  heartbeat_max_age:
-    description: Seconds a server's heartbeat may be old and still count as Online.
-    type: int
-    default: 60
   reason:
     description: Why the rollback runs, recorded in the journal (C(rollback_reason)) for the report.
     type: str
-  ha_enable_after:
-    description:
-      - Step 9.6 turns HA on (V(true)) or leaves it off (V(false)); by default C(enable) is put back
-        as the upgrade's step 1 found it.
-    type: bool
-  refetch_margin_min:
-    description: Minutes added to the downtime since T1 when C(refetchStoreIntervalMin) is computed.
-    type: int
-    default: 30
-  ha_reload:
-    description:
-      - After step 9.6, whether the old container's OMS took the new C(ha.config). V(check) looks for
-        its sign in the logs and warns without one; V(restart) then runs C(supervisorctl restart
-        oms_console) in the container and waits for every server Online; V(none) does not look.
-    type: str
-    choices: [check, restart, none]
-    default: check
-  ha_reload_wait:
-    description: Seconds to wait for the sign that OMS took the new C(ha.config).
-    type: int
-    default: 30
-  ha_reload_logs:
-    description: Where OMS would show the sign, inside the old container (a shell pattern).
-    type: str
-    default: /home/admin/logs/*.log
 extends_documentation_fragment:
   - obtools.oms.platform
+  - obtools.oms.window
   - obtools.oms.metadb
   - obtools.oms.docker
   - obtools.oms.console
@@ -266,64 +210,23 @@ new_container:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.obtools.oms.plugins.module_utils import console
-from ansible_collections.obtools.oms.plugins.module_utils import docker_client
-from ansible_collections.obtools.oms.plugins.module_utils import ha_reload
-from ansible_collections.obtools.oms.plugins.module_utils import metadb
-from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients
-from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import rollback_window
-from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import window_module
 
 
 def main():
-    argument_spec = metadb.metadb_argument_spec()
-    argument_spec.update(docker_client.docker_argument_spec())
-    argument_spec.update(console.console_argument_spec(url_required=False))
+    argument_spec = window_module.window_argument_spec()
     argument_spec.update(
         journal_path=dict(type="path", required=True),
         old_container=dict(type="str", required=True),
         new_container=dict(type="str", required=True),
         accept_data_loss=dict(type="bool", default=False),
         safety_dump_dir=dict(type="path"),
-        dump_parallel=dict(type="bool", default=True),
-        mysqldump_path=dict(type="path"),
-        mysql_path=dict(type="path"),
-        stop_timeout=dict(type="int", default=60),
-        settle_seconds=dict(type="float", default=1),
-        health_timeout=dict(type="int", default=960),
-        health_interval=dict(type="int", default=5),
-        heartbeat_max_age=dict(type="int", default=60),
         reason=dict(type="str"),
-        ha_enable_after=dict(type="bool"),
-        refetch_margin_min=dict(type="int", default=30),
-        ha_reload=dict(type="str", default=ha_reload.CHECK, choices=list(ha_reload.MODES)),
-        ha_reload_wait=dict(type="int", default=30),
-        ha_reload_logs=dict(type="str", default=ha_reload.DEFAULT_LOGS),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=False)
-    metadb.check_libraries(module)
-    docker_client.fail_without_sdk(module)
-    p = module.params
-    clients = mysql_clients.find_clients(module, ("mysqldump", "mysql"), "none")
-
-    def settings():
-        found = metadb.settings_from_params(p)
-        oms_config.register_no_log(module, found)
-        return found.require("rm_db", "cm_db", "cm_hb_db")
-
-    try:
-        client = None
-        if p["console_url"]:
-            console.warn_plain_http(module)
-            client = console.ConsoleClient.from_params(p)
-        docker = docker_client.DockerClient(p["docker_host"], p["docker_timeout"])
-        result = rollback_window.RollbackWindow(p, settings, docker, client, clients, module.warn).run()
-    except OmsError as exc:
-        exc.fail(module, outcome=rollback_window.REFUSED, steps_done=[])
-    if result.pop("failed"):
-        module.fail_json(msg=result["error"] or result["outcome"], **result)
-    module.exit_json(**result)
+    window_module.check_host(module)
+    window_module.run(module, rollback_window.RollbackWindow, "none", outcome=rollback_window.REFUSED, steps_done=[])
 
 
 if __name__ == "__main__":

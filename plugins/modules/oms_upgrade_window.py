@@ -87,16 +87,6 @@ options:
     type: str
     choices: [none, gzip, zstd]
     default: none
-  dump_parallel:
-    description: Dump (and, in a rollback, restore) the three databases side by side.
-    type: bool
-    default: true
-  mysqldump_path:
-    description: The mysqldump client; found on the PATH when omitted.
-    type: path
-  mysql_path:
-    description: The mysql client (for a rollback's restore); found on the PATH when omitted.
-    type: path
   prune_batch_size:
     description: Rows in the first heartbeat delete batch (step 2.2).
     type: int
@@ -110,18 +100,10 @@ options:
       - Every heartbeat row below this id is gone already (the prune ahead's C(max_id)); the scan
         starts there. The journal's C(heartbeat_prune_ahead) step is used when omitted.
     type: int
-  stop_timeout:
-    description: Seconds C(docker stop) waits before it kills a container.
-    type: int
-    default: 60
   load_timeout:
     description: Seconds a C(docker load) at step 4 may take.
     type: int
     default: 1800
-  settle_seconds:
-    description: Seconds a started container must stay up to count as started.
-    type: float
-    default: 1
   init_timeout:
     description: Seconds C(docker_init.sh) may run.
     type: int
@@ -134,59 +116,12 @@ options:
     description: Seconds between two runs of C(docker_init.sh) that found the container still starting.
     type: int
     default: 10
-  health_timeout:
-    description: Seconds to wait until every server is Online (step 7, and 9.5 in a rollback).
-    type: int
-    default: 960
-  health_interval:
-    description: Seconds between two reads of the servers' state.
-    type: int
-    default: 5
-  heartbeat_max_age:
-    description: A supervisor heartbeat older than this many seconds is stale.
-    type: int
-    default: 60
-  ha_enable_after:
-    description:
-      - C(enable) in C(ha.config) after step 8. When not given, as it was before step 1 (the
-        journal's C(facts.ha_config_before), recorded by step 1), so a deployment that ran without
-        HA ends without it.
-      - Step 8 writes back every field as it was before step 1; with HA on, it sets
-        C(perceiveStoreClientCheckpoint) true when C(enableStore) is true (O(perceive_checkpoint)),
-        and whenever the checkpoint cannot be used sets C(refetchStoreIntervalMin) to more than
-        the minutes since T1 (O(refetch_margin_min) added), never lower than it was. With HA off,
-        nothing else changes.
-    type: bool
   perceive_checkpoint:
     description:
       - V(true) sets C(perceiveStoreClientCheckpoint) true at step 8 where C(enableStore) allows it
         (and leaves it as it was where it does not); V(false) sets it false. See O(ha_enable_after).
     type: bool
     default: true
-  ha_reload:
-    description:
-      - After step 8 changed C(ha.config), whether to check that the new container's OMS took it
-        (a C(ha.config reloaded:) line with the written values appended to O(ha_reload_logs)
-        within O(ha_reload_wait) seconds; OMS documents no such sign). V(check) reports it, and a
-        warning with the command to run when it saw none; V(restart) then runs
-        C(supervisorctl restart oms_console) in the new container, waits until every server is
-        Online again (O(health_timeout)) and looks again; V(none) looks at nothing. See
-        M(obtools.oms.oms_ha_config)'s O(obtools.oms.oms_ha_config#module:reload).
-    type: str
-    choices: [none, check, restart]
-    default: check
-  ha_reload_wait:
-    description: Seconds to wait for the sign of O(ha_reload) (again after a restart).
-    type: int
-    default: 30
-  ha_reload_logs:
-    description: Where OMS would show the sign, inside the new container (a shell pattern).
-    type: str
-    default: /home/admin/logs/*.log
-  refetch_margin_min:
-    description: Minutes added to T2 - T1 for C(refetchStoreIntervalMin).
-    type: int
-    default: 30
   auto_rollback:
     description:
       - Roll back on the host (steps 9.2 to 9.5) when a step fails before the commit point.
@@ -201,6 +136,7 @@ options:
     choices: [stop_old, heartbeat_prune, backup, run_new, init, health, ha_on]
 extends_documentation_fragment:
   - obtools.oms.platform
+  - obtools.oms.window
   - obtools.oms.metadb
   - obtools.oms.docker
   - obtools.oms.console
@@ -319,20 +255,12 @@ new_container:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.obtools.oms.plugins.module_utils import console
-from ansible_collections.obtools.oms.plugins.module_utils import docker_client
-from ansible_collections.obtools.oms.plugins.module_utils import ha_reload
-from ansible_collections.obtools.oms.plugins.module_utils import metadb
-from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients
-from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 from ansible_collections.obtools.oms.plugins.module_utils import upgrade_window
-from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
+from ansible_collections.obtools.oms.plugins.module_utils import window_module
 
 
 def main():
-    argument_spec = metadb.metadb_argument_spec()
-    argument_spec.update(docker_client.docker_argument_spec())
-    argument_spec.update(console.console_argument_spec(url_required=False))
+    argument_spec = window_module.window_argument_spec()
     argument_spec.update(
         journal_path=dict(type="path", required=True),
         old_container=dict(type="str", required=True),
@@ -346,56 +274,24 @@ def main():
         oms_host_ip=dict(type="str"),
         dump_dir=dict(type="path", required=True),
         compress=dict(type="str", default="none", choices=["none", "gzip", "zstd"]),
-        dump_parallel=dict(type="bool", default=True),
-        mysqldump_path=dict(type="path"),
-        mysql_path=dict(type="path"),
         prune_batch_size=dict(type="int", default=10000),
         prune_batch_seconds=dict(type="float", default=0.2),
         prune_from_id=dict(type="int"),
-        stop_timeout=dict(type="int", default=60),
         load_timeout=dict(type="int", default=1800),
-        settle_seconds=dict(type="float", default=1),
         init_timeout=dict(type="int", default=1800),
         init_ready_timeout=dict(type="int", default=600),
         init_retry_interval=dict(type="int", default=10),
-        health_timeout=dict(type="int", default=960),
-        health_interval=dict(type="int", default=5),
-        heartbeat_max_age=dict(type="int", default=60),
-        ha_enable_after=dict(type="bool"),
         perceive_checkpoint=dict(type="bool", default=True),
-        ha_reload=dict(type="str", default=ha_reload.CHECK, choices=list(ha_reload.MODES)),
-        ha_reload_wait=dict(type="int", default=30),
-        ha_reload_logs=dict(type="str", default=ha_reload.DEFAULT_LOGS),
-        refetch_margin_min=dict(type="int", default=30),
         auto_rollback=dict(type="bool", default=True),
         stop_after=dict(type="str", choices=list(upgrade_window.STEPS)),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=False,
                            required_together=[["ssl_certificate", "ssl_key"]])
-    metadb.check_libraries(module)
-    docker_client.fail_without_sdk(module)
-    p = module.params
-    if p["prune_batch_size"] < 1:
+    window_module.check_host(module)
+    if module.params["prune_batch_size"] < 1:
         module.fail_json(msg="prune_batch_size must be at least 1. Give a positive number of rows per batch")
-    clients = mysql_clients.find_clients(module, ("mysqldump", "mysql"), module.params["compress"])
-
-    def settings():
-        found = metadb.settings_from_params(p)
-        oms_config.register_no_log(module, found)
-        return found.require("rm_db", "cm_db", "cm_hb_db")
-
-    try:
-        client = None
-        if p["console_url"]:
-            console.warn_plain_http(module)
-            client = console.ConsoleClient.from_params(p)
-        docker = docker_client.DockerClient(p["docker_host"], p["docker_timeout"])
-        result = upgrade_window.Window(p, settings, docker, client, clients, module.warn).run()
-    except OmsError as exc:
-        exc.fail(module, outcome=upgrade_window.FAILED_BEFORE_STOP, committed=False)
-    if result.pop("failed"):
-        module.fail_json(msg=result["error"] or result["outcome"], **result)
-    module.exit_json(**result)
+    window_module.run(module, upgrade_window.Window, module.params["compress"],
+                      outcome=upgrade_window.FAILED_BEFORE_STOP, committed=False)
 
 
 if __name__ == "__main__":
