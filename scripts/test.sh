@@ -317,14 +317,15 @@ summary() {
   for s in "${order[@]}"; do printf '%-34s passed in %5ss\n' "$s" "${took[$s]}"; done
 }
 
-# What failed, in a few lines: the stages and lane steps that failed, pytest's failed tests,
-# molecule's and the playbooks' failures. Each log's lines in order, the last 30 of them.
+# What failed, in a few lines: the stages and lane steps that failed, pytest's failed tests with
+# their assertions and the failed tasks' messages, molecule's failures. Each log's lines in order,
+# the last 30 of them.
 failure_digest() {  # LOG...
   local log
   printf '\n===== what failed =====\n'
   for log in "$@"; do
-    grep -aE '^(FAILED|ERROR) |: rc [1-9][0-9]* in [0-9]+s$|^===== [a-z]+ =====$|CRITICAL |^fatal: |Error: |^E  +[A-Za-z]' "$log" \
-      | grep -avE '^===== (summary|static stages)' | cut -c1-400 | awk '!seen[$0]++' | tail -n 30
+    grep -aE '^(FAILED|ERROR) |: rc [1-9][0-9]* in [0-9]+s$|^===== [a-z]+ =====$|^CRITICAL |^E +"msg": |^E +(AssertionError|assert )' "$log" \
+      | grep -avE '^===== (summary|static stages)|"msg": "(The arg spec validation passed|All assertions passed)"' | cut -c1-400 | awk '!seen[$0]++' | tail -n 30
   done
 }
 
