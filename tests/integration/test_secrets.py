@@ -182,7 +182,7 @@ def test_no_password_shows_anywhere_during_an_upgrade_and_a_rollback(secret_depl
     assert upgrade.returncode == 0, upgrade.stdout[-4000:]
     assert rollback.returncode == 0, rollback.stdout[-4000:]
     # The runs did what they say, so the secrets really travelled through every step
-    assert "Step 7" in upgrade.stdout and "Steps 9.2 to 9.5" in rollback.stdout
+    assert "Step 7" in upgrade.stdout and "Steps 9.1 to 9.6" in rollback.stdout
     assert os.path.exists(os.path.join(info["backup_dir"], "oms_upgrade_journal.json"))
 
     hits = []
