@@ -257,16 +257,23 @@ class Step8(upgrade_window.Window):
         return {"servers": [], "signals": []}
 
 
-def step8(tmp_path, monkeypatch, before, rereads=True, **params):
-    """Run step 8 alone after step 1 wrote enable=false; the window's result, its journal, the row."""
+def step8_journal(tmp_path, before, **steps):
+    """A journal of a window done up to step 8 (with `steps`), step 1's ha.config and T1; the
+    container's log directory."""
     path = tmp_path / "journal.json"
-    ready_journal(path, **WINDOW_DONE)
+    ready_journal(path, **dict(WINDOW_DONE, **steps))
     journal = read(path)
     journal["facts"] = {"ha_config_before": before, "t1": "2026-12-04T18:00:00Z"}
     path.write_text(json.dumps(journal))
     logs = tmp_path / "logs"
     logs.mkdir()
-    container = Container(str(logs), rereads=rereads)
+    return path, str(logs)
+
+
+def step8(tmp_path, monkeypatch, before, rereads=True, **params):
+    """Run step 8 alone after step 1 wrote enable=false; the window's result, its journal, the row."""
+    path, logs = step8_journal(tmp_path, before)
+    container = Container(logs, rereads=rereads)
     row = FakeRow(monkeypatch, ha_config.dump_ha_config(dict(before, enable=False)))
     # the real write puts the row, then the console (if it re-reads) logs its sign
     real_write = ha_config.write_ha_config
@@ -344,14 +351,8 @@ def test_step_8_without_the_value_before_step_1_fails_after_the_commit_point(tmp
 def test_step_8_resumed_after_its_write_still_checks(tmp_path, monkeypatch):
     """Killed between the write and its record: the re-run writes nothing new, and still looks."""
     before = found(enable=True)
-    path = tmp_path / "journal.json"
-    ready_journal(path, ha_on={"status": "started", "attempts": 1}, **WINDOW_DONE)
-    journal = read(path)
-    journal["facts"] = {"ha_config_before": before, "t1": "2026-12-04T18:00:00Z"}
-    path.write_text(json.dumps(journal))
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    container = Container(str(logs), rereads=False)
+    path, logs = step8_journal(tmp_path, before, ha_on={"status": "started", "attempts": 1})
+    container = Container(logs, rereads=False)
     FakeRow(monkeypatch, ha_config.dump_ha_config(dict(before, perceiveStoreClientCheckpoint=True)))
     monkeypatch.setattr(upgrade_window.ha_reload, "POLL_EVERY", 0.05)
     window = Step8(path, container, ha_reload="restart")
