@@ -141,12 +141,17 @@ class RestoreJob(object):
 
 
 def restore(settings, backup_dir, parallel=True, force=False, check_mode=False, mysql="mysql",
-            paths=None, mysqldump="mysqldump"):
-    """The module's result dict for state=restored."""
+            paths=None, mysqldump="mysqldump", verified=None):
+    """The module's result dict for state=restored. `verified`, (manifest, scans) of a
+    metadb_dump.verify(backup_dir, scans=scans) this process just made, spares reading every file
+    a second time (a rollback's window verifies in a step of its own)."""
     zstd_path = (paths or {}).get("zstd") or "zstd"
     # 1. prove every file before touching any database; its content digest in the same pass
-    scans = {}
-    manifest = metadb_dump.verify(backup_dir, zstd_path=zstd_path, scans=scans)
+    if verified is None:
+        scans = {}
+        manifest = metadb_dump.verify(backup_dir, zstd_path=zstd_path, scans=scans)
+    else:
+        manifest, scans = verified
     entries = targets(settings, manifest)
     header_check(settings, backup_dir, entries, scans)
     conn = metadb.connect(settings)

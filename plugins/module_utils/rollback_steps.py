@@ -23,7 +23,7 @@ half-way (a reboot, a kill) is finished by the next one.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
@@ -41,6 +41,8 @@ class RollbackSteps(object):
 
     # the rollback step running now (what a failure is recorded against)
     rollback_step: Optional[str] = None
+    # (manifest, content scans) of rollback_verify in this process: the restore reads no file twice
+    verified: Optional[Tuple[Dict[str, Any], Dict[str, Any]]] = None
     # what the window gives
     p: Dict[str, Any]
     settings: Any
@@ -119,7 +121,10 @@ class RollbackSteps(object):
     def rollback_verify(self) -> None:
         dump_dir = self.upgrade_dump_dir()
         self.record("rollback_verify", "started")
-        manifest = metadb_dump.verify(dump_dir, zstd_path=self.clients.get("zstd") or "zstd")
+        # the content digests in the same pass: the restore compares each database with them
+        scans: Dict[str, Any] = {}
+        manifest = metadb_dump.verify(dump_dir, zstd_path=self.clients.get("zstd") or "zstd", scans=scans)
+        self.verified = (manifest, scans)
         self.record("rollback_verify", "done", data={"rollback_verified_files": [
             entry.get("file") for entry in manifest.get("databases") or []]})
 
@@ -129,7 +134,7 @@ class RollbackSteps(object):
         with JobLock(dump_dir, "the restore of %s" % dump_dir, self.warn):
             restored = metadb_restore.restore(self.settings, dump_dir, parallel=self.p["dump_parallel"],
                                               mysql=self.clients["mysql"], paths=self.clients,
-                                              mysqldump=self.clients["mysqldump"])
+                                              mysqldump=self.clients["mysqldump"], verified=self.verified)
         self.record("rollback_restore", "done", data={
             "rollback_restored": restored.get("restored") or [],
             "rollback_unchanged": restored.get("unchanged") or [],
