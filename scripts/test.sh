@@ -263,23 +263,27 @@ lane_other_engines() {
   return "$rc"
 }
 
+in_repo() {  # N COMMAND...: the command with the test bed's image repository of lane N
+  OMS_TESTBED_IMAGE_REPO="${OMS_TESTBED_IMAGE_REPO:-obtools-testbed/oms}-lane$1" "${@:2}"
+}
+
 run_integration() {
   # Passes side by side, each on an instance of its own: the roles' tests in two passes and the
   # single modules' tests on MariaDB, and on any other engine the tests of what talks to the
   # MetaDB (the rest does not change with the engine: containers, images, the console, the roles'
   # logic). They mostly wait on containers.
   local rc=0 i
-  # The lanes share one engine: `testbed up` and `down` must not untag the 4.2.0 image that another
-  # lane has just loaded for its upgrade or rehearsal (tests that need it absent still unload it).
-  export OMS_TESTBED_SHARED_IMAGES=1
+  # The lanes share one engine, each with an image repository of its own: a lane's `testbed up`,
+  # or a test that needs the 4.2.0 image absent, untags it, and must not do so under another
+  # lane's upgrade or rehearsal between its `docker load` and its use.
   for i in 0 1 2 3; do lane_logs[i]=$(mktemp); done
-  lane_roles_1 > "${lane_logs[0]}" 2>&1 &
+  in_repo 1 lane_roles_1 > "${lane_logs[0]}" 2>&1 &
   lane_pids+=($!)
-  lane_roles_2 > "${lane_logs[1]}" 2>&1 &
+  in_repo 2 lane_roles_2 > "${lane_logs[1]}" 2>&1 &
   lane_pids+=($!)
-  lane_modules > "${lane_logs[2]}" 2>&1 &
+  in_repo 3 lane_modules > "${lane_logs[2]}" 2>&1 &
   lane_pids+=($!)
-  lane_other_engines > "${lane_logs[3]}" 2>&1 &
+  in_repo 4 lane_other_engines > "${lane_logs[3]}" 2>&1 &
   lane_pids+=($!)
   wait_lanes || rc=$?
   # OMS_SKIP_DAEMON_RESTART=1 leaves it out, on a machine where other test runs share the engine.

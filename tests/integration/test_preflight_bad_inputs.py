@@ -154,6 +154,12 @@ def archive_no_index(ctx):
     ctx.extra["oms_image_archive"] = str(path)
 
 
+def target_tag(tag_suffix):
+    def setup(ctx):
+        ctx.extra["oms_target_image"] = "%s:%s" % (ctx.info["target_image"].rsplit(":", 1)[0], tag_suffix)
+    return setup
+
+
 def archive_version(tag_suffix, labels=None):
     def setup(ctx):
         tag = "%s:%s" % (ctx.info["target_image"].rsplit(":", 1)[0], tag_suffix)
@@ -240,7 +246,7 @@ CASES = [
     Case("tarball_without_index", "holds neither manifest.json", "written by docker save",
          setup=archive_no_index),
     Case("target_tag_not_in_tarball", "does not hold", "point image_archive at the right tarball",
-         extra={"oms_target_image": "obtools-testbed/oms:feature_4.2.1-ce"}),
+         setup=target_tag("feature_4.2.1-ce")),
     Case("target_tag_version_4.3.0", "version 4.3.0-CE (from its tag)", "Point oms_image_archive at the OMS 4.2.0-CE",
          setup=archive_version("feature_4.3.0-ce")),
     Case("target_label_version_4.1.1", "version 4.1.1-CE (from its label)",

@@ -111,7 +111,7 @@ class Testbed(object):
                 inst = self.instance(name)
                 with locked(self.root, "instance-" + name):
                     self._remove(inst)
-            images.untag_unless_shared(self.client, self.image_repo)
+            images.remove_target_tag(self.client, self.image_repo)
             return
         for name in self.instances():
             inst = self.instance(name)
@@ -122,7 +122,7 @@ class Testbed(object):
         for each in naming.METADB_ENGINES:
             metadb.remove(self.client, self.root, each)
         shutil.rmtree(os.path.join(self.root, "instances"), ignore_errors=True)
-        images.untag_unless_shared(self.client, self.image_repo)
+        images.remove_target_tag(self.client, self.image_repo)
 
     def describe(self, name):
         inst = self.instance(name)

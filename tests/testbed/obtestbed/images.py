@@ -94,15 +94,6 @@ def remove_target_tag(client, repo):
         return False  # in use by a container (someone's upgraded deployment): leave it
 
 
-def untag_unless_shared(client, repo):
-    """remove_target_tag, unless OMS_TESTBED_SHARED_IMAGES=1: test runs side by side on one engine
-    (scripts/test.sh's lanes) would pull the image from under each other's upgrade or rehearsal
-    between its load and its use. Testbed.unload_target() still untags when a test asks."""
-    if os.environ.get("OMS_TESTBED_SHARED_IMAGES") == "1":
-        return False
-    return remove_target_tag(client, repo)
-
-
 def ensure_all(client, root, repo, say=print):
     """Base images, the 4.1.1 image and the 4.2.0 tarball; returns (source_image, archive)."""
     with locked(root, "images"):
@@ -132,5 +123,5 @@ def ensure_all(client, root, repo, say=print):
             os.replace(tmp, archive)
             with open(stamp, "w") as f:
                 f.write(digest + "\n")
-        untag_unless_shared(client, repo)
+        remove_target_tag(client, repo)
         return source, archive
