@@ -24,7 +24,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from obbench import contenders, prune, report, seed as seeding, testbed, upgrade  # noqa: E402
+from obbench import contenders, prune, prune_ahead, report, seed as seeding, testbed, upgrade  # noqa: E402
 from obbench.db import BenchFailure, MetaDB  # noqa: E402
 from obbench.measure import machine_load, stats  # noqa: E402
 
@@ -94,6 +94,10 @@ def args_parser():
     p.add_argument("--describe", help="JSON file shaped like `testbed describe` for another "
                                       "MetaDB (no test bed; implies --skip-upgrade)")
     p.add_argument("--mydumper-threads", type=int, default=4)
+    p.add_argument("--prune-only", action="store_true",
+                   help="only the prune ahead of --heartbeat-rows rows (OMS writing) and the "
+                        "in-window prune, --repeat rounds (>= 1) on each engine; results "
+                        "benchmarks/results/prune-<rows>.json")
     p.add_argument("--upgrade-var", action="append", default=[], metavar="NAME=VALUE",
                    help="extra inventory variable for the upgrade runs (YAML value), e.g. "
                         "oms_upgrade_progress_interval=1; repeatable")
@@ -146,6 +150,8 @@ def prepare_instance(name, reset=False, engine=None):
 
 def main(argv=None):
     a = args_parser().parse_args(argv)
+    if a.prune_only:
+        return prune_main(a, argv)
     if a.repeat < 3:
         raise SystemExit("--repeat must be at least 3")
     size = parse_size(a.size or (QUICK_SIZE if a.quick else DEFAULT_SIZE))
@@ -212,6 +218,50 @@ def main(argv=None):
             log("FAILED: %s" % msg)
         return 1
     return 0
+
+
+def prune_main(a, argv):
+    """--prune-only: the prune ahead and the in-window prune on each engine, side by side."""
+    if a.repeat < 1:
+        raise SystemExit("--repeat must be at least 1")
+    rows = a.heartbeat_rows if a.heartbeat_rows is not None else (
+        QUICK_HEARTBEAT_ROWS if a.quick else HEARTBEAT_ROWS)
+    offered = testbed.engines_offered()
+    engines = [e.strip() for e in (a.engines or ",".join(offered)).split(",") if e.strip()]
+    _env, coll_path = collections_env()
+    results = {"command": " ".join([os.path.basename(sys.argv[0])] + (argv or sys.argv[1:])),
+               "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows,
+               "repeat": a.repeat, "machine": dict(machine_load(), node=platform.node()),
+               "engines": {}}
+    out_path = a.out or os.path.join(HERE, "results", "prune-%d.json" % rows)
+    failures = []
+    for engine in engines:
+        log("\n######## MetaDB engine: %s" % engine)
+        res = results["engines"][engine] = {"failures": []}
+        if engine not in offered:
+            res["failures"].append("this test bed cannot deploy it (it offers %s)" % ", ".join(offered))
+        else:
+            testbed.use_engine(engine)
+            desc = prepare_instance(testbed.instance_for(a.instance, engine), a.reset_instance, engine)
+            metadb = MetaDB.from_describe(desc)
+            try:
+                res["prune"] = prune_ahead.measure(desc, metadb, testbed.Containers(desc), rows,
+                                                   a.repeat, coll_path, log=log)
+            except BenchFailure as e:
+                res["failures"].append(str(e))
+            finally:
+                metadb.close()
+        failures.extend("%s: %s" % (engine, f) for f in res["failures"])
+    results["machine_after"] = machine_load()
+    log(prune_ahead.render(results))
+    results["failures"] = failures
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    with open(out_path, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True, default=str)
+    log("results: %s" % out_path)
+    for msg in failures:
+        log("FAILED: %s" % msg)
+    return 1 if failures else 0
 
 
 def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_path):
