@@ -667,7 +667,7 @@ def journal_data(state, backup_dir, result):
     """What a prune, dump or restore records in the journal (oms_metadb_backup's notes list it)."""
     if state == "pruned":
         keys = ("max_id", "rows_after", "seconds", "batches", "batch_size_first", "batch_size_last",
-                "longest_batch_seconds", "longest_batch_rows")
+                "longest_batch_seconds", "longest_batch_rows", "workers")
         data = dict(("heartbeat_" + k if k in ("max_id", "rows_after") else k, result.get(k)) for k in keys)
         data["heartbeat_rows_deleted"] = result.get("rows_deleted", 0)
         return data

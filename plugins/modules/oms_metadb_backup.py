@@ -147,7 +147,7 @@ notes:
     Diff mode is not supported (nothing here is a value to compare).
   - With O(journal_step), the module records in the step's journal data, for O(state=pruned), C(heartbeat_rows_deleted),
     C(heartbeat_rows_after), C(heartbeat_max_id), C(seconds), C(batches), C(batch_size_first),
-    C(batch_size_last), C(longest_batch_seconds) and C(longest_batch_rows); for O(state=dumped)
+    C(batch_size_last), C(longest_batch_seconds), C(longest_batch_rows) and C(workers); for O(state=dumped)
     C(dump_dir) and C(manifest); for O(state=restored) C(restored), C(dropped) and C(unchanged). O(state=rehearsed) changes nothing and records nothing.
 attributes:
   check_mode:
@@ -261,6 +261,15 @@ longest_batch_rows:
   returned: when O(state=pruned)
   type: int
   sample: 120000
+workers:
+  description:
+    - Sessions that deleted side by side, each in a range of C(id) of its own. 2 on OceanBase when
+      the C(id) span to prune is 200,000 or wider (two sessions delete about 1.5 times the rows per
+      second of one there), otherwise 1; 0 when nothing was deleted. Each session sizes its own
+      batches by O(batch_seconds).
+  returned: when O(state=pruned)
+  type: int
+  sample: 2
 seconds:
   description: Seconds the prune took, from connecting to the last count.
   returned: when O(state=pruned)

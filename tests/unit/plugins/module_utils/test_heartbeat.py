@@ -1,4 +1,5 @@
-"""Batch sizing of the heartbeat prune: batches follow the time they take, within bounds."""
+"""Batch sizing of the heartbeat prune: batches follow the time they take, within bounds; a wide
+id span is cut into ranges that together hold every id, once."""
 
 from ansible_collections.obtools.oms.plugins.module_utils import heartbeat
 
@@ -23,3 +24,43 @@ def test_batch_stays_within_bounds():
 def test_zero_target_keeps_the_given_size():
     assert heartbeat.next_batch_size(7000, 3.0, 0) == 7000
     assert heartbeat.next_batch_size(7000, 0.001, 0.0) == 7000
+
+
+def ids_in(ranges, ids):
+    """Which range holds each id (exclusive bounds, None: unbounded below)."""
+    return [[i for i in ids if (lo is None or i > lo) and i < hi] for lo, hi in ranges]
+
+
+def test_a_wide_span_is_cut_into_ranges_that_hold_every_id_once():
+    low, first, high = None, 1000, 1000 + 3 * heartbeat.SPLIT_MIN_SPAN
+    ranges = heartbeat.split_ranges(low, first, high, 2)
+    assert len(ranges) == 2 and ranges[0][0] is None and ranges[-1][1] == high
+    cut = ranges[0][1]
+    ids = list(range(first, first + 5)) + [cut - 1, cut, cut + 1] + list(range(high - 3, high + 2))
+    held = ids_in(ranges, ids)
+    assert sorted(held[0] + held[1]) == [i for i in ids if i < high]
+    assert cut - 1 in held[0] and cut in held[1]
+    assert not set(held[0]) & set(held[1])
+
+
+def test_a_prune_from_an_earlier_max_id_keeps_its_lower_bound():
+    ranges = heartbeat.split_ranges(4999, 5000, 5000 + 4 * heartbeat.SPLIT_MIN_SPAN, 3)
+    assert len(ranges) == 3 and ranges[0][0] == 4999
+    assert [lo + 1 for lo, _hi in ranges[1:]] == [hi for _lo, hi in ranges[:-1]]  # contiguous
+
+
+def test_a_narrow_span_or_one_worker_is_one_range():
+    assert heartbeat.split_ranges(None, 10, 10 + heartbeat.SPLIT_MIN_SPAN - 1, 2) == [(None, 10 + heartbeat.SPLIT_MIN_SPAN - 1)]
+    assert heartbeat.split_ranges(7, 8, 10 ** 9, 1) == [(7, 10 ** 9)]
+    assert heartbeat.split_ranges(None, None, 10 ** 9, 2) == [(None, 10 ** 9)]
+
+
+def test_the_ranges_stats_add_up_and_the_longest_batch_is_kept_with_its_rows():
+    parts = [dict(heartbeat._new_stats(100), deleted=300, batches=3, batch_size_max=200,
+                  batch_size_last=150, longest_batch_seconds=0.3, longest_batch_rows=120),
+             dict(heartbeat._new_stats(100), deleted=500, batches=4, batch_size_max=400,
+                  batch_size_last=90, longest_batch_seconds=0.1, longest_batch_rows=400)]
+    merged = heartbeat._merge(parts, 100)
+    assert merged["deleted"] == 800 and merged["batches"] == 7 and merged["batch_size_max"] == 400
+    assert (merged["longest_batch_seconds"], merged["longest_batch_rows"]) == (0.3, 120)
+    assert merged["batch_size_first"] == 100 and merged["batch_size_last"] == 90
