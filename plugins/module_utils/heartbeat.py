@@ -172,11 +172,15 @@ def prune_heartbeats(conn, batch_size=10000, table=HEARTBEAT_TABLE, max_id=None,
         if max_id is None:
             return dict(_new_stats(batch_size), workers=0)
         low = from_id - 1 if from_id else None  # every row at or below it is gone: scans start above it
-        first = None
-        if workers > 1 and connect is not None:
-            where, args = ("id < %s", [max_id]) if low is None else ("id > %s AND id < %s", [low, max_id])
-            first = _scalar(cur, "SELECT id FROM %s WHERE %s ORDER BY id LIMIT 1" % (q, where), tuple(args))
-            conn.rollback()
+        # The lowest row left, read once (a read, no locks): every DELETE then has a lower bound.
+        # Without one, the first DELETE stepped over the delete marks an earlier prune left below
+        # (kept until a compaction on OceanBase) while holding its locks: 8.8 s for 10,000 rows.
+        where, args = ("id < %s", [max_id]) if low is None else ("id > %s AND id < %s", [low, max_id])
+        first = _scalar(cur, "SELECT id FROM %s WHERE %s ORDER BY id LIMIT 1" % (q, where), tuple(args))
+        conn.rollback()
+        if first is None:
+            return dict(_new_stats(batch_size), workers=0)
+        low = first - 1
     ranges = split_ranges(low, first, max_id, workers if connect is not None else 1)
     if len(ranges) == 1:
         stats = _prune_range(conn, q, low, max_id, int(batch_size), batch_seconds, clock,
