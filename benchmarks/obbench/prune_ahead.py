@@ -47,7 +47,7 @@ def run_prune(metadb, collections_path, from_id=None):
 
 def _keep(res):
     keys = ("seconds", "wall_seconds", "rows_deleted", "rows_after", "batches", "batch_size_first",
-            "batch_size_last", "longest_batch_seconds", "longest_batch_rows", "max_id")
+            "batch_size_last", "longest_batch_seconds", "longest_batch_rows", "max_id", "workers")
     return {k: res.get(k) for k in keys}
 
 

@@ -80,12 +80,13 @@ def next_batch_size(size, seconds, target):
     return int(min(max(wanted, MIN_BATCH), MAX_BATCH))
 
 
-# An id span at least this wide is pruned in WORKERS ranges side by side on OceanBase: two sessions
-# deleted 1.47 x the rows per second of one there (seekdb, 2 cores), against 1.04 x on MariaDB,
-# whose deletes wait on one another (benchmarks/run.py --prune-only). A narrower span (the rows
-# of the window's last seconds) is one range: a second session would cost more than it saves.
+# At least this many rows are pruned in OCEANBASE_WORKERS ranges side by side on OceanBase: two
+# sessions deleted 1.47 x the rows per second of one there (seekdb, 2 cores), against 1.04 x on
+# MariaDB, whose deletes wait on one another. Fewer rows (the window's last seconds) are one range:
+# a second session would cost more than it saves. Rows, not the id span: OceanBase's ids jump
+# (its auto-increment cache), so a few rows can span millions of ids.
 OCEANBASE_WORKERS = 2
-SPLIT_MIN_SPAN = 200000
+SPLIT_MIN_ROWS = 200000
 
 
 def _new_stats(batch_size):
@@ -128,7 +129,7 @@ def _prune_range(conn, q, low, high, size, batch_seconds, clock, stats):
 def split_ranges(low, first, high, workers):
     """[(low, high)] ranges (exclusive bounds) that together hold every id in (low, high): one
     per worker of equal id width from `first` (the lowest id left), the first range keeping `low`."""
-    if workers < 2 or first is None or high - first < SPLIT_MIN_SPAN:
+    if workers < 2 or first is None or high - first < workers:
         return [(low, high)]
     width = (high - first) // workers
     cuts = [first + width * i for i in range(1, workers)]
@@ -181,6 +182,13 @@ def prune_heartbeats(conn, batch_size=10000, table=HEARTBEAT_TABLE, max_id=None,
         if first is None:
             return dict(_new_stats(batch_size), workers=0)
         low = first - 1
+        if workers > 1 and connect is not None:
+            # SPLIT_MIN_ROWS rows or more? One bounded read of the index, stopping at the range's end
+            many = _scalar(cur, "SELECT id FROM %s WHERE id > %%s AND id < %%s ORDER BY id LIMIT 1 OFFSET %%s" % q,
+                           (low, max_id, SPLIT_MIN_ROWS - 1))
+            conn.rollback()
+            if many is None:
+                workers = 1
     ranges = split_ranges(low, first, max_id, workers if connect is not None else 1)
     if len(ranges) == 1:
         stats = _prune_range(conn, q, low, max_id, int(batch_size), batch_seconds, clock,

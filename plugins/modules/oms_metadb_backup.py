@@ -264,9 +264,9 @@ longest_batch_rows:
 workers:
   description:
     - Sessions that deleted side by side, each in a range of C(id) of its own. 2 on OceanBase when
-      the C(id) span to prune is 200,000 or wider (two sessions delete about 1.5 times the rows per
-      second of one there), otherwise 1; 0 when nothing was deleted. Each session sizes its own
-      batches by O(batch_seconds).
+      200,000 rows or more are to be pruned (two sessions delete about 1.5 times the rows per second
+      of one there), otherwise 1; 0 when nothing was deleted. Each session sizes its own batches by
+      O(batch_seconds).
   returned: when O(state=pruned)
   type: int
   sample: 2

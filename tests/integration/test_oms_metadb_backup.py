@@ -168,7 +168,7 @@ def test_prune_100000_heartbeats_to_one(bed, run_module):
     assert not first.failed, first.get("msg")
     assert first.changed
     assert first["rows_deleted"] == 99999 and first["rows_after"] == 1 and first["max_id"] == max_id
-    assert first["workers"] == 1  # fewer ids than heartbeat.SPLIT_MIN_SPAN: one session
+    assert first["workers"] == 1  # fewer rows than heartbeat.SPLIT_MIN_ROWS: one session
     assert query(bed, "SELECT id FROM heatbeat_sequence", database=hb) == ((max_id,),)
 
     again_check = run_module("oms_metadb_backup", args(bed, state="pruned"), check=True)
@@ -206,7 +206,7 @@ def test_prune_while_oms_writes_keeps_new_rows_and_sizes_batches_by_time(bed, ru
     assert r.changed and r["rows_deleted"] == r["rows_to_delete"] >= 299999
     assert r["batch_size_first"] == 500 and r["batch_size_last"] != 500 and r["batches"] > 1
     assert 0 < r["longest_batch_seconds"] < r["seconds"] and r["longest_batch_rows"] > 0
-    # OceanBase prunes a span this wide in two ranges side by side; the rows at the cut go too (below)
+    # OceanBase prunes this many rows in two ranges side by side; the rows at the cut go too (below)
     assert r["workers"] == (2 if bed["metadb"]["engine"] == "oceanbase" else 1)
     (below, total), = query(bed, "SELECT SUM(id < %s), COUNT(*) FROM heatbeat_sequence" % r["max_id"],
                             database=hb)

@@ -32,7 +32,7 @@ def ids_in(ranges, ids):
 
 
 def test_a_wide_span_is_cut_into_ranges_that_hold_every_id_once():
-    low, first, high = None, 1000, 1000 + 3 * heartbeat.SPLIT_MIN_SPAN
+    low, first, high = None, 1000, 1000 + 600000
     ranges = heartbeat.split_ranges(low, first, high, 2)
     assert len(ranges) == 2 and ranges[0][0] is None and ranges[-1][1] == high
     cut = ranges[0][1]
@@ -44,13 +44,13 @@ def test_a_wide_span_is_cut_into_ranges_that_hold_every_id_once():
 
 
 def test_a_prune_from_an_earlier_max_id_keeps_its_lower_bound():
-    ranges = heartbeat.split_ranges(4999, 5000, 5000 + 4 * heartbeat.SPLIT_MIN_SPAN, 3)
+    ranges = heartbeat.split_ranges(4999, 5000, 5000 + 800000, 3)
     assert len(ranges) == 3 and ranges[0][0] == 4999
     assert [lo + 1 for lo, _hi in ranges[1:]] == [hi for _lo, hi in ranges[:-1]]  # contiguous
 
 
-def test_a_narrow_span_or_one_worker_is_one_range():
-    assert heartbeat.split_ranges(None, 10, 10 + heartbeat.SPLIT_MIN_SPAN - 1, 2) == [(None, 10 + heartbeat.SPLIT_MIN_SPAN - 1)]
+def test_a_span_narrower_than_the_workers_or_one_worker_is_one_range():
+    assert heartbeat.split_ranges(None, 10, 11, 2) == [(None, 11)]
     assert heartbeat.split_ranges(7, 8, 10 ** 9, 1) == [(7, 10 ** 9)]
     assert heartbeat.split_ranges(None, None, 10 ** 9, 2) == [(None, 10 ** 9)]
 
