@@ -206,7 +206,7 @@ def _side_by_side(ranges, conn, connect, q, batch_size, batch_seconds, clock):
     """Each range pruned in a thread with a session of its own (the first one on `conn`); the
     first error of any is raised once all ended (the others' deletes are committed: a prune run
     again goes on from what is left)."""
-    parts = [_new_stats(batch_size) for _ in ranges]
+    parts = [_new_stats(batch_size) for _range in ranges]
     errors = []
 
     def work(index, low, high):
