@@ -111,3 +111,16 @@ def test_the_rollback_window_runs_from_t3_to_4_1_1_online():
 
 def test_a_rollback_that_did_not_reach_online_has_no_window():
     assert upgrade.analyse_rollback(rollback_journal(health_done=False)) is None
+
+
+def test_the_window_ends_at_t2_not_after_the_reload_check():
+    """Step 8 writes ha.config at T2, then waits (up to oms_ha_reload_wait, 30 s) for a sign that
+    OMS took it: HA is on and OMS serves meanwhile, so that wait is not downtime."""
+    waited = journal()
+    waited["steps"]["ha_on"] = dict(waited["steps"]["ha_on"], finished_at=at(44.6),
+                                    data={"t2": at(14.6)})
+    result = upgrade.analyse(waited, engine_start=0.3)
+    assert result["window"] == pytest.approx(14.6)
+    assert by_step(result)["ha_on"]["seconds"] == pytest.approx(0.1)
+    # without data.t2 (a journal of before it), the step's end
+    assert upgrade.analyse(journal(), engine_start=0.3)["window"] == pytest.approx(15.0)
