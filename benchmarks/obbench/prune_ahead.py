@@ -83,8 +83,8 @@ def measure(desc, metadb, containers, rows, rounds, collections_path, log=print)
 
 def render(results):
     """The engines side by side: the prune ahead (median), its longest batch, the in-window prune."""
-    lines = ["", "== prune ahead of %s heartbeat rows (OMS writing), then in the window" % "{:,}".format(
-        results["rows"]),
+    title = "== prune ahead of {:,} heartbeat rows (OMS writing), then in the window".format(results["rows"])
+    lines = ["", title,
              "| engine | prune ahead, median (min-max) | batches | longest batch | in the window | ob_query_timeout |",
              "|---|---|---|---|---|---|"]
     for engine, res in results["engines"].items():
