@@ -159,8 +159,8 @@ def prune_heartbeats(conn, batch_size=10000, table=HEARTBEAT_TABLE, max_id=None,
     `from_id`: every row below it is gone already (an earlier prune's max_id); scans start there.
     `batch_size` is the first batch's size; with `batch_seconds` > 0 each later batch is sized to
     take about that long (see next_batch_size). With `workers` > 1 and `connect` (a function that
-    returns a new connection to the same database), a wide id span is cut into that many ranges,
-    each pruned by its own session side by side. Returns {deleted, batches, batch_size_first,
+    returns a new connection to the same database), SPLIT_MIN_ROWS rows or more are cut into that
+    many id ranges, each pruned by its own session side by side. Returns {deleted, batches, batch_size_first,
     batch_size_last, batch_size_max, longest_batch_seconds, longest_batch_rows, workers}.
     """
     if batch_size < 1:
