@@ -123,24 +123,33 @@ def _check_manifest(manifest, backup_dir, label):
     return files
 
 
-def module_utils_dump(metadb, workdir, collections_path, compress="none", parallel=True,
-                      profile=False):
-    """The collection's dump (metadb_dump.dump) in its own Python process."""
-    out = _fresh_dir(workdir, "module-%s" % compress)
-    req = {"collections_path": collections_path, "backup_dir": out, "compress": compress,
-           "parallel": parallel, "profile": profile,
-           "settings": {"host": metadb.host, "port": metadb.port, "user": metadb.user,
-                        "password": metadb.password, "rm_db": metadb.dbs["rm"],
-                        "cm_db": metadb.dbs["cm"], "cm_hb_db": metadb.dbs["cm_hb"]}}
+def child_settings(metadb):
+    """The MetaDB settings a child process (module_child, prune_child) builds MetaDBSettings from."""
+    return {"host": metadb.host, "port": metadb.port, "user": metadb.user, "password": metadb.password,
+            "rm_db": metadb.dbs["rm"], "cm_db": metadb.dbs["cm"], "cm_hb_db": metadb.dbs["cm_hb"]}
+
+
+def run_child(module, req):
+    """`python -m module` (an obbench child) measured, `req` as JSON on its stdin from a 0600 file,
+    so that the password is never on a command line."""
     fd, req_path = tempfile.mkstemp(prefix="obbench-req-", suffix=".json")
     with os.fdopen(fd, "w") as f:  # mkstemp: mode 0600
         json.dump(req, f)
     try:
         with open(req_path, "rb") as stdin:
-            m = run_measured([sys.executable, "-m", "obbench.module_child"], stdin=stdin,
-                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            return run_measured([sys.executable, "-m", module], stdin=stdin,
+                                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     finally:
         os.unlink(req_path)
+
+
+def module_utils_dump(metadb, workdir, collections_path, compress="none", parallel=True,
+                      profile=False):
+    """The collection's dump (metadb_dump.dump) in its own Python process."""
+    out = _fresh_dir(workdir, "module-%s" % compress)
+    req = {"collections_path": collections_path, "backup_dir": out, "compress": compress,
+           "parallel": parallel, "profile": profile, "settings": child_settings(metadb)}
+    m = run_child("obbench.module_child", req)
     if m.rc != 0:
         raise BenchFailure("the module's dump (compress=%s) failed: %s"
                            % (compress, m.stderr.decode(errors="replace")[-800:]))

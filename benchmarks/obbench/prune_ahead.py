@@ -7,14 +7,11 @@ their locks 0.2 s), then, after the stop, the in-window prune of the rows writte
 """
 
 import json
-import os
-import sys
-import tempfile
 import time
 
-from obbench import prune
+from obbench import contenders, prune
 from obbench.db import BenchFailure
-from obbench.measure import machine_load, run_measured, stats
+from obbench.measure import machine_load, stats
 
 # the role's defaults (roles/oms_upgrade/defaults/main.yml)
 BATCH_SIZE = 10000
@@ -26,18 +23,8 @@ GAP_SECONDS = 5
 def run_prune(metadb, collections_path, from_id=None):
     req = {"collections_path": collections_path, "batch_size": BATCH_SIZE,
            "batch_seconds": BATCH_SECONDS, "from_id": from_id,
-           "settings": {"host": metadb.host, "port": metadb.port, "user": metadb.user,
-                        "password": metadb.password, "rm_db": metadb.dbs["rm"],
-                        "cm_db": metadb.dbs["cm"], "cm_hb_db": metadb.dbs["cm_hb"]}}
-    fd, req_path = tempfile.mkstemp(prefix="obbench-req-", suffix=".json")
-    with os.fdopen(fd, "w") as f:  # mkstemp: mode 0600
-        json.dump(req, f)
-    try:
-        with open(req_path, "rb") as stdin:
-            m = run_measured([sys.executable, "-m", "obbench.prune_child"], stdin=stdin,
-                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    finally:
-        os.unlink(req_path)
+           "settings": contenders.child_settings(metadb)}
+    m = contenders.run_child("obbench.prune_child", req)
     if m.rc != 0:
         raise BenchFailure("the prune failed: %s" % m.stderr.decode(errors="replace")[-800:])
     res = json.loads(m.stdout.decode())
