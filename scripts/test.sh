@@ -115,9 +115,10 @@ run_demo() {
 
 # The integration tests of the modules that talk to the MetaDB.
 # The rehearsal's (issue 21) copies the databases and grants a user on each engine: about 2.5 min.
+# The rollback's load ahead of the stop (issue 19) renames tables: an upgrade and a rollback, about 2 min.
 metadb_integration=(tests/integration/test_oms_metadb_backup.py tests/integration/test_oms_metadb_info.py
                     tests/integration/test_oms_ha_config.py tests/integration/test_oms_server_health.py
-                    tests/integration/test_oms_rehearsal.py)
+                    tests/integration/test_oms_rehearsal.py tests/integration/test_rollback_restore_ahead.py)
 # The integration tests of single modules (no role run; the container tests use images and tags
 # of their own instance), on an instance of their own. The container module's tests (docker_init.sh
 # runs) go with the roles' tests instead, and so do the window's own tests (a controller killed in
@@ -130,7 +131,8 @@ done
 # The roles' tests, in two passes on instances of their own (a, ab): together they took 1333 s in
 # CI at 84e0fa4, the longest of the three passes then.
 roles_integration_1=(tests/integration/test_oms_container_upgrade.py tests/integration/test_info_modules.py
-                     tests/integration/test_rollback_without_t1.py tests/integration/test_secrets.py)
+                     tests/integration/test_rollback_without_t1.py tests/integration/test_secrets.py
+                     tests/integration/test_rollback_restore_ahead.py)
 # The Docker daemon restart stops every container of the machine (the other passes' MetaDBs
 # too): it runs alone, after the rest.
 restart_integration=tests/integration/test_docker_daemon_restart.py

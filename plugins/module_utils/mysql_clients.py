@@ -363,26 +363,34 @@ def run_dump_to_file(dump_argv, out_path, compress="none", paths=None):
             "scan": scanner.result()}
 
 
-def run_load_from_file(load_argv, in_path, compress="none", paths=None):
-    """[decompressor <] in_path | mysql. Returns seconds taken."""
+def run_load_from_file(load_argv, in_path, compress="none", paths=None, line_filter=None):
+    """[decompressor <] in_path [| line_filter] | mysql. Returns seconds taken.
+
+    line_filter(line) -> bytes rewrites each line of the dump on its way to mysql (the restore
+    ahead loads the tables under other names, restore_ahead.py); it may raise OmsError, which
+    stops the load."""
     started = time.time()
     err_load = tempfile.TemporaryFile()
     err_comp = tempfile.TemporaryFile()
     src = open(in_path, "rb")
+    comp = load = None
     try:
-        if compress == "none":
-            load = _start(load_argv, "mysql", stdin=src, stdout=subprocess.DEVNULL, stderr=err_load)
-            comp = None
-        else:
+        source = src
+        if compress != "none":
             comp = _start(compressor_command(compress, paths, decompress=True), compress, stdin=src,
                           stdout=subprocess.PIPE, stderr=err_comp)
-            try:
-                load = _start(load_argv, "mysql", stdin=comp.stdout, stdout=subprocess.DEVNULL,
-                              stderr=err_load)
-            except OmsError:
+            source = comp.stdout
+        try:
+            load = _start(load_argv, "mysql", stdin=source if line_filter is None else subprocess.PIPE,
+                          stdout=subprocess.DEVNULL, stderr=err_load)
+        except OmsError:
+            if comp is not None:
                 comp.kill()
                 comp.wait()
-                raise
+            raise
+        if line_filter is not None:
+            _feed_filtered(source, load, line_filter)
+        if comp is not None:
             comp.stdout.close()
         rc_load = load.wait()
         rc_comp = comp.wait() if comp else 0
@@ -397,10 +405,32 @@ def run_load_from_file(load_argv, in_path, compress="none", paths=None):
             raise OmsError("Decompressing %s failed (rc %s): %s" % (in_path, rc_comp, _tail(err_comp)),
                            "Check the file and the %s binary, then run the restore again" % compress)
     finally:
+        for proc in (comp, load):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
         src.close()
         err_load.close()
         err_comp.close()
     return time.time() - started
+
+
+def _feed_filtered(source, load, line_filter):
+    """Every line of `source` through line_filter into load's stdin. When mysql exits early (a
+    broken pipe), its exit code and stderr say why; the caller reports them."""
+    try:
+        for line in source:
+            load.stdin.write(line_filter(line))
+    except BrokenPipeError:
+        pass
+    except OmsError:
+        load.kill()
+        raise
+    finally:
+        try:
+            load.stdin.close()
+        except BrokenPipeError:
+            pass
 
 
 def run_dump_to_stream(dump_argv, feed):

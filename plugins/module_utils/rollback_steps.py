@@ -14,8 +14,10 @@ half-way (a reboot, a kill) is finished by the next one.
 - rollback_safety_dump: only for a committed upgrade (4.2.0 served and wrote): the three
   databases dumped and verified as 4.2.0 left them, before anything is dropped.
 - rollback_verify: every dump of the upgrade checked against its manifest, before anything is
-  dropped; rollback_restore: drop, create and load rm, cm and cm_hb. Both only when the new
-  container may have touched the databases (the journal records run_new).
+  dropped (the rollback's window runs it before the stop, with rollback_stage: loading the dumps
+  beside the tables while 4.2.0 serves, restore_ahead.py); rollback_restore: the staged tables
+  swapped in, the others dropped, created and loaded, every database proven equal to its file.
+  All only when the new container may have touched the databases (the journal records run_new).
 - rollback_start_old: docker start with the restart policy the old container had before the
   upgrade; rollback_health: every server Online, by heartbeats written after that start.
 """
@@ -28,6 +30,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
+from ansible_collections.obtools.oms.plugins.module_utils import restore_ahead
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
 
@@ -118,13 +121,20 @@ class RollbackSteps(object):
                            "Restore rm, cm and cm_hb from your own backup (steps 9.3-9.4 by hand)")
         return dump_dir
 
+    def verified_dumps(self) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        """(manifest, content scans) of the upgrade's dumps, read and checked once per process."""
+        if self.verified is None:
+            # the content digests in the same pass: the restore compares each database with them
+            scans: Dict[str, Any] = {}
+            manifest = metadb_dump.verify(self.upgrade_dump_dir(), zstd_path=self.clients.get("zstd") or "zstd",
+                                          scans=scans)
+            self.verified = (manifest, scans)
+        return self.verified
+
     def rollback_verify(self) -> None:
-        dump_dir = self.upgrade_dump_dir()
+        self.upgrade_dump_dir()
         self.record("rollback_verify", "started")
-        # the content digests in the same pass: the restore compares each database with them
-        scans: Dict[str, Any] = {}
-        manifest = metadb_dump.verify(dump_dir, zstd_path=self.clients.get("zstd") or "zstd", scans=scans)
-        self.verified = (manifest, scans)
+        manifest = self.verified_dumps()[0]
         self.record("rollback_verify", "done", data={"rollback_verified_files": [
             entry.get("file") for entry in manifest.get("databases") or []]})
 
@@ -132,15 +142,51 @@ class RollbackSteps(object):
         dump_dir = self.upgrade_dump_dir()
         self.record("rollback_restore", "started")
         with JobLock(dump_dir, "the restore of %s" % dump_dir, self.warn):
+            swapped, swap_seconds = self.swap_staged()
             restored = metadb_restore.restore(self.settings, dump_dir, parallel=self.p["dump_parallel"],
                                               mysql=self.clients["mysql"], paths=self.clients,
                                               mysqldump=self.clients["mysqldump"], verified=self.verified)
         self.record("rollback_restore", "done", data={
-            "rollback_restored": restored.get("restored") or [],
-            "rollback_unchanged": restored.get("unchanged") or [],
+            # a swapped database is proven by the restore (dumped again: "unchanged")
+            "rollback_restored": swapped + [d for d in restored.get("restored") or [] if d not in swapped],
+            "rollback_unchanged": [d for d in restored.get("unchanged") or [] if d not in swapped],
+            "rollback_swapped": swapped,
+            "rollback_swap_seconds": round(swap_seconds, 2),
             "rollback_restore_durations": restored.get("durations") or {},
             "rollback_content_digests": restored.get("content_digests") or {},
             "rollback_metadb_engine": restored.get("engine") or {}})
+
+    def rollback_stage(self) -> None:
+        """Before the stop, 4.2.0 serving: the dumps loaded beside the tables (restore_ahead.py).
+        A dump that cannot be staged, or a load that fails, is only warned about: the window then
+        loads that database itself. Refusals (a manifest or header for another MetaDB) raise."""
+        dump_dir = self.upgrade_dump_dir()
+        self.record("rollback_stage", "started")
+        restore_ahead.check(self.settings, dump_dir, self.verified_dumps())
+        data: Dict[str, Any] = {"rollback_staged": []}
+        with JobLock(dump_dir, "the restore of %s" % dump_dir, self.warn):
+            try:
+                staged = restore_ahead.stage(self.settings, dump_dir, self.verified, mysql=self.clients["mysql"],
+                                             paths=self.clients, parallel=self.p["dump_parallel"])
+            except OmsError as exc:
+                self.warn("The dumps could not be loaded ahead of the stop (%s): the window loads "
+                          "them itself, after the stop" % exc)
+                data["rollback_stage_error"] = str(exc)
+            else:
+                data.update(rollback_staged=staged["staged"], rollback_stage_seconds=staged["seconds"])
+                for database, why in sorted(staged["not_staged"].items()):
+                    self.warn("%s is not loaded ahead of the stop (%s): the window loads it itself" % (database, why))
+                data["rollback_not_staged"] = staged["not_staged"]
+        self.record("rollback_stage", "done", data=data)
+
+    def swap_staged(self) -> Tuple[list, float]:
+        """The databases rollback_stage loaded, swapped in (restore_ahead.swap)."""
+        staged = self.facts().get("rollback_staged") or []
+        if not staged:
+            return [], 0.0
+        # after a cut, a window run again reads the files once more
+        manifest, scans = self.verified_dumps()
+        return restore_ahead.swap(self.settings, staged, manifest, scans)
 
     def rollback_start_old(self) -> None:
         step = self.journal_step("rollback_start_old")

@@ -36,10 +36,13 @@ REFUSED = "refused"
 FAILED_BEFORE_STOP = upgrade_window.FAILED_BEFORE_STOP
 # Step 9.6 failed: 4.1.1 serves on the restored databases, ha.config is not as it was.
 FAILED_SERVING = "failed_serving"
-# Every step of the window, in order.
-WINDOW_STEPS = ("rollback_ha_off",) + STEPS + ("rollback_ha_on",)
-# An hour for each of the safety dump and the restore (neither has a timeout of its own).
-UNTIMED_SECONDS = 7200
+# What runs before the stop, 4.2.0 serving: the dumps checked, then loaded beside the tables.
+AHEAD_STEPS = ("rollback_verify", "rollback_stage")
+# Every step of the window, in the order they run.
+WINDOW_STEPS = AHEAD_STEPS + ("rollback_ha_off",) + tuple(s for s in STEPS if s not in AHEAD_STEPS) + ("rollback_ha_on",)
+# An hour for each of the load ahead of the stop, the safety dump and the restore (none has a
+# timeout of its own).
+UNTIMED_SECONDS = 10800
 
 
 class RollbackWindow(upgrade_window.Window):
@@ -66,6 +69,7 @@ class RollbackWindow(upgrade_window.Window):
 
     def _run_steps(self) -> Dict[str, Any]:
         try:
+            self.ahead_of_stop()
             if self.status("rollback_ha_off") != "done":
                 self.rollback_step = "rollback_ha_off"
                 self.rollback_ha_off()
@@ -77,11 +81,28 @@ class RollbackWindow(upgrade_window.Window):
             # whatever failed (OmsError, the SDK, a bug): recorded against its step, which the
             # next run repeats
             error = str(exc) if isinstance(exc, OmsError) else "%s: %s" % (type(exc).__name__, exc)
-            step = self.rollback_step or WINDOW_STEPS[0]
+            step = self.rollback_step or "rollback_ha_off"
             self.record(step, "failed", error=error)
             outcome = {"rollback_ha_off": FAILED_BEFORE_STOP, "rollback_ha_on": FAILED_SERVING}.get(step, FAILED_DOWN)
+            if step in AHEAD_STEPS and self.status("rollback_stop_new") is None:
+                outcome = FAILED_BEFORE_STOP
             return self.end(outcome, "%s failed: %s" % (step, error))
         return self.end(ROLLED_BACK)
+
+    def ahead_of_stop(self) -> None:
+        """While 4.2.0 serves (its stop not begun), when the databases will be restored: every dump
+        checked against its manifest (a bad file refuses here, before any downtime), then, with
+        restore_ahead, loaded beside the tables, so that the window only swaps them in."""
+        if "run_new" not in self.steps() or self.status("rollback_stop_new") is not None \
+                or self.status("rollback_restore") == "done":
+            return
+        if self.status("rollback_verify") != "done":
+            self.rollback_step = "rollback_verify"
+            self.rollback_verify()
+        if self.p.get("restore_ahead") and self.status("rollback_stage") != "done":
+            self.rollback_step = "rollback_stage"
+            self.rollback_stage()
+        self.rollback_step = None
 
     def rollback_ha_off(self) -> None:
         """Step 9.1, right before the stop: HA must not act on the heartbeats the stop makes stale."""

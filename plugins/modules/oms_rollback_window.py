@@ -14,18 +14,28 @@ description:
   - Runs, in one process on the OMS host, a rollback of OMS from 4.2.0-CE to 4.1.1-CE. Step 9.1,
     HA off in C(ha.config), right before the stop. Step 9.2, C(docker stop) the new container
     (restart policy set to C(no) first, T3). Steps 9.3 and 9.4, for a committed upgrade, dump and
-    verify C(rm), C(cm) and C(cm_hb) as 4.2.0-CE left them into O(safety_dump_dir); check every dump
-    of the upgrade against its manifest, then drop, create and load the three databases (only when
-    the journal says the new container ran). Step 9.5, C(docker start) the old container with the
+    verify C(rm), C(cm) and C(cm_hb) as 4.2.0-CE left them into O(safety_dump_dir); then swap in the
+    tables loaded ahead, or drop, create and load the three databases, and prove each equal to its
+    dump (only when the journal says the new container ran). Step 9.5, C(docker start) the old container with the
     restart policy it had before the upgrade, and wait until every server is Online by heartbeats
     written after that start. Step 9.6, C(ha.config) as the upgrade's step 1 found it, with only the
     procedure's change (with HA on, C(refetchStoreIntervalMin) greater than the minutes since T1),
     then whether OMS took it (O(ha_reload)).
+  - Before step 9.1, while 4.2.0-CE still serves and only when the databases will be restored, every
+    dump of the upgrade is checked against its manifest (a bad file fails the run with nothing
+    stopped) and, with O(restore_ahead), loaded into its database beside the tables 4.2.0-CE uses,
+    each table named C(_oms_staged_) and its name (C(rollback_stage)). Inside the window, once what
+    4.2.0-CE wrote is dumped, the database's own tables are dropped and the loaded ones renamed into
+    their place in one statement; every database is then proven equal to its dump by dumping it
+    again, as after a load. A dump that cannot be loaded that way (views, triggers, named
+    constraints, a table name over 52 characters) or a load that fails is warned about and loaded
+    inside the window instead. It takes the time of a load off the downtime, and needs the MetaDB
+    to hold the three databases twice meanwhile.
   - Steps 9.2 to 9.5 are the code of the rollback that M(obtools.oms.oms_upgrade_window) runs after
     a failure before the commit point, and step 9.6 the code of its step 8. Each step records itself
-    in O(journal_path) (C(rollback_ha_off), C(rollback_stop_new), C(rollback_safety_dump),
-    C(rollback_verify), C(rollback_restore), C(rollback_start_old), C(rollback_health),
-    C(rollback_ha_on)) and is skipped when the journal records it done, so a run cut off half-way
+    in O(journal_path) (C(rollback_verify), C(rollback_stage), C(rollback_ha_off),
+    C(rollback_stop_new), C(rollback_safety_dump), C(rollback_restore), C(rollback_start_old),
+    C(rollback_health), C(rollback_ha_on)) and is skipped when the journal records it done, so a run cut off half-way
     is finished by the next one.
   - Run it as an C(async) task with C(poll=0) and follow its results file; the window then goes on
     to 4.1.1-CE serving when the controller is killed or its SSH connection is lost. Started while
@@ -62,6 +72,13 @@ options:
         rolled back (restore them from there with M(obtools.oms.oms_metadb_backup) C(state=restored)).
       - Required to roll back a committed upgrade.
     type: path
+  restore_ahead:
+    description:
+      - Load the upgrade's dumps into the databases beside the tables of 4.2.0-CE before the stop,
+        and swap them in inside the window (the downtime then holds no load). V(false) loads them
+        after the stop, as the procedure's step 9.4 does.
+    type: bool
+    default: true
   reason:
     description: Why the rollback runs, recorded in the journal (C(rollback_reason)) for the report.
     type: str
@@ -84,7 +101,9 @@ notes:
     clients.
   - The journal records C(rollback_reason) and C(rollback_ha_off_changed) (C(rollback_ha_off)), C(t3) and C(new_container_existed) (C(rollback_stop_new)),
     C(rollback_safety_dump_dir) and C(rollback_safety_manifest), C(rollback_verified_files),
-    C(rollback_restored), C(rollback_unchanged), C(rollback_restore_durations),
+    C(rollback_staged), C(rollback_not_staged), C(rollback_stage_seconds) and C(rollback_stage_error)
+    (C(rollback_stage)), C(rollback_restored), C(rollback_unchanged), C(rollback_swapped),
+    C(rollback_swap_seconds), C(rollback_restore_durations),
     C(rollback_content_digests) and C(rollback_metadb_engine), C(old_started_at) and
     C(rollback_servers), C(rollback_ha_config_after), C(rollback_ha_on_at), C(rollback_ha_notes),
     C(rollback_ha_changes) and C(rollback_ha_reload) (C(rollback_ha_on)); and C(window), the window's owner (pid, start time, boot id), kind, status,
@@ -223,6 +242,7 @@ def main():
         accept_data_loss=dict(type="bool", default=False),
         safety_dump_dir=dict(type="path"),
         reason=dict(type="str"),
+        restore_ahead=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=False)
     window_module.check_host(module)

@@ -64,9 +64,10 @@ def read(path):
 def test_a_failed_upgrade_is_rolled_back_step_by_step_in_order(tmp_path):
     path = tmp_path / "journal.json"
     upgrade_journal(path)
-    window = Recorded(path)
+    window = Recorded(path, restore_ahead=True)
     result = window.run()
     assert window.ran == [s for s in STEPS if s != "rollback_safety_dump"]
+    assert window.ran[:3] == ["rollback_verify", "rollback_stage", "rollback_ha_off"]
     assert result["outcome"] == "rolled_back" and not result["failed"]
     assert result["steps_done"] == window.ran
     journal = read(path)
@@ -74,10 +75,41 @@ def test_a_failed_upgrade_is_rolled_back_step_by_step_in_order(tmp_path):
     assert all(journal["steps"][s]["status"] == "done" for s in window.ran)
 
 
+def test_without_restore_ahead_the_dumps_are_checked_before_the_stop_and_loaded_after_it(tmp_path):
+    path = tmp_path / "journal.json"
+    upgrade_journal(path)
+    window = Recorded(path, restore_ahead=False)
+    assert window.run()["outcome"] == "rolled_back"
+    assert "rollback_stage" not in window.ran
+    assert window.ran.index("rollback_verify") < window.ran.index("rollback_ha_off")
+    assert window.ran.index("rollback_stop_new") < window.ran.index("rollback_restore")
+
+
+def test_nothing_is_loaded_ahead_once_the_new_container_was_stopped(tmp_path):
+    # a rollback cut off after its stop, run again: OMS is down already, the steps go on in order
+    path = tmp_path / "journal.json"
+    upgrade_journal(path, rollback_ha_off={"status": "done"}, rollback_stop_new={"status": "done"})
+    window = Recorded(path, restore_ahead=True)
+    assert window.run()["outcome"] == "rolled_back"
+    assert window.ran == ["rollback_verify", "rollback_restore", "rollback_start_old", "rollback_health",
+                          "rollback_ha_on"]
+
+
+@pytest.mark.parametrize("step", ["rollback_verify", "rollback_stage"])
+def test_a_failure_before_the_stop_stops_nothing(tmp_path, step):
+    path = tmp_path / "journal.json"
+    upgrade_journal(path)
+    window = Recorded(path, fail_at=step, restore_ahead=True)
+    result = window.run()
+    assert result["outcome"] == "failed_before_stop" and result["failed"]
+    assert "rollback_ha_off" not in window.ran and "rollback_stop_new" not in window.ran
+    assert read(path)["steps"][step]["status"] == "failed"
+
+
 def test_nothing_is_restored_when_the_new_container_never_ran(tmp_path):
     path = tmp_path / "journal.json"
     upgrade_journal(path, ran_new=False)
-    window = Recorded(path)
+    window = Recorded(path, restore_ahead=True)
     window.run()
     assert "rollback_verify" not in window.ran and "rollback_restore" not in window.ran
     assert window.ran == ["rollback_ha_off", "rollback_stop_new", "rollback_start_old", "rollback_health",
