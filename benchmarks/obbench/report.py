@@ -323,7 +323,8 @@ def render(results, s, engine=None):
                          _m(base["rollback_window"]),
                          _ratio(base["rollback_window"]["median"], base["window"]["median"])))
             for st in base.get("median_rollback_steps") or []:
-                L.append("  %-22s %7.2f s" % (st["step"], st["seconds"]))
+                L.append("  %-22s %7.2f s%s" % (st["step"], st["seconds"],
+                                                "  (before T3, 4.2.0 serving)" if st.get("before_t3") else ""))
         f = up["floor"]
         L.append("floor = largest single dump %s + container start %s + docker_init.sh %s = %s s"
                  % (f["largest_single"], f["container_start"], f["docker_init"], f["sum"]))

@@ -225,7 +225,9 @@ def analyse(journal, engine_start=None):
             "boot_seconds": round(boot_s, 2) if boot_s is not None else None}
 
 
-ROLLBACK_STEPS = ("rollback_ha_off", "rollback_stop_new", "rollback_safety_dump", "rollback_verify",
+# In the order they run: the first two (the dumps checked, and loaded beside the tables) and HA
+# off run while 4.2.0 still serves, before T3.
+ROLLBACK_STEPS = ("rollback_verify", "rollback_stage", "rollback_ha_off", "rollback_stop_new", "rollback_safety_dump",
                   "rollback_restore", "rollback_start_old", "rollback_health", "rollback_ha_on")
 
 
@@ -243,7 +245,7 @@ def analyse_rollback(journal):
         st = steps.get(name) or {}
         s0, s1 = parse_time(st.get("started_at")), parse_time(st.get("finished_at"))
         if s0 is not None and s1 is not None:
-            out.append({"step": name, "seconds": round((s1 - s0).total_seconds(), 2)})
+            out.append({"step": name, "seconds": round((s1 - s0).total_seconds(), 2), "before_t3": s1 <= t3})
     return {"rollback_window": round((online - t3).total_seconds(), 2), "rollback_steps": out}
 
 

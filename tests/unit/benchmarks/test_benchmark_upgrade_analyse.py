@@ -91,8 +91,9 @@ def test_without_the_engine_figure_the_step_or_the_longer_boot_counts():
 def rollback_journal(health_done=True):
     def step(start, end):
         return {"status": "done", "started_at": at(start), "finished_at": at(end)}
-    steps = {"rollback_ha_off": step(100, 100.2), "rollback_stop_new": step(100.2, 101.0),
-             "rollback_verify": step(101.0, 102.5), "rollback_restore": step(102.5, 110.0),
+    steps = {"rollback_verify": step(90.0, 91.0), "rollback_stage": step(91.0, 99.9),
+             "rollback_ha_off": step(100, 100.2), "rollback_stop_new": step(100.2, 101.0),
+             "rollback_restore": step(101.0, 110.0),
              "rollback_start_old": step(110.0, 111.0), "rollback_ha_on": step(118.0, 118.3)}
     if health_done:
         steps["rollback_health"] = step(111.0, 118.0)
@@ -103,10 +104,13 @@ def test_the_rollback_window_runs_from_t3_to_4_1_1_online():
     result = upgrade.analyse_rollback(rollback_journal())
     assert result["rollback_window"] == pytest.approx(17.0)
     by_step = dict((s["step"], s["seconds"]) for s in result["rollback_steps"])
-    assert by_step["rollback_restore"] == pytest.approx(7.5)
+    assert by_step["rollback_restore"] == pytest.approx(9.0)
     assert [s["step"] for s in result["rollback_steps"]] == [
-        "rollback_ha_off", "rollback_stop_new", "rollback_verify", "rollback_restore", "rollback_start_old",
-        "rollback_health", "rollback_ha_on"]
+        "rollback_verify", "rollback_stage", "rollback_ha_off", "rollback_stop_new", "rollback_restore",
+        "rollback_start_old", "rollback_health", "rollback_ha_on"]
+    # the load ahead ran while 4.2.0 served: outside the window
+    before = [s["step"] for s in result["rollback_steps"] if s["before_t3"]]
+    assert before == ["rollback_verify", "rollback_stage", "rollback_ha_off", "rollback_stop_new"]
 
 
 def test_a_rollback_that_did_not_reach_online_has_no_window():
