@@ -156,9 +156,11 @@ class Slot(object):
 class DatabaseDump(object):
     """A database's pieces and how they are put back together into `sink` (in order, as they finish)."""
 
-    def __init__(self, database, sink, units=None, recorded=None, triggers=False):
+    def __init__(self, database, sink, units=None, recorded=None, triggers=False, ignored=()):
         self.database = database
         self.sink = sink
+        # tables left out of the schema dump too (the rollback's staged tables)
+        self.ignored = list(ignored)
         self.units = list(units or [])
         self.slots = []          # data pieces, in file order
         self.schema = None
@@ -192,8 +194,8 @@ class PiecedDump(object):
         self.failed = None
         self.counter = 0
 
-    def add(self, database, sink, units=None, recorded=None, triggers=False):
-        self.dbs.append(DatabaseDump(database, sink, units, recorded, triggers))
+    def add(self, database, sink, units=None, recorded=None, triggers=False, ignored=()):
+        self.dbs.append(DatabaseDump(database, sink, units, recorded, triggers, ignored))
 
     def _path(self, db):
         self.counter += 1
@@ -201,7 +203,7 @@ class PiecedDump(object):
 
     def _argv(self, db, slot):
         if slot.kind == "schema":
-            opts, tables = ["--no-data"], []
+            opts, tables = ["--no-data"] + ["--ignore-table=%s.%s" % (db.database, t) for t in db.ignored], []
         elif slot.kind == "triggers":
             opts, tables = ["--no-data", "--no-create-info", "--triggers"], []
         else:
@@ -486,26 +488,31 @@ def require_quiescent(settings, databases, when):
             "what these sessions belong to, or KILL them, and dump again")
 
 
-def read_databases(settings, databases, pieces=False):
+def read_databases(settings, databases, pieces=False, skip_prefix=None):
     """{database: (charset, collation, [base tables])} and the engine, on one connection.
 
     With pieces, also {database: read_piece_info()} and the OceanBase query timeout (seconds).
+    Tables whose names start with skip_prefix are left out (listed in {database: [names]} as
+    the last item then).
     """
     conn = metadb.connect(settings)
     try:
         try:
             found = {}
             infos = {}
+            skipped = {}
             for _role, database in databases:
                 charset, collation = metadb_inventory.database_charset(conn, database)
                 if charset is not None:
-                    found[database] = (charset, collation, metadb_inventory.base_tables(conn, database))
+                    tables = metadb_inventory.base_tables(conn, database)
+                    skipped[database] = [t for t in tables if skip_prefix and t.startswith(skip_prefix)]
+                    found[database] = (charset, collation, [t for t in tables if t not in skipped[database]])
                     if pieces:
                         infos[database] = read_piece_info(conn, database, found[database][2])
             timeout = query_timeout_seconds(conn, conn.oms_engine["engine"]) if pieces else None
             conn.rollback()
             if pieces:
-                return found, conn.oms_engine, infos, timeout
+                return found, conn.oms_engine, infos, timeout, skipped
             return found, conn.oms_engine
         except metadb.pymysql.err.MySQLError as e:
             raise metadb.translate_error(e, settings, doing="read information_schema")
@@ -520,13 +527,15 @@ def dump_workers():
 
 
 def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, force=False,
-         check_mode=False, mysqldump="mysqldump", paths=None, extra_args=None, quiescent_check=True):
+         check_mode=False, mysqldump="mysqldump", paths=None, extra_args=None, quiescent_check=True,
+         skip_prefix=None):
     """Dump the three databases into backup_dir; the module's result dict.
 
     The databases are read in pieces (dump_pieces), so that no statement outlives OceanBase's
     ob_query_timeout; pieces are read one after another, so the databases must not change: with
     quiescent_check (the default) the dump refuses, naming them, when other sessions use them
-    before it starts or when it ends.
+    before it starts or when it ends. Tables named skip_prefix... are left out (the rollback's
+    safety dump: the tables it loaded ahead of the stop are not what 4.2.0 wrote).
     """
     databases = settings.databases()
     manifest_path = os.path.join(backup_dir, dump_files.MANIFEST_NAME)
@@ -554,7 +563,8 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
     # reach the MetaDB and find the three databases before anything is created on disk; inside
     # the window this is one connection, information_schema and each keyed table's MIN/MAX
     names = [pair[1] for pair in databases]
-    found, engine, infos, timeout = read_databases(settings, databases, pieces=True)
+    found, engine, infos, timeout, skipped = read_databases(settings, databases, pieces=True,
+                                                            skip_prefix=skip_prefix)
     missing = [pair[1] for pair in databases if pair[1] not in found]
     if missing:
         raise OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, ", ".join(missing)),
@@ -580,7 +590,8 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
                                 dump_workers() if parallel else 1)
             for db in names:
                 pieced.add(db, mysql_clients.AssemblySink(tmps[db], compress, paths, what="dump of %s" % db),
-                           units=dump_pieces.plan_units(infos[db], target), triggers=triggers)
+                           units=dump_pieces.plan_units(infos[db], target), triggers=triggers,
+                           ignored=skipped.get(db) or ())
             pieced.run()
         problems = []
         for db in pieced.dbs:

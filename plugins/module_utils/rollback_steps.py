@@ -108,9 +108,10 @@ class RollbackSteps(object):
         # run finds (and replaces) there
         self.record("rollback_safety_dump", "started", data={"rollback_safety_dump_dir": dump_dir})
         with JobLock(dump_dir, "the dump of %s" % dump_dir, self.warn):
+            # what 4.2.0 wrote, not the tables rollback_stage loaded beside it
             result = metadb_dump.dump(self.settings, dump_dir, compress="none", triggers=False,
                                       parallel=self.p["dump_parallel"], mysqldump=self.clients["mysqldump"],
-                                      paths=self.clients)
+                                      paths=self.clients, skip_prefix=restore_ahead.STAGED_PREFIX)
         self.record("rollback_safety_dump", "done", data={"rollback_safety_manifest": result.get("manifest") or {}})
 
     def upgrade_dump_dir(self) -> str:

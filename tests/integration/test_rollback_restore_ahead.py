@@ -6,9 +6,12 @@ After a committed upgrade, the rollback playbook (oms_rollback_restore_ahead lef
   before T3;
 - loads a database whose dump holds a view inside the window instead (a view names the tables it
   reads: renamed, it would read the staged ones), and says so;
+- leaves the staged tables out of the safety dump of what 4.2.0 wrote;
 - swaps the staged tables in after the stop, leaves no staged table behind, and gives back every
   row of every table and the view, by this test's own reading of the rows (rows.py).
 """
+import os
+
 from conftest import INSTANCE
 from obtestbed.access import connect
 from playbooks import journal, run_playbook, tail, write_inventory
@@ -57,6 +60,11 @@ def test_the_rollback_loads_ahead_of_the_stop_and_swaps_in_the_window(instance):
         assert steps["rollback_verify"]["finished_at"] <= steps["rollback_stage"]["started_at"]
         assert steps["rollback_stage"]["finished_at"] <= facts["t3"]
         assert sorted(facts["rollback_swapped"]) == staged_dbs
+        # the safety dump holds what 4.2.0 wrote, not the tables loaded beside it
+        safety = facts["rollback_safety_dump_dir"]
+        for entry in facts["rollback_safety_manifest"]["databases"]:
+            with open(os.path.join(safety, entry["file"]), "rb") as handle:
+                assert b"_oms_staged_" not in handle.read(), entry["file"]
         # the view's database was loaded inside the window; all three are put back
         assert sorted(facts["rollback_restored"]) == sorted(staged_dbs + [cm])
         assert staged_tables(d) == ()

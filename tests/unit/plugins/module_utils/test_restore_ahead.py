@@ -57,3 +57,11 @@ def test_a_name_too_long_for_the_prefix_is_refused():
 def test_a_name_that_does_not_end_on_its_line_is_refused():
     with pytest.raises(NotStageable):
         stage_line(b"CREATE TABLE `half\n")
+
+
+def test_the_safety_dump_leaves_the_staged_tables_out_of_its_schema_dump():
+    from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
+    pieced = metadb_dump.PiecedDump("/nowhere", "mysqldump", "/nowhere/defaults.cnf")
+    pieced.add("cm", sink=None, units=[], ignored=[P.decode() + "task"])
+    argv = pieced._argv(pieced.dbs[0], metadb_dump.Slot("schema", None, None))
+    assert "--ignore-table=cm.%stask" % P.decode() in argv and "--no-data" in argv
