@@ -394,12 +394,17 @@ class PiecedDump(object):
         return out
 
 
-def read_piece_info(conn, database, tables):
+def read_piece_info(conn, database, tables, floors=None):
     """[{"table", "key", "low", "high", "row_bytes", "rows"}] of `tables`: what plan_units needs.
 
     One query for the columns and table-row estimates of the database, then per table with an
     integer key MIN and MAX of the key (its index ends) and, when the span is more than a few rows,
     the sampled length of a row as mysqldump writes it (metadb_inventory). No COUNT(*).
+
+    floors: {table: key} below which the table holds no row (a prune just deleted them). Its MIN
+    is read from there: on OceanBase a MIN from the index's start steps over every delete mark a
+    prune left (seconds after 5,000,000 heartbeat rows), inside the window. A wrong floor cannot
+    lose rows: the first range of a table has no lower bound.
     """
     with conn.cursor() as cur:
         cur.execute("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
@@ -416,10 +421,17 @@ def read_piece_info(conn, database, tables):
                     "rows": estimates.get(table)}
             key = dump_pieces.int_key(columns.get(table, []))
             if key is not None:
-                cur.execute("SELECT MIN(%s), MAX(%s) FROM %s.%s" % (
+                low = high = None
+                floor = (floors or {}).get(table)
+                select = "SELECT MIN(%s), MAX(%s) FROM %s.%s" % (
                     metadb.quote_identifier(key), metadb.quote_identifier(key),
-                    metadb.quote_identifier(database), metadb.quote_identifier(table)))
-                low, high = cur.fetchone()
+                    metadb.quote_identifier(database), metadb.quote_identifier(table))
+                if floor is not None:
+                    cur.execute(select + " WHERE %s >= %%s" % metadb.quote_identifier(key), (int(floor),))
+                    low, high = cur.fetchone()
+                if low is None:
+                    cur.execute(select)
+                    low, high = cur.fetchone()
                 info.update(key=key, low=low, high=high)
                 if low is not None and int(high) - int(low) > 1000:
                     cur.execute(metadb_inventory.sampled_row_bytes_sql(
@@ -488,12 +500,12 @@ def require_quiescent(settings, databases, when):
             "what these sessions belong to, or KILL them, and dump again")
 
 
-def read_databases(settings, databases, pieces=False, skip_prefix=None):
+def read_databases(settings, databases, pieces=False, skip_prefix=None, key_floors=None):
     """{database: (charset, collation, [base tables])} and the engine, on one connection.
 
     With pieces, also {database: read_piece_info()} and the OceanBase query timeout (seconds).
     Tables whose names start with skip_prefix are left out (listed in {database: [names]} as
-    the last item then).
+    the last item then); key_floors: {database: {table: key}} for read_piece_info.
     """
     conn = metadb.connect(settings)
     try:
@@ -508,7 +520,8 @@ def read_databases(settings, databases, pieces=False, skip_prefix=None):
                     skipped[database] = [t for t in tables if skip_prefix and t.startswith(skip_prefix)]
                     found[database] = (charset, collation, [t for t in tables if t not in skipped[database]])
                     if pieces:
-                        infos[database] = read_piece_info(conn, database, found[database][2])
+                        infos[database] = read_piece_info(conn, database, found[database][2],
+                                                          (key_floors or {}).get(database))
             timeout = query_timeout_seconds(conn, conn.oms_engine["engine"]) if pieces else None
             conn.rollback()
             if pieces:
@@ -528,14 +541,15 @@ def dump_workers():
 
 def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, force=False,
          check_mode=False, mysqldump="mysqldump", paths=None, extra_args=None, quiescent_check=True,
-         skip_prefix=None):
+         skip_prefix=None, key_floors=None):
     """Dump the three databases into backup_dir; the module's result dict.
 
     The databases are read in pieces (dump_pieces), so that no statement outlives OceanBase's
     ob_query_timeout; pieces are read one after another, so the databases must not change: with
     quiescent_check (the default) the dump refuses, naming them, when other sessions use them
     before it starts or when it ends. Tables named skip_prefix... are left out (the rollback's
-    safety dump: the tables it loaded ahead of the stop are not what 4.2.0 wrote).
+    safety dump: the tables it loaded ahead of the stop are not what 4.2.0 wrote). key_floors:
+    {database: {table: key}} below which a table holds no row (read_piece_info).
     """
     databases = settings.databases()
     manifest_path = os.path.join(backup_dir, dump_files.MANIFEST_NAME)
@@ -564,7 +578,7 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
     # the window this is one connection, information_schema and each keyed table's MIN/MAX
     names = [pair[1] for pair in databases]
     found, engine, infos, timeout, skipped = read_databases(settings, databases, pieces=True,
-                                                            skip_prefix=skip_prefix)
+                                                            skip_prefix=skip_prefix, key_floors=key_floors)
     missing = [pair[1] for pair in databases if pair[1] not in found]
     if missing:
         raise OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, ", ".join(missing)),

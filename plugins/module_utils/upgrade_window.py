@@ -323,10 +323,13 @@ class Window(RollbackSteps):
 
     def step_backup(self, journal_step: JournalStep) -> Any:
         dump_dir = self.p["dump_dir"]
+        # step 2.2 left no heartbeat row below its max(id): the dump's plan reads from there
+        pruned_below = ((self.steps().get("heartbeat_prune") or {}).get("data") or {}).get("heartbeat_max_id")
+        floors = {self.settings.cm_hb_db: {heartbeat.HEARTBEAT_TABLE: pruned_below}} if pruned_below else None
         with JobLock(dump_dir, "the dump of %s" % dump_dir, self.warn):
             result = metadb_dump.dump(self.settings, dump_dir, compress=self.p["compress"], triggers=False,
                                       parallel=self.p["dump_parallel"], mysqldump=self.clients["mysqldump"],
-                                      paths=self.clients)
+                                      paths=self.clients, key_floors=floors)
         return result, metadb_dump.journal_data("dumped", dump_dir, result)
 
     def step_run_new(self, journal_step: JournalStep) -> Any:
