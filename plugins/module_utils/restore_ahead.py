@@ -142,14 +142,13 @@ def check(settings, backup_dir, verified):
     return entries
 
 
-def stage(settings, backup_dir, verified, mysql="mysql", paths=None, parallel=True):
+def stage(settings, backup_dir, entries, mysql="mysql", paths=None, parallel=True):
     """Load every database's dump beside its tables (OMS 4.2.0 still serving).
 
-    `verified` is (manifest, scans) of metadb_dump.verify(backup_dir): only files proven against
-    their manifest are loaded. Returns {"staged": [databases], "not_staged": {database: why},
+    `entries` are what check() returned: manifest entries of files proven against their manifest,
+    for this MetaDB. Returns {"staged": [databases], "not_staged": {database: why},
     "seconds": {database: seconds}}; raises OmsError when a load fails (after dropping what it
     staged)."""
-    entries = check(settings, backup_dir, verified)
     conn = metadb.connect(settings)
     try:
         engine = conn.oms_engine["engine"]

@@ -163,11 +163,12 @@ class RollbackSteps(object):
         loads that database itself. Refusals (a manifest or header for another MetaDB) raise."""
         dump_dir = self.upgrade_dump_dir()
         self.record("rollback_stage", "started")
-        restore_ahead.check(self.settings, dump_dir, self.verified_dumps())
+        # a refusal raises here, before the stop; a load that fails is only warned about below
+        entries = restore_ahead.check(self.settings, dump_dir, self.verified_dumps())
         data: Dict[str, Any] = {"rollback_staged": []}
         with JobLock(dump_dir, "the restore of %s" % dump_dir, self.warn):
             try:
-                staged = restore_ahead.stage(self.settings, dump_dir, self.verified, mysql=self.clients["mysql"],
+                staged = restore_ahead.stage(self.settings, dump_dir, entries, mysql=self.clients["mysql"],
                                              paths=self.clients, parallel=self.p["dump_parallel"])
             except OmsError as exc:
                 self.warn("The dumps could not be loaded ahead of the stop (%s): the window loads "
