@@ -254,3 +254,21 @@ def move_aside(path: str, now: Optional[datetime.datetime] = None) -> Optional[s
     os.rename(path, target)
     atomic_file.fsync_dir(os.path.dirname(os.path.abspath(path)))
     return target
+
+
+def record_step(path: str, step: str, status: str, data: Optional[Data] = None, error: Optional[str] = None,
+                before: Optional[Data] = None) -> Tuple[Journal, Journal]:
+    """The one journal writer of a step's record: load, apply_step, write atomically when it
+    changed. `before` is data that only fills keys the step and the journal's facts do not hold
+    yet (what was there before a step, never replaced by a re-run's reading). Returns (the
+    journal as it was, as it is now)."""
+    current = load(path) or {}
+    if before:
+        held = dict(current.get("facts") or {})
+        held.update(((current.get("steps") or {}).get(step) or {}).get("data") or {})
+        data = dict(data or {})
+        data.update((k, v) for k, v in before.items() if k not in held)
+    new, changed, _note = apply_step(current, step, status, data=data, error=error)
+    if changed:
+        write(path, new)
+    return current, new

@@ -142,6 +142,62 @@ def check(settings, backup_dir, verified):
     return entries
 
 
+# The staged copy of a database takes about what its dump holds (rows, indexes, page slack): a
+# margin on the dump's size, since a MetaDB that fills up under the serving 4.2.0 breaks OMS.
+ROOM_FACTOR = 1.5
+
+
+def room_needed(entries):
+    """Bytes the staged copies need beside the serving tables: the dumps' sizes with a margin."""
+    return int(sum(int(entry.get("size") or 0) for entry in entries) * ROOM_FACTOR)
+
+
+def metadb_free_bytes(settings):
+    """The MetaDB's free data space where the OMS user can read it (OceanBase's GV$OB_SERVERS, or
+    the tenant's unit when it is smaller), else None: MySQL and MariaDB tell it to no SQL user."""
+    conn = metadb.connect(settings)
+    try:
+        if conn.oms_engine.get("engine") != "oceanbase":
+            return None
+        free = None
+        with conn.cursor() as cur:
+            for query in ("SELECT SUM(DATA_DISK_CAPACITY - DATA_DISK_IN_USE) FROM oceanbase.GV$OB_SERVERS",
+                          "SELECT SUM(DATA_DISK_SIZE - DATA_DISK_IN_USE) FROM oceanbase.GV$OB_UNITS"):
+                try:
+                    cur.execute(query)
+                    row = cur.fetchone()
+                except metadb.pymysql.err.MySQLError:
+                    continue
+                if row and row[0] is not None:
+                    free = int(row[0]) if free is None else min(free, int(row[0]))
+        conn.rollback()
+        return free
+    finally:
+        conn.close()
+
+
+def require_room(settings, entries, stated_free=None):
+    """Refuse (before the stop) when the MetaDB has less free space than the staged copies need:
+    the space the DBA stated (stated_free), else what the engine tells the OMS user. Returns
+    (needed, free, source); free is None when neither is known (the caller warns)."""
+    needed = room_needed(entries)
+    if stated_free is not None:
+        free, source = int(stated_free), "stated (oms_rollback_metadb_free_bytes)"
+    else:
+        try:
+            free, source = metadb_free_bytes(settings), "read from the MetaDB"
+        except OmsError:
+            free, source = None, None
+    if free is not None and free < needed:
+        raise OmsError("The MetaDB has %d bytes free (%s), and loading the dumps beside the serving tables "
+                       "needs about %d (%.1f x the dumps' %d bytes): the rollback was refused before the stop"
+                       % (free, source, needed, ROOM_FACTOR, needed / ROOM_FACTOR),
+                       "Free space on the MetaDB (or raise the tenant's disk quota), or set "
+                       "oms_rollback_restore_ahead=false to load the dumps after the stop as the procedure does; "
+                       "nothing was stopped")
+    return needed, free, source
+
+
 def stage(settings, backup_dir, entries, mysql="mysql", paths=None, parallel=True):
     """Load every database's dump beside its tables (OMS 4.2.0 still serving).
 

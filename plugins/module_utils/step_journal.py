@@ -99,12 +99,4 @@ class StepJournal(object):
                data: Optional[Dict[str, Any]] = None, error: Optional[str] = None) -> Dict[str, Any]:
         """One atomic journal write of this step's `status`. `before` is data that only fills keys
         the step and the journal's facts do not hold yet. Returns the journal as it was before."""
-        current = journal_file.load(self.path) or {}
-        if before:
-            held = dict(current.get("facts") or {})
-            held.update(((current.get("steps") or {}).get(self.step) or {}).get("data") or {})
-            data = dict((k, v) for k, v in before.items() if k not in held)
-        new, changed, _note = journal_file.apply_step(current, self.step, status, data=data, error=error)
-        if changed:
-            journal_file.write(self.path, new)
-        return current
+        return journal_file.record_step(self.path, self.step, status, data=data, error=error, before=before)[0]

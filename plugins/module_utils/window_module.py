@@ -35,6 +35,10 @@ def window_argument_spec():
         ha_reload=dict(type="str", default=ha_reload.CHECK, choices=list(ha_reload.MODES)),
         ha_reload_wait=dict(type="int", default=30),
         ha_reload_logs=dict(type="str", default=ha_reload.DEFAULT_LOGS),
+        dump_timeout=dict(type="int", default=7200),
+        restore_timeout=dict(type="int", default=7200),
+        run_id=dict(type="str"),
+        plan_only=dict(type="bool", default=False),
     )
     return spec
 
@@ -45,10 +49,16 @@ def check_host(module):
     docker_client.fail_without_sdk(module)
 
 
-def run(module, window_class, compress, **refused):
-    """Run window_class(...).run() and exit the module with its result. An OmsError out of run()
-    means nothing was changed: the module fails with the `refused` return values."""
+def run(module, window, compress, **refused):
+    """Run the window (a module of module_utils with plan() and run(): upgrade_window,
+    rollback_window) and exit the module with its result. An OmsError out of run() means nothing
+    was changed: the module fails with the `refused` return values. With plan_only, only the
+    plan: its steps and how long it may run (the role's async limit), nothing touched."""
     p = module.params
+    if p["plan_only"]:
+        plan = window.plan(p)
+        module.exit_json(changed=False, limit=plan.limit(p), steps=plan.names())
+    check_host(module)
     clients = mysql_clients.find_clients(module, ("mysqldump", "mysql"), compress)
 
     def settings():
@@ -64,7 +74,7 @@ def run(module, window_class, compress, **refused):
             console.warn_plain_http(module)
             client = console.ConsoleClient.from_params(p)
         docker = docker_client.DockerClient(p["docker_host"], p["docker_timeout"])
-        result = window_class(p, settings, docker, client, clients, module.warn).run()
+        result = window.run(p, settings, docker, client, clients, module.warn)
     except OmsError as exc:
         exc.fail(module, **refused)
     if result.pop("failed"):

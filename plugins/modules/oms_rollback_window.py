@@ -79,6 +79,13 @@ options:
         after the stop, as the procedure's step 9.4 does.
     type: bool
     default: true
+  metadb_free_bytes:
+    description:
+      - The MetaDB's free space, as the DBA reads it, checked before the dumps are loaded beside the
+        serving tables (about 1.5 times their size is needed; less fails the run before the stop).
+        Unset, it is read where the OMS user may (OceanBase's C(GV$OB_SERVERS)); where nothing can be
+        read, the run warns and goes on.
+    type: int
   reason:
     description: Why the rollback runs, recorded in the journal (C(rollback_reason)) for the report.
     type: str
@@ -165,6 +172,22 @@ steps_done:
   type: list
   elements: str
   sample: [rollback_stop_new, rollback_verify, rollback_restore, rollback_start_old, rollback_health]
+limit:
+  description: With O(plan_only), the longest the window may run by its steps' timeouts, in seconds.
+  returned: when O(plan_only)
+  type: int
+  sample: 23400
+steps:
+  description: With O(plan_only), the window's steps in the order they run.
+  returned: when O(plan_only)
+  type: list
+  elements: str
+  sample: [stop_old, heartbeat_prune, backup]
+previous_owner_died:
+  description: Whether this run finished a window whose own process had died.
+  returned: always
+  type: bool
+  sample: false
 journal_errors:
   description: Journal writes that failed after their work was done (a full disk).
   returned: always
@@ -243,10 +266,10 @@ def main():
         safety_dump_dir=dict(type="path"),
         reason=dict(type="str"),
         restore_ahead=dict(type="bool", default=True),
+        metadb_free_bytes=dict(type="int"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=False)
-    window_module.check_host(module)
-    window_module.run(module, rollback_window.RollbackWindow, "none", outcome=rollback_window.REFUSED, steps_done=[])
+    window_module.run(module, rollback_window, "none", outcome=rollback_window.REFUSED, steps_done=[])
 
 
 if __name__ == "__main__":

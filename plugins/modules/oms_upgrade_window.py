@@ -31,8 +31,20 @@ description:
     C(obtools.oms.oms_rollback) role uses, so that role finishes with HA and the report.
   - Resumes from the journal, skipping the steps done. Started while an earlier window's process
     still runs, it attaches to it, waits for its end and reports that (RV(attached)).
-  - Refuses to stop the old container unless this attempt's C(preflight) and C(ha_off) steps are
-    recorded done in the journal, so that no tag or C(--start-at-task) reaches the stop without them.
+  - Refuses to stop the old container unless, checked right before the stop by this process, this
+    attempt's C(preflight) and C(ha_off) steps are recorded done, the preflight is of this run
+    (O(run_id)) and not older than O(preflight_max_age), the last rehearsal passed when
+    O(rehearsal_required), and no session of another user than OMS's own uses C(rm), C(cm) or
+    C(cm_hb) (the dump inside the window would refuse it after the stop). No tag, C(--skip-tags) or
+    C(--start-at-task) reaches the stop without them.
+  - The steps are a plan of the collection's transaction engine (module_utils C(transaction)); the
+    rollback after a failure before the commit point is the undo of every step that began, newest
+    first, and includes C(ha.config) put back as step 1 found it (C(rollback_ha_on)), checked taken
+    by OMS, as the rollback playbook does. The new container has restart policy C(no) until the
+    commit point, then the old container's, so a reboot never starts a half-migrated 4.2.0.
+  - A window whose own process died (killed, out of memory, a reboot) is finished by the next start
+    of this module or of M(obtools.oms.oms_rollback_window): rolled back before the commit point,
+    finished after it, saying that the process died (RV(previous_owner_died)).
   - To stop a running window by hand, create the file C(<journal_path>.stop); SIGHUP and SIGTERM
     are ignored (a lost SSH session may send them). Before the commit point it rolls back at the next step boundary; after it, it
     finishes. A stop file present before the window starts makes it refuse; remove it first.
@@ -128,6 +140,23 @@ options:
       - With V(false) a failure after the stop leaves OMS down, and the result says what to do.
     type: bool
     default: true
+  preflight_max_age:
+    description: Seconds the preflight of this run may be old when the window stops the old container.
+    type: int
+    default: 14400
+  rehearsal_journal_path:
+    description: The rehearsal's journal (M(obtools.oms.oms_rehearsal)), read for its verdict before the stop.
+    type: path
+  rehearsal_required:
+    description:
+      - Refuse to stop the old container when the last rehearsal recorded in O(rehearsal_journal_path)
+        failed or is older than O(rehearsal_max_age_hours) (none recorded refuses nothing).
+    type: bool
+    default: false
+  rehearsal_max_age_hours:
+    description: The age in hours past which a rehearsal no longer lets the window through.
+    type: float
+    default: 72
   stop_after:
     description:
       - For tests and debugging only, end the window after this step, leaving OMS as that step
@@ -224,6 +253,27 @@ results:
   returned: always
   type: dict
   sample: {stop_old: {stopped_at: "2024-05-06T08:15:02.000Z"}}
+limit:
+  description: With O(plan_only), the longest the window may run by its steps' timeouts, in seconds.
+  returned: when O(plan_only)
+  type: int
+  sample: 23400
+steps:
+  description: With O(plan_only), the window's steps in the order they run.
+  returned: when O(plan_only)
+  type: list
+  elements: str
+  sample: [stop_old, heartbeat_prune, backup]
+previous_owner_died:
+  description: Whether this run finished a window whose own process had died.
+  returned: always
+  type: bool
+  sample: false
+ha_restored:
+  description: Whether the window's own rollback put C(ha.config) back as step 1 found it (C(rollback_ha_on) done).
+  returned: always
+  type: bool
+  sample: false
 journal_errors:
   description: Journal writes that failed after their work was done (a full disk).
   returned: always
@@ -284,13 +334,16 @@ def main():
         perceive_checkpoint=dict(type="bool", default=True),
         auto_rollback=dict(type="bool", default=True),
         stop_after=dict(type="str", choices=list(upgrade_window.STEPS)),
+        preflight_max_age=dict(type="int", default=14400),
+        rehearsal_journal_path=dict(type="path"),
+        rehearsal_required=dict(type="bool", default=False),
+        rehearsal_max_age_hours=dict(type="float", default=72),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=False,
                            required_together=[["ssl_certificate", "ssl_key"]])
-    window_module.check_host(module)
     if module.params["prune_batch_size"] < 1:
         module.fail_json(msg="prune_batch_size must be at least 1. Give a positive number of rows per batch")
-    window_module.run(module, upgrade_window.Window, module.params["compress"],
+    window_module.run(module, upgrade_window, module.params["compress"],
                       outcome=upgrade_window.FAILED_BEFORE_STOP, committed=False)
 
 

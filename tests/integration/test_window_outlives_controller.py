@@ -16,6 +16,7 @@ import time
 import docker
 
 from conftest import INSTANCE, ansible_env
+from ha_value import ha_raw, set_ha
 from playbooks import journal, kill_controller, playbook_command, run_playbook, serves, tail, write_inventory
 from rows import differences, table_rows
 
@@ -80,8 +81,11 @@ def test_controller_killed_in_the_window_upgrade_still_commits(instance):
 
 
 def test_controller_killed_then_init_fails_window_rolls_back_alone(instance, testbed):
+    """With HA on before the upgrade: the window's own rollback puts ha.config back as step 1
+    found it (and checks OMS took it), with nobody left to run the rollback role."""
     d = instance
     journal_path = os.path.join(d["backup_dir"], "oms_upgrade_journal.json")
+    ha_before = json.loads(set_ha(d, enable=True))
     before = table_rows(d)
     step = kill_point()
     testbed.set_faults(INSTANCE, ["init_fail_halfway"])
@@ -100,8 +104,13 @@ def test_controller_killed_then_init_fails_window_rolls_back_alone(instance, tes
     assert new.status == "exited"
     assert new.attrs["HostConfig"]["RestartPolicy"]["Name"] in ("no", ""), new.attrs["HostConfig"]["RestartPolicy"]
     steps = read_journal(journal_path)["steps"]
-    assert [s for s in ("rollback_stop_new", "rollback_restore", "rollback_start_old", "rollback_health")
-            if steps.get(s, {}).get("status") != "done"] == []
+    assert [s for s in ("rollback_stop_new", "rollback_restore", "rollback_start_old", "rollback_health",
+                        "rollback_ha_on") if steps.get(s, {}).get("status") != "done"] == []
+    ha_after = json.loads(ha_raw(d))
+    assert ha_after["enable"] is True, ha_after
+    # only the procedure's own change may differ (refetchStoreIntervalMin, with HA on)
+    assert dict(ha_after, refetchStoreIntervalMin=None) == dict(ha_before, refetchStoreIntervalMin=None), \
+        (ha_before, ha_after)
 
 
 def test_a_rerun_follows_the_window_a_killed_controller_left(instance, testbed):

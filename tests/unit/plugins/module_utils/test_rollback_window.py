@@ -4,6 +4,7 @@ and how it ends after a failure. The steps themselves run on the test bed
 (tests/integration/test_rollback_decision.py, test_controller_killed.py and the rollback scenario)."""
 import json
 import os
+import sys
 
 import pytest
 
@@ -11,37 +12,18 @@ from ansible_collections.obtools.oms.plugins.module_utils import process_owner
 from ansible_collections.obtools.oms.plugins.module_utils import rollback_window
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
+sys.path.insert(0, os.path.dirname(__file__))
+import recorded_window  # noqa: E402  pylint: disable=wrong-import-position
+
 STEPS = rollback_window.WINDOW_STEPS
 
 
-class Recorded(rollback_window.RollbackWindow):
-    """Steps that record themselves and that they ran; `fail_at` raises in that step."""
+DEFAULTS = dict(old_container="old", new_container="new", accept_data_loss=False, safety_dump_dir=None,
+                stop_timeout=1, health_timeout=1)
 
-    def __init__(self, path, fail_at=None, **params):
-        p = dict(journal_path=str(path), old_container="old", new_container="new", accept_data_loss=False,
-                 safety_dump_dir=None, stop_timeout=1, health_timeout=1)
-        p.update(params)
-        super(Recorded, self).__init__(p, lambda: None, None, None, {}, self.warnings_append, sleep=lambda s: None)
-        self.ran, self.warnings, self.fail_at, self.safety_dir = [], [], fail_at, None
-        for step in STEPS:  # instance attributes shadow the real steps
-            if step != "rollback_safety_dump":
-                setattr(self, step, self.recorder(step))
 
-    def warnings_append(self, msg):
-        self.warnings.append(msg)
-
-    def recorder(self, step):
-        def run():
-            self.record(step, "started")
-            self.ran.append(step)
-            if step == self.fail_at:
-                raise OmsError("%s broke" % step, "fix it")
-            self.record(step, "done", data={"%s_data" % step: 1})
-        return run
-
-    def rollback_safety_dump(self, dump_dir):
-        self.safety_dir = dump_dir
-        self.recorder("rollback_safety_dump")()
+def Recorded(path, **params):
+    return recorded_window.Recorded(rollback_window, path, DEFAULTS, **params)
 
 
 def upgrade_journal(path, committed=False, ran_new=True, **steps):
@@ -57,8 +39,7 @@ def upgrade_journal(path, committed=False, ran_new=True, **steps):
                                 "steps": done}))
 
 
-def read(path):
-    return json.loads(path.read_text())
+read = recorded_window.read
 
 
 def test_a_failed_upgrade_is_rolled_back_step_by_step_in_order(tmp_path):
@@ -142,7 +123,7 @@ def test_a_committed_upgrade_is_dumped_before_anything_is_dropped(tmp_path):
     assert window.run()["outcome"] == "rolled_back"
     assert window.ran.index("rollback_safety_dump") < window.ran.index("rollback_restore")
     assert window.ran.index("rollback_stop_new") < window.ran.index("rollback_safety_dump")
-    assert window.safety_dir == safety
+    assert window.params_seen["safety_dump_dir"] == safety
 
 
 def test_it_refuses_without_an_upgrade_that_stopped_the_old_container(tmp_path):
@@ -206,10 +187,38 @@ def test_it_refuses_while_the_upgrades_window_still_runs(tmp_path):
     assert window.ran == []
 
 
-def test_the_upgrades_auto_rollback_leaves_only_the_ha_steps(tmp_path):
-    # the upgrade window rolled back on the host after a failure before the commit point
+def test_the_upgrades_own_rollback_leaves_nothing_to_do(tmp_path):
+    # the upgrade window rolled back on the host after a failure before the commit point, HA included
     path = tmp_path / "journal.json"
-    upgrade_journal(path, **dict((s, {"status": "done"}) for s in rollback_window.STEPS if s != "rollback_safety_dump"))
+    undone = ("rollback_stop_new", "rollback_verify", "rollback_restore", "rollback_start_old", "rollback_health",
+              "rollback_ha_on")
+    upgrade_journal(path, **dict((s, {"status": "done"}) for s in undone))
     window = Recorded(path)
     assert window.run()["outcome"] == "rolled_back"
-    assert window.ran == ["rollback_ha_off", "rollback_ha_on"]
+    assert window.ran == []
+
+
+def test_after_the_upgrades_own_rollback_failed_to_put_ha_back_only_that_is_retried(tmp_path):
+    # HA was off since the upgrade's step 1: the rollback never turns it off again, it puts it back
+    path = tmp_path / "journal.json"
+    undone = ("rollback_stop_new", "rollback_verify", "rollback_restore", "rollback_start_old", "rollback_health")
+    upgrade_journal(path, rollback_ha_on={"status": "failed"}, **dict((s, {"status": "done"}) for s in undone))
+    window = Recorded(path)
+    assert window.run()["outcome"] == "rolled_back"
+    assert window.ran == ["rollback_ha_on"]
+
+
+def test_too_little_room_in_the_metadb_refuses_before_the_stop(tmp_path, monkeypatch):
+    from ansible_collections.obtools.oms.plugins.module_utils import restore_ahead, window_steps
+    path = tmp_path / "journal.json"
+    upgrade_journal(path)
+    window = Recorded(path, restore_ahead=True, metadb_free_bytes=1000)
+    monkeypatch.setattr(restore_ahead, "check", lambda settings, dump_dir, verified: [{"size": 1000}, {"size": 500}])
+    monkeypatch.setattr(window_steps, "verified_dumps", lambda tx: ({}, {}))
+    monkeypatch.setattr(window_steps, "upgrade_dump_dir", lambda tx: str(tmp_path))
+    recorder = window.action
+    window.action = lambda step: getattr(window_steps, step) if step == "rollback_stage" else recorder(step)
+    result = window.run()
+    assert result["outcome"] == "failed_before_stop"
+    assert "1000 bytes free" in result["error"] and "needs about 2250" in result["error"]
+    assert "rollback_stop_new" not in window.ran and "rollback_ha_off" not in window.ran

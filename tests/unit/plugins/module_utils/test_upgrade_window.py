@@ -6,43 +6,29 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import upgrade_window
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
+sys.path.insert(0, os.path.dirname(__file__))
+import recorded_window  # noqa: E402  pylint: disable=wrong-import-position
 
-class Recorded(upgrade_window.Window):
-    """Steps that only record that they ran; `fail_at` raises in that step, `stop_at` drops a stop
-    file while that step runs."""
 
-    def __init__(self, path, fail_at=None, stop_at=None, **params):
-        p = dict(journal_path=str(path), auto_rollback=True, stop_after=None, old_container="old",
-                 new_container="new")
-        p.update(params)
-        super(Recorded, self).__init__(p, lambda: None, None, None, {}, self.warnings_append, sleep=lambda s: None)
-        self.ran, self.rolled_back, self.warnings = [], False, []
-        self.fail_at, self.stop_at = fail_at, stop_at
-        for step in upgrade_window.STEPS:  # instance attributes shadow the real steps
-            setattr(self, "step_" + step, self.recorder(step))
+DEFAULTS = dict(auto_rollback=True, stop_after=None, old_container="old", new_container="new", stop_timeout=1,
+                health_timeout=1)
 
-    def warnings_append(self, msg):
-        self.warnings.append(msg)
 
-    def recorder(self, step):
-        def run(journal_step):
-            journal_step.start()
-            self.ran.append(step)
-            if step == self.stop_at:
-                open(upgrade_window.stop_path(self.path), "w").close()
-            if step == self.fail_at:
-                raise OmsError("%s broke" % step, "fix it")
-            return {"step": step}, {"%s_data" % step: 1}
-        return run
+def Recorded(path, **params):
+    return recorded_window.Recorded(upgrade_window, path, DEFAULTS, **params)
 
-    def roll_back(self):
-        self.rolled_back = True
+
+@pytest.fixture(autouse=True)
+def no_metadb_sessions(monkeypatch):
+    """The precondition that reads the MetaDB's sessions (its own test is on the test bed)."""
+    monkeypatch.setattr(upgrade_window, "quiet_metadb", lambda tx: None)
 
 
 def ready_journal(path, **steps):
@@ -51,8 +37,7 @@ def ready_journal(path, **steps):
     path.write_text(json.dumps({"format": 1, "facts": {}, "steps": done}))
 
 
-def read(path):
-    return json.loads(path.read_text())
+read = recorded_window.read
 
 
 def test_every_step_runs_in_order_and_the_window_commits(tmp_path):
@@ -135,7 +120,9 @@ def test_a_stop_asked_by_hand_rolls_back_at_the_next_step_before_the_commit_poin
     ready_journal(path)
     window = Recorded(path, stop_at="backup")
     result = window.run()
-    assert window.ran == ["stop_old", "heartbeat_prune", "backup"]
+    # nothing of run_new began: only the stop and step 1 are undone
+    assert window.ran == ["stop_old", "heartbeat_prune", "backup", "rollback_start_old", "rollback_health",
+                          "rollback_ha_on"]
     assert result["outcome"] == "rolled_back" and "Stopped by hand" in result["error"]
 
 
@@ -217,12 +204,12 @@ def test_attaching_gives_up_after_the_longest_window_with_what_to_do(tmp_path):
         def sleep(seconds):  # the other window never ends; time runs 600 s per poll
             now[0] += 600
         window.sleep = sleep
-        with pytest.raises(OmsError, match="still runs after %d s" % window.longest_window()) as raised:
+        with pytest.raises(OmsError, match="still runs after %d s" % window.limit()) as raised:
             window.run()
     finally:
         other.kill()
         other.wait()
-    assert window.ran == [] and now[0] - 1000.0 > window.longest_window()
+    assert window.ran == [] and now[0] - 1000.0 > window.limit()
     assert "run again" in raised.value.hint
 
 
@@ -231,30 +218,33 @@ sys.path.insert(0, os.path.dirname(__file__))
 from test_ha_reload import SIGN_ON, Container  # noqa: E402  pylint: disable=wrong-import-position
 from test_ha_restore import FakeRow, found  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.obtools.oms.plugins.module_utils import ha_config  # noqa: E402
+from ansible_collections.obtools.oms.plugins.module_utils import window_steps  # noqa: E402
 
 
 # every step of the window before step 8, done
 WINDOW_DONE = dict((step, {"status": "done"}) for step in upgrade_window.STEPS[:-1])
 
 
-class Step8(upgrade_window.Window):
-    """The real step_ha_on, with the rm database's row in memory (FakeRow), the container's logs in
-    a local directory (test_ha_reload.Container) and step 7's health wait recorded."""
+class Step8(object):
+    """The real step 8 (window_steps.ha_on), with the rm database's row in memory (FakeRow), the
+    container's logs in a local directory (test_ha_reload.Container) and step 7's health wait
+    recorded."""
 
-    def __init__(self, path, container, **params):
-        p = dict(journal_path=str(path), auto_rollback=True, stop_after=None, old_container="old",
-                 new_container="oms_420", ha_enable_after=None, perceive_checkpoint=True, ha_reload="check",
-                 ha_reload_wait=1, ha_reload_logs=None, refetch_margin_min=30)
-        p.update(params)
-        super(Step8, self).__init__(p, lambda: None, container, None, {}, self.warnings_append)
+    def __init__(self, path, container, monkeypatch, **params):
+        self.p = dict(journal_path=str(path), auto_rollback=True, stop_after=None, old_container="old",
+                      new_container="oms_420", ha_enable_after=None, perceive_checkpoint=True, ha_reload="check",
+                      ha_reload_wait=1, ha_reload_logs=None, refetch_margin_min=30, stop_timeout=1, health_timeout=1)
+        self.p.update(params)
+        self.container = container
         self.warnings, self.health_waits = [], []
+        monkeypatch.setattr(window_steps, "servers", self.servers)
 
-    def warnings_append(self, msg):
-        self.warnings.append(msg)
-
-    def servers(self, started_after):
+    def servers(self, tx, started_after):
         self.health_waits.append(started_after)
         return {"servers": [], "signals": []}
+
+    def run(self):
+        return upgrade_window.run(self.p, lambda: None, self.container, None, {}, self.warnings.append)
 
 
 def step8_journal(tmp_path, before, **steps):
@@ -285,9 +275,7 @@ def step8(tmp_path, monkeypatch, before, rereads=True, **params):
         return result
     monkeypatch.setattr(ha_config, "write_ha_config", write_then_console)
     monkeypatch.setattr(upgrade_window.ha_reload, "POLL_EVERY", 0.05)
-    window = Step8(path, container, **params)
-    for step in upgrade_window.STEPS[:-1]:
-        setattr(window, "step_" + step, None)
+    window = Step8(path, container, monkeypatch, **params)
     result = window.run()
     return window, result, read(path), row, container
 
@@ -341,9 +329,7 @@ def test_step_8_computes_refetch_when_enable_store_is_false(tmp_path, monkeypatc
 def test_step_8_without_the_value_before_step_1_fails_after_the_commit_point(tmp_path, monkeypatch):
     path = tmp_path / "journal.json"
     ready_journal(path, **WINDOW_DONE)
-    window = Step8(path, None)
-    for step in upgrade_window.STEPS[:-1]:
-        setattr(window, "step_" + step, None)
+    window = Step8(path, None, monkeypatch)
     result = window.run()
     assert result["outcome"] == "failed_committed" and "before step 1" in result["error"]
 
@@ -355,8 +341,137 @@ def test_step_8_resumed_after_its_write_still_checks(tmp_path, monkeypatch):
     container = Container(logs, rereads=False)
     FakeRow(monkeypatch, ha_config.dump_ha_config(dict(before, perceiveStoreClientCheckpoint=True)))
     monkeypatch.setattr(upgrade_window.ha_reload, "POLL_EVERY", 0.05)
-    window = Step8(path, container, ha_reload="restart")
-    for step in upgrade_window.STEPS[:-1]:
-        setattr(window, "step_" + step, None)
+    window = Step8(path, container, monkeypatch, ha_reload="restart")
     window.run()
     assert read(path)["steps"]["ha_on"]["data"]["ha_reload"]["outcome"] == "restarted"
+
+
+# --- the transaction: undo, preconditions, timeouts, a dead owner ---------------------------------
+def test_a_failure_after_the_new_container_ran_is_undone_newest_first_ha_included(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    window = Recorded(path, fail_at="init")
+    result = window.run()
+    assert window.ran == ["stop_old", "heartbeat_prune", "backup", "run_new", "init",
+                          "rollback_stop_new", "rollback_verify", "rollback_restore", "rollback_start_old",
+                          "rollback_health", "rollback_ha_on"]
+    assert result["outcome"] == "rolled_back" and result["ha_restored"]
+    assert read(path)["steps"]["rollback_ha_on"]["status"] == "done"
+
+
+def test_a_step_1_that_failed_refuses_the_stop(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    journal = read(path)
+    journal["steps"]["ha_off"]["status"] = "failed"
+    path.write_text(json.dumps(journal))
+    window = Recorded(path, fail_at="init")
+    with pytest.raises(OmsError, match="ha_off of this attempt is not recorded done"):
+        window.run()
+    assert window.ran == []
+
+
+def test_a_failure_of_the_ha_put_back_still_says_4_1_1_serves(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    window = Recorded(path, fail_at=("init", "rollback_ha_on"))
+    result = window.run()
+    assert result["outcome"] == "rolled_back" and not result["ha_restored"]
+    assert "rollback failed too, at rollback_ha_on" in result["error"]
+
+
+def test_the_preflight_must_be_of_this_run_and_recent(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    journal = read(path)
+    journal["steps"]["preflight"]["data"] = {"preflight_run": "run-1", "preflight_checked_at": "2026-01-01T00:00:00Z"}
+    path.write_text(json.dumps(journal))
+    with pytest.raises(OmsError, match="of another run") as other:
+        Recorded(path, run_id="run-2").run()
+    assert "--skip-tags preflight" in other.value.hint
+    with pytest.raises(OmsError, match="more than oms_upgrade_preflight_max_age"):
+        Recorded(path, run_id="run-1", preflight_max_age=3600).run()
+    assert "window" not in read(path)
+
+
+def test_a_failed_rehearsal_refuses_the_stop_when_one_is_required(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    rehearsal_path = tmp_path / "rehearsal.json"
+    rehearsal_path.write_text(json.dumps({"format": 1, "facts": {}, "steps": {"rehearsal": {
+        "status": "failed", "finished_at": "2026-12-01T00:00:00Z", "error": "docker_init.sh failed",
+        "data": {"rehearsal_outcome": "failed"}}}}))
+    window = Recorded(path, rehearsal_journal_path=str(rehearsal_path), rehearsal_required=True)
+    with pytest.raises(OmsError, match="refuses to stop the old container: the last rehearsal") as refused:
+        window.run()
+    assert window.ran == [] and "oms_upgrade_rehearsal_required=false" in refused.value.hint
+    assert Recorded(path, rehearsal_journal_path=str(rehearsal_path), rehearsal_required=False).run()["outcome"] == \
+        "committed"
+
+
+def test_a_step_slower_than_its_timeout_has_its_clients_killed_and_rolls_back(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path)
+    window = Recorded(path, dump_timeout=1)
+    slow = window.action
+
+    def action(step):
+        if step != "backup":
+            return slow(step)
+
+        def dump(tx):
+            window.ran.append(step)
+            # a client that would run for a minute: the watchdog kills it after the step's timeout
+            subprocess.call(["sleep", "60"])
+            return {}, {}
+        return dump
+    window.action = action
+    started = time.time()
+    result = window.run()
+    assert time.time() - started < 20
+    assert result["outcome"] == "rolled_back"
+    assert "backup took longer than its timeout of 1 s (dump_timeout)" in result["error"]
+    assert "rollback_start_old" in window.ran
+
+
+def dead_owner(path, **window):
+    """A journal whose running window's process is gone (a pid that no longer runs)."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    journal = read(path)
+    journal["window"] = dict({"status": "running", "kind": "upgrade", "started_at": "2026-12-04T10:00:00.000Z",
+                              "owner": {"pid": gone.pid, "start": "1", "boot": "x"}}, **window)
+    path.write_text(json.dumps(journal))
+
+
+def test_a_window_whose_own_process_died_is_rolled_back_by_the_next_start(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path, stop_old={"status": "done"}, heartbeat_prune={"status": "done"}, backup={"status": "done"},
+                  run_new={"status": "done"}, init={"status": "started"})
+    dead_owner(path)
+    window = Recorded(path)
+    result = window.run()
+    assert window.ran == ["rollback_stop_new", "rollback_verify", "rollback_restore", "rollback_start_old",
+                          "rollback_health", "rollback_ha_on"]
+    assert result["outcome"] == "rolled_back" and result["previous_owner_died"]
+    assert "own process" in result["error"] and "died during init" in result["error"]
+    journal = read(path)
+    assert journal["steps"]["init"]["status"] == "failed"
+    assert journal["window"]["previous_owner_died"]["step"] == "init"
+
+
+def test_a_window_whose_own_process_died_after_the_commit_point_is_finished(tmp_path):
+    path = tmp_path / "journal.json"
+    ready_journal(path, **WINDOW_DONE)
+    dead_owner(path)
+    window = Recorded(path)
+    result = window.run()
+    assert window.ran == ["ha_on"] and result["outcome"] == "committed"
+
+
+def test_the_async_limit_covers_every_timeout_and_the_undo(tmp_path):
+    p = dict(stop_timeout=60, dump_timeout=7200, load_timeout=1800, init_ready_timeout=600, init_timeout=1800,
+             health_timeout=960, restore_timeout=7200, ha_reload_wait=30, ha_reload="check")
+    assert upgrade_window.limit(p) > sum(p[k] for k in p if k.endswith("_timeout"))
+    bigger = dict(p, dump_timeout=p["dump_timeout"] + 100)
+    assert upgrade_window.limit(bigger) == upgrade_window.limit(p) + 100
