@@ -43,7 +43,7 @@ description:
     by OMS, as the rollback playbook does. The new container has restart policy C(no) until the
     commit point, then the old container's, so a reboot never starts a half-migrated 4.2.0.
   - A window whose own process died (killed, out of memory, a reboot) is finished by the next start
-    of this module or of M(obtools.oms.oms_rollback_window): rolled back before the commit point,
+    of this module or of M(obtools.oms.oms_rollback_window), rolled back before the commit point,
     finished after it, saying that the process died (RV(previous_owner_died)).
   - To stop a running window by hand, create the file C(<journal_path>.stop); SIGHUP and SIGTERM
     are ignored (a lost SSH session may send them). Before the commit point it rolls back at the next step boundary; after it, it
