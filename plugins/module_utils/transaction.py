@@ -289,6 +289,7 @@ class Transaction(object):
         if self.died:
             fields["previous_owner_died"] = dict(owner=self.died.get("owner"), kind=self.died.get("kind"),
                                                  started_at=self.died.get("started_at"), step=self.last_begun())
+            self.warn(self.died_message() + ": this run finishes its transaction from the journal %s" % self.path)
         self.set_window(**fields)
         previous = [(sig, signal.signal(sig, signal.SIG_IGN)) for sig in (signal.SIGHUP, signal.SIGTERM)]
         try:
@@ -319,8 +320,7 @@ class Transaction(object):
 
     def recover_from_death(self) -> Dict[str, Any]:
         step = self.last_begun()
-        error = self.died_message()
-        self.warn(error + "; this run finishes its transaction: it rolls back")
+        error = self.died_message() + "; this run rolled it back"
         if step and self.status(step) == "started":
             self.record(step, "failed", error=error)
         return self.after_failure(step, error)

@@ -10,6 +10,7 @@ Never down. The step at which the kill lands is drawn (seeded, printed; OMS_KILL
 import json
 import os
 import random
+import signal
 import subprocess
 import time
 
@@ -181,3 +182,34 @@ def test_controller_killed_in_the_rollback_window_4_1_1_still_serves(instance):
     assert j["steps"]["rollback_report"]["status"] == "done"
     assert j["steps"]["rollback_restore"]["attempts"] == 1, j["steps"]["rollback_restore"]
     assert serves(d, d["old_container"])
+
+
+def test_the_windows_own_process_killed_with_its_controller_then_a_rollback_run_finishes_it(instance, testbed):
+    """The window's process SIGKILLed during docker_init.sh (the OOM killer, a crash) after its
+    controller was killed too: nothing on the host finishes it, and the next run of the rollback
+    playbook does, from the journal, saying that the process died: 4.1.1 serves, rows as before by
+    the tests' own reading, ha.config as found."""
+    d = instance
+    journal_path = os.path.join(d["backup_dir"], "oms_upgrade_journal.json")
+    ha_before = json.loads(set_ha(d, enable=True))
+    before = table_rows(d)
+    testbed.set_profile(INSTANCE, "slow_init")  # docker_init.sh runs 30 s: the kill lands inside it
+    try:
+        inventory = write_inventory(d)
+        assert kill_when_started(playbook_command(inventory, "upgrade"), inventory, journal_path, "init"), \
+            "the run ended before init started"
+        window = read_journal(journal_path)["window"]
+        os.kill(window["owner"]["pid"], signal.SIGKILL)
+        time.sleep(3)
+        assert read_journal(journal_path)["window"]["status"] == "running"  # nobody finished it
+        rollback = run_playbook(write_inventory(d), "rollback")
+    finally:
+        testbed.set_profile(INSTANCE, "short")
+    assert rollback.rc == 0, tail(rollback)
+    assert "own process (pid %s" % window["owner"]["pid"] in rollback.output, tail(rollback)
+    assert serves(d, d["old_container"]), tail(rollback)
+    assert differences(before, table_rows(d)) == []
+    ha_after = json.loads(ha_raw(d))
+    assert dict(ha_after, refetchStoreIntervalMin=None) == dict(ha_before, refetchStoreIntervalMin=None), \
+        (ha_before, ha_after)
+    assert read_journal(journal_path)["window"]["previous_owner_died"]["step"] == "init"

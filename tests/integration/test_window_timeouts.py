@@ -1,0 +1,49 @@
+"""A documented timeout is enforced by the step it names (issue 27): a dump slower than
+oms_upgrade_dump_timeout fails the window's step 2.3, its clients are killed, and the window rolls
+back on the host (4.1.1 serving, rows as before, by the tests' own reading) instead of hanging
+inside the downtime until the job's async limit.
+
+The slow dump is the real mysqldump behind a wrapper that waits first (oms_upgrade_mysqldump_path),
+as a MetaDB behind a slow link would make it.
+"""
+import os
+import stat
+import subprocess
+import tempfile
+
+import docker
+
+from playbooks import journal, run_playbook, serves, tail, write_inventory
+from rows import differences, table_rows
+
+SLOW_MYSQLDUMP = """#!/bin/sh
+# mysqldump that takes its time before it starts (but answers --version at once)
+case "$1" in --version|-V) ;; *) sleep 30 ;; esac
+exec mysqldump "$@"
+"""
+
+
+def test_a_dump_slower_than_its_timeout_rolls_back(instance):
+    d = instance
+    before = table_rows(d)
+    work = tempfile.mkdtemp(prefix="oms-slow-dump-")
+    wrapper = os.path.join(work, "mysqldump")
+    with open(wrapper, "w") as handle:
+        handle.write(SLOW_MYSQLDUMP)
+    os.chmod(wrapper, stat.S_IRWXU)
+    run = run_playbook(write_inventory(d), "upgrade", {"oms_upgrade_mysqldump_path": wrapper,
+                                                       "oms_upgrade_dump_timeout": "5"})
+    assert run.rc != 0, tail(run)
+    j = journal(d)
+    window = j["window"]
+    assert window["outcome"] == "rolled_back", window
+    assert "backup took longer than its timeout of 5 s (dump_timeout)" in window["error"], window
+    assert j["steps"]["backup"]["status"] == "failed"
+    # the dump's clients were killed: none is left running the wrapper
+    assert subprocess.run(["pgrep", "-f", wrapper], stdout=subprocess.PIPE, check=False).stdout == b""
+    assert "dump_timeout" in run.output, tail(run)
+    assert serves(d, d["old_container"]), tail(run)
+    assert docker.from_env().containers.get(d["old_container"]).status == "running"
+    assert differences(before, table_rows(d)) == []
+    # the window never got to the new container: nothing of it to undo
+    assert "run_new" not in j["steps"] and j["steps"]["rollback_start_old"]["status"] == "done"
