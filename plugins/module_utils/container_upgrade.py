@@ -144,6 +144,25 @@ class ContainerUpgrade(object):
         return dict(changed=True, container=container, restart_policy_before=policy_before,
                     stopped_at=container["finished_at"] or utc_now(), diff=diff)
 
+    def absent(self):
+        """Remove a stopped container that an earlier attempt created (container_id: its id as that
+        attempt recorded it); anything else of that name is left alone."""
+        inspect = self.client.inspect_container(self.name)
+        if inspect is None:
+            return dict(changed=False, container=None, removed=False)
+        container = self._describe(inspect)
+        if inspect["State"].get("Running"):
+            raise OmsError("%s runs: it is not removed" % self.name,
+                           "Stop it first if it is a leftover you no longer need, or choose another name")
+        wanted = self.params.get("container_id")
+        if wanted and inspect.get("Id") != wanted:
+            raise OmsError("%s is not the container the earlier attempt created (%s, not %s)"
+                           % (self.name, (inspect.get("Id") or "?")[:12], wanted[:12]),
+                           "Remove it by hand if it is a leftover (docker rm %s), or choose another name" % self.name)
+        if not self.check:
+            self.client.remove_container(self.name)
+        return dict(changed=True, container=container, removed=True)
+
     def started(self):
         inspect = self._require(self.name)
         policy_before = restart_policy_string(inspect.get("HostConfig"))
@@ -529,4 +548,6 @@ def journal_data(state, result):
                 "init_attempts": result.get("attempts"),
                 "ready_wait_seconds": result.get("ready_wait_seconds"),
                 "ready_at": result.get("ready_at"), "ready_probe": result.get("ready_probe")}
+    if state == "absent":
+        return {"removed": result.get("removed", False)}
     return {"started_at": result.get("started_at")}

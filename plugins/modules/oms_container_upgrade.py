@@ -59,9 +59,16 @@ options:
         C(supervisorctl), the script is run again every O(init_retry_interval) seconds within
         the same O(init_ready_timeout).
       - V(started) starts a stopped container (rollback to the old container).
+      - V(absent) removes the stopped container O(name), only when its id is O(container_id) (when
+        given); a running one fails the task. The upgrade role removes with it the exited new
+        container of an attempt that was rolled back, so that the next attempt can create it again.
     type: str
     required: true
-    choices: [stopped, image_loaded, upgraded, initialized, started]
+    choices: [stopped, image_loaded, upgraded, initialized, started, absent]
+  container_id:
+    description:
+      - With O(state=absent), the id the container must have (the one an earlier attempt recorded).
+    type: str
   stop_timeout:
     description:
       - Seconds the container gets to stop before it is killed (O(state=stopped)).
@@ -274,6 +281,11 @@ journal:
     written: {description: Whether the journal could be written., type: bool, returned: always}
     status: {description: The status written (V(done) or V(failed))., type: str, returned: when written}
     error: {description: Why the journal could not be written., type: str, returned: when not written}
+removed:
+  description: With O(state=absent), whether the container was removed.
+  returned: when O(state=absent)
+  type: bool
+  sample: true
 container:
   description:
     - The container O(name) after the task (for O(state=upgraded) in check mode, before it).
@@ -488,7 +500,8 @@ def main():
     argument_spec.update(
         name=dict(type="str"),
         state=dict(type="str", required=True,
-                   choices=["stopped", "image_loaded", "upgraded", "initialized", "started"]),
+                   choices=["stopped", "image_loaded", "upgraded", "initialized", "started", "absent"]),
+        container_id=dict(type="str"),
         stop_timeout=dict(type="int", default=60),
         image=dict(type="str"),
         image_archive=dict(type="path"),
@@ -516,6 +529,7 @@ def main():
             ("state", "stopped", ["name"]),
             ("state", "initialized", ["name"]),
             ("state", "started", ["name"]),
+            ("state", "absent", ["name"]),
         ],
         required_together=[["ssl_certificate", "ssl_key"]],
         required_by=step_journal.JOURNAL_REQUIRED_BY,

@@ -47,3 +47,25 @@ def test_a_dump_slower_than_its_timeout_rolls_back(instance):
     assert differences(before, table_rows(d)) == []
     # the window never got to the new container: nothing of it to undo
     assert "run_new" not in j["steps"] and j["steps"]["rollback_start_old"]["status"] == "done"
+
+
+def test_a_new_attempt_removes_the_new_container_a_rolled_back_attempt_created(instance, testbed):
+    """docker_init.sh fails: the attempt rolls back, leaving its exited 4.2.0 container. The next
+    run starts a new attempt, removes that container (stopped, the id its journal recorded) and
+    upgrades, with no docker rm typed in between."""
+    from conftest import INSTANCE
+    d = instance
+    inventory = write_inventory(d)
+    testbed.set_faults(INSTANCE, ["init_fail_halfway"])
+    try:
+        failed = run_playbook(inventory, "upgrade")
+    finally:
+        testbed.set_faults(INSTANCE, [])
+    assert failed.rc != 0 and journal(d)["window"]["outcome"] == "rolled_back", tail(failed)
+    left = docker.from_env().containers.get(d["new_container"])
+    assert left.status == "exited"
+    again = run_playbook(inventory, "upgrade")
+    assert again.rc == 0, tail(again)
+    assert "Remove the new container the rolled-back attempt created" in again.output
+    new = docker.from_env().containers.get(d["new_container"])
+    assert new.id != left.id and new.status == "running"

@@ -54,7 +54,11 @@ def test_every_step_but_the_report_can_end_the_run():
     assert sorted(set(steps[:-1]) - hooked_steps()) == []
 
 
+# The one end_host that is no test hook: a run that follows another run's window ends there.
+NOT_HOOKS = ("follow_end.yml",)
+
+
 def test_the_hooks_are_in_main_yml_only():
     others = [os.path.basename(path) for path in glob.glob(os.path.join(ROOT, "roles", "*", "tasks", "*.yml"))
-              if os.path.basename(path) != "main.yml" and end_hosts(path)]
+              if os.path.basename(path) not in ("main.yml",) + NOT_HOOKS and end_hosts(path)]
     assert others == []
