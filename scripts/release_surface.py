@@ -103,18 +103,18 @@ def floor(requirement):
 
 
 def tested_cores(root):
-    """The floor (matrix.sh tests the lowest core runtime.yml claims), every X.Y.Z outside comments
-    in scripts/matrix.sh, and requirements.txt's ansible-core (every stage of scripts/test.sh)."""
+    """Every X.Y.Z outside comments in scripts/matrix.sh, the floor if matrix.sh reads it from
+    meta/runtime.yml (requires_ansible) to test it, and requirements.txt's ansible-core (every stage
+    of scripts/test.sh)."""
     cores = set()
-    low = floor(requires_ansible(root))
-    if low:
-        cores.add(low if low.count(".") == 2 else low + ".0")
     matrix = os.path.join(root, "scripts", "matrix.sh")
     if os.path.exists(matrix):
         with open(matrix) as f:
-            for line in f:
-                code = line.split("#", 1)[0]
-                cores.update(".".join(m) for m in VERSION.findall(code))
+            code = "".join(line.split("#", 1)[0] + "\n" for line in f)
+        cores.update(".".join(m) for m in VERSION.findall(code))
+        low = floor(requires_ansible(root))
+        if low and "requires_ansible" in code:
+            cores.add(low if low.count(".") == 2 else low + ".0")
     requirements = os.path.join(root, "requirements.txt")
     if os.path.exists(requirements):
         with open(requirements) as f:
