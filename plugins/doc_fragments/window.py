@@ -77,6 +77,7 @@ options:
         since T1 (O(refetch_margin_min) added), never lower than it was. With HA off, nothing else
         changes.
     type: bool
+    version_added: 0.2.0
   refetch_margin_min:
     description: Minutes added to the downtime since T1 for C(refetchStoreIntervalMin).
     type: int
@@ -94,12 +95,15 @@ options:
     type: str
     choices: [none, check, restart]
     default: check
+    version_added: 0.2.0
   ha_reload_wait:
     description: Seconds to wait for the sign of O(ha_reload) (again after a restart).
     type: int
     default: 30
+    version_added: 0.2.0
   ha_reload_logs:
     description: Where OMS would show the sign, inside the container (a shell pattern).
     type: str
     default: /home/admin/logs/*.log
+    version_added: 0.2.0
 '''

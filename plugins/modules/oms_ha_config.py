@@ -78,6 +78,7 @@ options:
         O(restore).
       - Mutually exclusive with O(settings) and O(value).
     type: dict
+    version_added: 0.2.0
   restore_for:
     description:
       - Which step O(restore) is. V(upgrade) is step 8, C(perceiveStoreClientCheckpoint) true when
@@ -87,10 +88,12 @@ options:
     type: str
     choices: [upgrade, rollback]
     default: upgrade
+    version_added: 0.2.0
   enable_after:
     description:
       - C(enable) after O(restore). When not given, as it was in O(restore) (before step 1).
     type: bool
+    version_added: 0.2.0
   perceive_checkpoint:
     description:
       - With O(restore_for=upgrade) and HA on, V(true) sets C(perceiveStoreClientCheckpoint) true
@@ -99,6 +102,7 @@ options:
         C(refetchStoreIntervalMin) is computed from O(downtime_since).
     type: bool
     default: true
+    version_added: 0.2.0
   reload:
     description:
       - After a write that changed C(ha.config), whether to check that the OMS running in
@@ -112,24 +116,29 @@ options:
     type: str
     choices: [none, check, restart]
     default: none
+    version_added: 0.2.0
   container:
     description:
       - The running OMS container whose console must take the new value. Required unless
         O(reload=none).
     type: str
+    version_added: 0.2.0
   reload_wait:
     description: Seconds to wait for the sign after the write (and again after a restart).
     type: int
     default: 30
+    version_added: 0.2.0
   reload_logs:
     description:
       - Where OMS would show the sign, inside O(container) (a shell pattern).
     type: str
     default: /home/admin/logs/*.log
+    version_added: 0.2.0
   restart_timeout:
     description: Seconds to wait, after a restart, until every server is Online again.
     type: int
     default: 960
+    version_added: 0.2.0
 notes:
   - Whether a running OMS console notices the new value at once is not documented. The upgrade
     role writes HA off before the old container stops and HA on after the new one passed health.

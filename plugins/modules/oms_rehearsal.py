@@ -70,6 +70,7 @@ options:
         the serving deployment from it instead of this host's engine and files (O(config_file) is
         then not read), and removes it once read.
     type: path
+    version_added: 0.2.0
   rehearsal_host:
     description:
       - The inventory name of this host when it is not the OMS host (the role's C(oms_rehearsal_host)),
@@ -77,6 +78,7 @@ options:
         (the free memory, a missing image tarball, a mount of the OMS host's that this host lacks,
         which is left out with a warning).
     type: str
+    version_added: 0.2.0
   image_archive:
     description:
       - The tarball of O(image) (docker save), loaded when the image is not present (as the upgrade's

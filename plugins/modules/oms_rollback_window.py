@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: oms_rollback_window
 short_description: Run the rollback (steps 9.1 to 9.6) as one transaction on the OMS host
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Runs, in one process on the OMS host, a rollback of OMS from 4.2.0-CE to 4.1.1-CE. Step 9.1,
     HA off in C(ha.config), right before the stop. Step 9.2, C(docker stop) the new container

@@ -134,6 +134,7 @@ options:
         (and leaves it as it was where it does not); V(false) sets it false. See O(ha_enable_after).
     type: bool
     default: true
+    version_added: 0.2.0
   auto_rollback:
     description:
       - Roll back on the host (steps 9.2 to 9.5) when a step fails before the commit point.

@@ -2,11 +2,15 @@
 
 - No URL in what ships that points where nothing is published (the collection has no public home
   yet: it installs from the tarball or a checkout).
-- One version everywhere: galaxy.yml's, every version_added of the modules and doc fragments,
-  the released changelog; no "removed in" a version that was never released.
+- One version everywhere: galaxy.yml's (a release's X.Y.Z on its release commit, the next
+  release's X.Y.Z-devN on every other: tests/unit/test_changelog_coverage.py), every version_added
+  of the modules and doc fragments a released version or the next release's, no "removed in" a
+  version that was never released.
 - The changelog antsibull-changelog renders for the release is right: no markup printed
-  literally, every module listed as new in the release that added it, and the first release
-  reports neither breaking changes nor fixes of code that was never released.
+  literally, every module listed as new in the release that added it, the first release
+  reports neither breaking changes nor fixes of code that was never released, and no release
+  says another ansible-core floor or other tested cores than it had (meta/runtime.yml,
+  scripts/matrix.sh; the last release's from changelogs/.released-surface.json).
 - The tarball built from a tree full of what the developers' tools generate (venvs, caches,
   build directories) ships none of it, and ships the changelog.
 """
@@ -24,6 +28,10 @@ import pytest
 import yaml
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+import changelog_check  # noqa: E402
+import release_surface  # noqa: E402
+
 BIN = os.path.dirname(sys.executable)
 # ansible-doc markup that RST prints as it is (fragments are RST: ``code``)
 MARKUP = re.compile(r"\b(?:O|V|C|M|RV|E|P|I|B|U|L)\([^)]*\)")
@@ -83,6 +91,11 @@ def released():
         return yaml.safe_load(f).get("releases") or {}
 
 
+def release():
+    """The release this tree is or leads to: galaxy.yml's version without -devN."""
+    return changelog_check.release_of(galaxy()["version"])
+
+
 def test_no_shipped_file_points_where_nothing_is_published():
     g = galaxy()
     for key in ("repository", "documentation", "homepage", "issues"):
@@ -98,7 +111,9 @@ def test_no_shipped_file_points_where_nothing_is_published():
 
 def test_one_version_everywhere():
     version = str(galaxy()["version"])
-    assert version in released(), "changelogs/changelog.yaml has no release %s" % version
+    if version == release():
+        assert version in released(), "changelogs/changelog.yaml has no release %s" % version
+    allowed = set(released()) | {release()}
     wrong = []
     paths = glob.glob(os.path.join(REPO, "plugins", "modules", "*.py")) + \
         glob.glob(os.path.join(REPO, "plugins", "doc_fragments", "*.py"))
@@ -107,23 +122,25 @@ def test_one_version_everywhere():
         found = versions_added(documentation(path), os.path.basename(path))
         if "/modules/" in path:
             assert any(w.count(".") == 1 for w, _v in found), "%s has no version_added" % path
-        wrong += ["%s: %s" % (w, v) for w, v in found if v not in released()]
+        wrong += ["%s: %s" % (w, v) for w, v in found if v not in allowed]
         with open(path) as f:
             for said in re.findall(r"removed in\s+(\d+\.\d+\.\d+)", f.read()):
                 if said not in released():
                     wrong.append("%s says removed in %s, never released" % (path, said))
-    assert wrong == [], "version_added or 'removed in' of an unreleased version:\n" + "\n".join(wrong)
+    assert wrong == [], "version_added of neither a release nor %s, or 'removed in' of an unreleased version:\n" % (
+        release()) + "\n".join(wrong)
     for path in glob.glob(os.path.join(REPO, "**", "*"), recursive=True):
         if os.path.basename(path) in ("ee-requirements.yml", "README.md") and ".venv" not in path:
             with open(path) as f:
-                for said in re.findall(r"obtools-oms-(\d+\.\d+\.\d+)\.tar\.gz", f.read()):
+                for said in re.findall(r"obtools-oms-(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)\.tar\.gz", f.read()):
                     assert said == version, "%s names the tarball of %s" % (path, said)
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """CHANGELOG.rst as antsibull-changelog renders this release, in a scratch copy: fragments
-    still lying in changelogs/fragments are folded into the release (--update-existing)."""
+    """CHANGELOG.rst as antsibull-changelog renders it, in a scratch copy: the releases alone
+    (generate: what CHANGELOG.rst must be), then with the fragments still lying in
+    changelogs/fragments folded into the release this tree leads to (release --version)."""
     scratch = tmp_path_factory.mktemp("changelog") / "ansible_collections" / "obtools" / "oms"
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True,
                            stdout=subprocess.PIPE, universal_newlines=True).stdout.split("\n")
@@ -135,13 +152,14 @@ def rendered(tmp_path_factory):
     fragments = glob.glob(str(scratch / "changelogs" / "fragments" / "*.y*ml"))
     antsibull = tool("antsibull-changelog")
     subprocess.run([antsibull, "lint"], cwd=str(scratch), env=env, check=True)
-    if fragments:
-        cmd = [antsibull, "release", "--version", str(galaxy()["version"]), "--update-existing"]
-    else:
-        cmd = [antsibull, "generate"]
-    subprocess.run(cmd, cwd=str(scratch), env=env, check=True, stdout=subprocess.PIPE)
+    subprocess.run([antsibull, "generate"], cwd=str(scratch), env=env, check=True, stdout=subprocess.PIPE)
     with open(str(scratch / "CHANGELOG.rst")) as f:
-        return {"text": f.read(), "fragments": fragments}
+        generated = f.read()
+    if fragments:
+        cmd = [antsibull, "release", "--version", release(), "--update-existing"]
+        subprocess.run(cmd, cwd=str(scratch), env=env, check=True, stdout=subprocess.PIPE)
+    with open(str(scratch / "CHANGELOG.rst")) as f:
+        return {"text": f.read(), "generated": generated, "fragments": fragments}
 
 
 def section(text, version):
@@ -155,28 +173,41 @@ def section(text, version):
 def test_the_changelog_renders_the_release_truthfully(rendered):
     text = rendered["text"]
     assert MARKUP.findall(text) == [], "ansible-doc markup printed literally in CHANGELOG.rst"
-    version = str(galaxy()["version"])
+    version = release()
     this = section(text, version)
-    modules = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "plugins", "modules", "*.py")))
-    new = re.findall(r"^- obtools\.oms\.(\w+) - ", this.split("New Modules\n-----------\n", 1)[-1], re.M)
-    first = min(released(), key=lambda v: tuple(int(x) for x in v.split(".")))
+    paths = glob.glob(os.path.join(REPO, "plugins", "modules", "*.py"))
+    added_here = sorted(os.path.basename(p)[:-3] for p in paths
+                        if str(documentation(p).get("version_added")) == version)
+    new = re.findall(r"^- obtools\.oms\.(\w+) - ", this.split("New Modules\n-----------\n", 1)[-1], re.M) \
+        if "New Modules\n" in this else []
+    assert sorted(new) == added_here, (
+        "release %s must list as new exactly the modules with version_added: %s" % (version, version))
+    first = min(released(), key=changelog_check.version_key)
     if version == first:
-        assert sorted(new) == modules, (
-            "the first release must list every module as new: give a new module version_added: %s and "
-            "run antsibull-changelog release --version %s --update-existing" % (version, version))
+        assert len(added_here) == len(paths), "the first release lists every module as new"
         for heading in ("Breaking Changes", "Bugfixes", "Removed Features", "Deprecated Features"):
             assert heading not in this, "a first release has no %s (of code never released)" % heading
         assert "Release Summary" in this
 
 
+def test_the_rendered_changelog_says_the_cores_it_had(rendered):
+    """The release this tree leads to says HEAD's floor and tested cores; the last release says
+    its own (changelogs/.released-surface.json), not HEAD's."""
+    head = release_surface.surface(REPO)
+    found = ["v%s: %s" % (release(), c) for c in changelog_check.contradictions(
+        section(rendered["text"], release()), head["requires_ansible"], head["tested_cores"])]
+    snap = changelog_check.snapshot(REPO)
+    if snap["version"] != release():
+        found += ["v%s: %s" % (snap["version"], c) for c in changelog_check.contradictions(
+            section(rendered["text"], snap["version"]), snap["requires_ansible"], snap["tested_cores"])]
+    assert found == []
+
+
 def test_the_committed_changelog_is_the_rendered_one(rendered):
-    if rendered["fragments"]:
-        pytest.skip("fragments wait for `antsibull-changelog release --version %s --update-existing`"
-                    % galaxy()["version"])
+    """CHANGELOG.rst renders the releases of changelog.yaml (antsibull-changelog generate), no
+    more: what waits in fragments is not released."""
     with open(os.path.join(REPO, "CHANGELOG.rst")) as f:
-        assert f.read() == rendered["text"], (
-            "CHANGELOG.rst is stale: run antsibull-changelog release --version %s --update-existing"
-            % galaxy()["version"])
+        assert f.read() == rendered["generated"], "CHANGELOG.rst is stale: run antsibull-changelog generate"
 
 
 def test_no_markup_in_changelog_sources():
