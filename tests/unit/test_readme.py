@@ -725,6 +725,19 @@ def test_installed_with_p_the_playbooks_are_found_only_through_the_collections_p
                               universal_newlines=True, check=False)
         assert expected in done.stdout, "ANSIBLE_COLLECTIONS_PATH %s: %s" % (exported, done.stdout[-1000:])
         assert expected in readme() or exported, "the README does not quote %r" % expected
+    # or the README's ansible.cfg, in the directory the playbooks run from, instead of the export
+    configs = re.findall(r"```ini\n(.*?)```", readme(), flags=re.S)
+    assert [c for c in configs if "collections_path" in c], "the README shows no ansible.cfg collections_path"
+    config_dir = os.path.join(run.base, "with-ansible-cfg")
+    os.makedirs(config_dir, exist_ok=True)
+    shutil.copy2(os.path.join(run.cwd, "inventory.yml"), config_dir)
+    with open(os.path.join(config_dir, "ansible.cfg"), "w") as f:
+        f.write([c for c in configs if "collections_path" in c][0])  # as written: Ansible expands ~ itself
+    env = run.env()
+    env.pop("ANSIBLE_COLLECTIONS_PATH")
+    done = subprocess.run(argv, cwd=config_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, check=False)
+    assert done.returncode == 0 and "hosts (" in done.stdout, done.stdout[-1000:]
 
 
 def test_the_example_inventory_uses_https_and_a_vault_example_the_readme_explains(installed):
