@@ -12,7 +12,7 @@ all say HA is on.
 So the value OMS shows is looked for where it would show it: a line `ha.config reloaded: enable=...
 enableStore=... perceiveStoreClientCheckpoint=... refetchStoreIntervalMin=...` appended to the
 container's logs (/home/admin/logs/*.log by default) after the write. The test bed's simulator
-prints that line (tests/testbed/FIDELITY.md: a guess, with its unfavourable side
+prints that line (the repository's notes on the simulator's fidelity: a guess, with its unfavourable side
 `ha_config_cached`, read once at start); on a real OMS whose logs never show it, the check finds
 no sign and says so. What to do then is the mode's:
 - check: wait up to `wait` seconds for the sign; none (or one showing other values) is reported

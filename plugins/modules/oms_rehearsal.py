@@ -174,8 +174,9 @@ attributes:
     description: Not supported.
     support: none
 notes:
-  - A simulator stands in for OMS in the collection's tests (tests/testbed/FIDELITY.md); what real OMS
-    does inside the rehearsal's isolation beyond docker_init.sh is not proven.
+  - A simulator stands in for OMS in the collection's own tests (they are in its repository, not in
+    the built collection); what real OMS does inside the rehearsal's isolation beyond docker_init.sh
+    is not proven.
 """
 
 EXAMPLES = r"""

@@ -5,7 +5,7 @@ test-bed instance (OMS_TEST_INSTANCE). Each input is an inventory value, an -e s
 state of the host. Before and after the run, the test reads by its own means (preflight_state.py)
 the instance's containers and target image, the rows of its three MetaDB databases, and the
 listing of every backup directory involved: they must be identical, the run must fail, and its
-output must hold both what failed and what to do. The README's "Inputs the preflight refuses" lists
+output must hold both what failed and what to do. docs/troubleshooting.md's "Inputs the preflight refuses" lists
 the same inputs; docs/development/what-the-tests-prove.md the figures of this test's runs.
 OMS_BAD_INPUTS_SAMPLE=N runs a seeded sample of N of them (OMS_BAD_INPUTS_SEED), for CI.
 

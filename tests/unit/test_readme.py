@@ -1,8 +1,10 @@
 """The README is the users' page, and every command it gives works as written.
 
 - Each command in its shell code blocks is checked, none left out: `ansible-galaxy` (the install
-  blocks are run, each in an empty HOME, and must leave the collection where the Quick start
-  looks for it), `cp` (run: the file it copies out of the installed collection must be there),
+  blocks are run, each in an empty HOME: the Install section's in a copy of this checkout, the
+  Quick start's from the tarball built there, with -p into an empty directory, which its `export`
+  of ANSIBLE_COLLECTIONS_PATH must name), `cp` (run: the file it copies out of the installed
+  collection must be there), `ansible-builder` (`create` run with the checkout's EE definition),
   `ansible-vault` (run), `ansible-playbook` (options parsed by ansible-playbook's own parser;
   the playbook is one of the collection's; every `-e` variable is documented by the roles, with a
   value of its type; then run with `--list-hosts` against the inventory the Quick start copied,
@@ -12,15 +14,21 @@
   .ci/run calls it).
 - The Quick start rolls back without `oms_rollback_accept_data_loss`; the override is given only
   in a section of its own, which warns what it loses.
-- The two set-up commands for a fresh machine, in one code block of "Try it / develop it".
-- Outside that section the README names no developer file (tests/, molecule/, ...), and its links
-  lead to files the installed collection holds.
+- The two set-up commands for a fresh machine, in one code block of "Try it on the bundled test
+  bed (in a checkout of the repository)".
+- Outside the sections whose heading says they are for a checkout, the README names no developer
+  file (tests/, molecule/, ...), and its links lead to files the installed collection holds.
+- Installed with -p, the playbooks are found only with ANSIBLE_COLLECTIONS_PATH, as the README says;
+  the example inventory's consoles are on https with validate_certs true, and its vault example
+  decrypts with the demo vault password the README gives; the AWX project's playbooks parse.
+- The Quick start is run for real, as written, by tests/integration/test_readme_quick_start.py.
 - Every relative link of the repository's Markdown files resolves, anchors too.
 """
 
 import contextlib
 import glob
 import io
+import json
 import os
 import re
 import shlex
@@ -34,13 +42,19 @@ import yaml
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.dirname(sys.executable)
 README = os.path.join(REPO, "README.md")
-TRY_IT = "Try it / develop it"
+TRY_IT = "Try it on the bundled test bed (in a checkout of the repository)"
 QUICK_START = "Quick start"
 # Where the Quick start's commands stand for the user's own things.
 CHECKOUT = "/path/to/oms"
 # ansible-core's default collections path is ANSIBLE_HOME/collections, ANSIBLE_HOME ~/.ansible.
 DEFAULT_COLLECTIONS = "~/.ansible/collections"
-INSTALLED = DEFAULT_COLLECTIONS + "/ansible_collections/obtools/oms/"
+# Where the Quick start installs the tarball (-p), and takes the example inventory from.
+QUICK_COLLECTIONS = "~/oms-collections"
+INSTALLED = QUICK_COLLECTIONS + "/ansible_collections/obtools/oms/"
+# The demo vault password the example inventory's vaulted value decrypts with, as the README says.
+DEMO_VAULT_PASSWORD = re.compile(r"demo vault password `([^`]+)`")
+# A section for a checkout of the repository (its heading says so) may name the checkout's files.
+CHECKOUT_HEADING = re.compile(r"checkout", re.I)
 DEVELOPER_PATHS = ("tests/", "molecule/", "benchmarks/", "scripts/", ".ci/", "docs/development", "CONTRIBUTING.md")
 ROLES = ("oms_upgrade", "oms_rollback")
 SHELL_BLOCKS = ("", "sh", "bash", "shell", "console")
@@ -172,25 +186,26 @@ class Run(object):
         self.cwd = os.path.join(base, "work")
         self.checkout = os.path.join(base, "oms")
         self.vault_password = os.path.join(base, "vault-password")
+        self.exported = {}  # what the README's `export` commands set, for the commands after them
         for d in (self.home, self.cwd, self.checkout):
             os.makedirs(d, exist_ok=True)
         with open(self.vault_password, "w") as f:
-            f.write("not a real password\n")
+            f.write(demo_vault_password() + "\n")
 
     def env(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
         env.update(HOME=self.home, ANSIBLE_LOCALHOST_WARNING="false")
         env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
+        env.update(self.exported)
         return env
+
+    def expand(self, value):
+        """A shell word as bash expands it here: ~ at its start or after = (an assignment)."""
+        return re.sub(r"(^|=)~/", lambda m: m.group(1) + self.home + "/", value)
 
     def argv(self, argv):
         """The command as run here: the placeholders for the user's things replaced."""
-        out = []
-        for arg in argv:
-            arg = arg.replace(CHECKOUT, self.checkout)
-            if arg.startswith("~/"):
-                arg = os.path.join(self.home, arg[2:])
-            out.append(arg)
+        out = [self.expand(arg.replace(CHECKOUT, self.checkout)) for arg in argv]
         if out and out[0].startswith("ansible-"):
             out[0] = tool(out[0])
         # no terminal here: the vault password from a file
@@ -200,6 +215,11 @@ class Run(object):
         return out
 
     def run(self, argv, stdin=None):
+        if argv[0] == "export":
+            for assignment in argv[1:]:
+                name, _sep, value = assignment.partition("=")
+                self.exported[name] = self.expand(value)
+            return 0, ""
         if argv[0] == "cd":
             if len(argv) != 2 or not os.path.isdir(self.argv(argv)[1]):
                 return 1, "cd: no directory %s" % argv[1:]
@@ -223,29 +243,65 @@ def copy_checkout(target):
         subprocess.run(git + args, cwd=target, check=True, stdout=subprocess.PIPE)
 
 
+def demo_vault_password():
+    found = DEMO_VAULT_PASSWORD.findall(readme())
+    assert len(set(found)) == 1, "the README gives the example inventory's demo vault password once: %s" % found
+    return found[0]
+
+
+def install_path(cmd):
+    """Where an `ansible-galaxy collection install` puts the collection, as written (-p, else the default)."""
+    for flag in ("-p", "--collections-path"):
+        if flag in cmd.argv[:-1]:
+            return cmd.argv[cmd.argv.index(flag) + 1]
+    return DEFAULT_COLLECTIONS
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """Each block of the README that installs the collection, run as written in an empty HOME of
-    its own; the first one's Run (the collection installed where the Quick start takes it from)."""
-    runs, problems = [], []
+    its own: the Install section's blocks from a copy of this checkout, the Quick start's from the
+    tarball the first one built, in a directory of the user's. {"runs": [Run], "quick": the Quick
+    start's Run (its commands run there next), "problems": [...]}."""
+    runs, problems, quick = [], [], None
     blocks = {}
     for cmd in commands(readme()):
         blocks.setdefault(cmd.block, []).append(cmd)
+    tarball = None
     for block in sorted(blocks):
         cmds = blocks[block]
-        if not any(c.argv[0] == "ansible-galaxy" and c.argv[1:3] == ["collection", "install"] for c in cmds):
+        installs = [c for c in cmds if c.argv[0] == "ansible-galaxy" and c.argv[1:3] == ["collection", "install"]]
+        if not installs:
             continue
         run = Run(str(tmp_path_factory.mktemp("install")))
         copy_checkout(run.checkout)
+        if cmds[0].section == QUICK_START:
+            if tarball is None:
+                problems.append("the Quick start installs a tarball no block of the Install section built")
+                continue
+            shutil.copy2(tarball, run.cwd)
         for cmd in cmds:
             rc, out = run.run(cmd.argv)
             if rc != 0:
                 problems.append("%r failed (rc %s):\n%s" % (cmd, rc, out[-2000:]))
-        if not os.path.isfile(os.path.join(run.argv([INSTALLED])[0], "MANIFEST.json")):
-            problems.append("block %d (%s) installs no collection at %s" % (block, cmds[0].section, INSTALLED))
-        run.cwd = os.path.join(run.base, "work")  # the Quick start runs in a directory of the user's
+        where = install_path(installs[0])
+        if not os.path.isfile(os.path.join(run.expand(where), "ansible_collections", "obtools", "oms", "MANIFEST.json")):
+            problems.append("block %d (%s) installs no collection at %s" % (block, cmds[0].section, where))
+        built = glob.glob(os.path.join(run.checkout, "obtools-oms-*.tar.gz"))
+        if tarball is None and built:
+            tarball = built[0]
+        if cmds[0].section == QUICK_START:
+            quick = run
+            for cmd in [c for c in commands(readme()) if c.section == QUICK_START and kind(c) == "cp"]:
+                rc, out = run.run(cmd.argv)  # the inventory every later Quick start command names
+                if rc != 0:
+                    problems.append("%r failed (rc %s):\n%s" % (cmd, rc, out[-2000:]))
+            if where != QUICK_COLLECTIONS:
+                problems.append("the Quick start installs into %s; this test expects %s" % (where, QUICK_COLLECTIONS))
+        else:
+            run.cwd = os.path.join(run.base, "work")  # the Quick start runs in a directory of the user's
         runs.append(run)
-    return {"runs": runs, "problems": problems}
+    return {"runs": runs, "quick": quick, "problems": problems}
 
 
 # --- one check per kind of command ----------------------------------------------------------------
@@ -283,8 +339,8 @@ def check_galaxy(cmd, run):
             problems.append("%s: the collection has no public home; install from the checkout" % arg)
         if arg.startswith("git+file://") and not arg.startswith("git+file://" + CHECKOUT):
             problems.append("%s: name the checkout as %s" % (arg, CHECKOUT))
-    if options.action == "install" and cmd.section not in ("Install",):
-        problems.append("installs outside the Install section")
+    if options.action == "install" and cmd.section not in ("Install", QUICK_START):
+        problems.append("installs outside the Install section and the Quick start")
     return problems  # the install blocks themselves are run by the `installed` fixture
 
 
@@ -370,6 +426,41 @@ def playbook_runs(cmds, run):
     return {text: found[key] for text, key in key_of.items()}
 
 
+def check_export(cmd, run):
+    """The Quick start tells Ansible where it installed the collection (-p): the same directory."""
+    problems = []
+    for assignment in cmd.argv[1:]:
+        name, _sep, value = assignment.partition("=")
+        if name != "ANSIBLE_COLLECTIONS_PATH":
+            problems.append("export %s: only ANSIBLE_COLLECTIONS_PATH is checked" % name)
+        elif value != QUICK_COLLECTIONS:
+            problems.append("export %s=%s: the Quick start installs into %s" % (name, value, QUICK_COLLECTIONS))
+    return problems or ([] if len(cmd.argv) > 1 else ["export of nothing"])
+
+
+def check_builder(cmd, run):
+    """ansible-builder with the checkout's EE definition: `create` (what build does before it needs a
+    registry for the base image) is run in the checkout, after the tarball it takes is built."""
+    argv = cmd.argv
+    if argv[1:2] not in (["build"], ["create"]):
+        return ["ansible-builder %s: only build and create are checked" % argv[1:2]]
+    definition = argv[argv.index("--file") + 1] if "--file" in argv[:-1] else "execution-environment.yml"
+    if not os.path.isfile(os.path.join(REPO, definition)):
+        return ["--file %s: no such EE definition in the checkout" % definition]
+    rc, out = run.run(["ansible-galaxy", "collection", "build", "--force", "--output-path", CHECKOUT, CHECKOUT])
+    if rc != 0:
+        return ["the tarball for the EE was not built: %s" % out[-500:]]
+    context = os.path.join(run.base, "ee-context")
+    done = subprocess.run([tool("ansible-builder"), "create", "--file", definition, "--context", context],
+                          cwd=run.checkout, env=run.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, check=False)
+    if done.returncode != 0:
+        return ["ansible-builder create fails: %s" % done.stdout[-800:]]
+    if not glob.glob(os.path.join(context, "_build", "collections", "obtools-oms-*.tar.gz")):
+        return ["the EE's build context holds no obtools-oms tarball"]
+    return []
+
+
 def check_doc(cmd, run):
     rc, out = run.run(cmd.argv)
     return [] if rc == 0 else ["ansible-doc fails: %s" % out[-500:]]
@@ -415,7 +506,8 @@ def kind(cmd):
     argv = cmd.argv
     if argv[0] == "bash":
         return "bash"
-    if argv[0] in ("ansible-playbook", "ansible-galaxy", "ansible-vault", "ansible-doc", "cp", "cd"):
+    if argv[0] in ("ansible-playbook", "ansible-galaxy", "ansible-vault", "ansible-doc", "ansible-builder", "cp", "cd",
+                   "export"):
         return argv[0]
     if os.path.basename(argv[0]) in ("pip", "pip3") or (argv[0].startswith("python") and argv[1:3] == ["-m", "pip"]):
         return "pip"
@@ -424,7 +516,8 @@ def kind(cmd):
     return None
 
 
-CHECKS = {"bash": check_bash, "ansible-galaxy": check_galaxy, "ansible-vault": check_vault,
+CHECKS = {"bash": check_bash, "ansible-galaxy": check_galaxy, "ansible-vault": check_vault, "export": check_export,
+          "ansible-builder": check_builder,
           "ansible-doc": check_doc, "cp": check_cp, "pip": check_pip, "venv": check_venv}
 
 
@@ -456,9 +549,11 @@ def problems_of(cmds, run):
 
 def test_the_install_blocks_install_the_collection_where_the_quick_start_takes_it_from(installed):
     assert installed["runs"], "the README has no block that installs the collection"
-    assert len(installed["runs"]) >= 2, "the README installs from the tarball and from the checkout's git repository"
+    assert len(installed["runs"]) >= 3, ("the README installs from the tarball and from the checkout's git repository, "
+                                         "and the Quick start from the tarball with -p")
     assert installed["problems"] == []
-    shipped = installed["runs"][0].argv([INSTALLED])[0]
+    assert installed["quick"] is not None, "the Quick start installs no collection"
+    shipped = installed["quick"].argv([INSTALLED])[0]
     for name in ("docs/inventory.example.yml", "README.md", "playbooks/upgrade.yml", "playbooks/rollback.yml"):
         assert os.path.isfile(os.path.join(shipped, name)), "the installed collection lacks %s" % name
 
@@ -468,7 +563,7 @@ def test_every_command_of_the_readme_is_checked_and_works_as_written(installed):
     assert len(cmds) > 10
     wanted = {"ansible-playbook", "ansible-galaxy", "cp", "bash", "pip"}
     assert wanted <= {kind(c) for c in cmds}, "the README gives fewer kinds of command than expected"
-    run = installed["runs"][0]
+    run = installed["quick"]
     found = {text: p for text, p in problems_of([c for c in cmds if kind(c) != "ansible-galaxy"], run).items() if p}
     for cmd in cmds:
         if kind(cmd) == "ansible-galaxy":
@@ -492,7 +587,12 @@ BROKEN = [
     ("ansible-playbook obtools.oms.upgrade -i inventory.yml -e oms_target_hosts=omsgroup", "matches no host"),
     ("ansible-galaxy collection install obtools-oms-9.9.9.tar.gz", "the tarball of this version"),
     ("ansible-galaxy collection install git+https://github.com/obtools/oms.git", "no public home"),
-    ("cp ~/.ansible/collections/ansible_collections/obtools/oms/tests/unit/test_readme.py inventory.yml", "not in the installed"),
+    ("cp ~/oms-collections/ansible_collections/obtools/oms/tests/unit/test_readme.py inventory.yml", "not in the installed"),
+    ("cp ~/.ansible/collections/ansible_collections/obtools/oms/docs/inventory.example.yml inventory.yml",
+     "copy from the installed collection"),
+    ("export ANSIBLE_COLLECTIONS_PATH=~/elsewhere", "installs into"),
+    ("export ANSIBLE_COLLECTION_PATH=~/oms-collections", "only ANSIBLE_COLLECTIONS_PATH"),
+    ("ansible-builder build --file ee.yml -t obtools-oms-ee", "no such EE definition"),
     ("/opt/obtools-oms/bin/pip install docker PyMySQL PyYAML", "ee-requirements"),
     ("python3.6 -m venv /opt/obtools-oms", "3.9 or later"),
     ("ansible-vault encrypt_string --ask-vault-pass --stdin-name oms_console_pasword", "no vaulted"),
@@ -507,9 +607,9 @@ def test_a_broken_command_is_caught(installed, line, expected):
     cmds = commands(text)
     assert cmds[-1].text == line
     if kind(cmds[-1]) == "ansible-galaxy":
-        found = check_galaxy(cmds[-1], installed["runs"][0])
+        found = check_galaxy(cmds[-1], installed["quick"])
     else:
-        found = problems_of(cmds, installed["runs"][0])[line]
+        found = problems_of(cmds, installed["quick"])[line]
     assert any(expected in p for p in found), "%s: %s" % (line, found)
 
 
@@ -551,10 +651,10 @@ def links(text):
 
 
 def test_outside_try_it_the_readme_names_no_developer_file_and_links_only_what_ships(installed):
-    shipped = installed["runs"][0].argv([INSTALLED])[0]
+    shipped = installed["quick"].argv([INSTALLED])[0]
     problems = []
     for heading, body in sections(readme()):
-        if heading == TRY_IT:
+        if CHECKOUT_HEADING.search(heading):
             continue
         for path in DEVELOPER_PATHS:
             for m in re.finditer(r"(?<![\w/.-])%s" % re.escape(path), body):
@@ -598,9 +698,98 @@ def test_the_developer_documents_hold_what_left_the_readme():
                                  "molecule/README.md", "bash scripts/demo.sh", "bash scripts/test.sh", "lanes"],
              "docs/development/what-the-tests-prove.md": ["test_controller_killed.py", "test_preflight_bad_inputs.py",
                                                           "test_secrets.py", "test_rehearse_playbook.py"],
-             "docs/development/benchmarks.md": ["benchmarks/run.py", "mydumper", "The dump in pieces"]}
+             "docs/development/benchmarks.md": ["benchmarks/run.py", "mydumper", "The dump in pieces"],
+             "docs/development/design.md": ["network_mode: none", "Predicted against measured", "The dump in pieces",
+                                            "oms_journal_info", "What makes it safe", "`<journal>.stop`"],
+             "docs/modules.md": ["group/obtools.oms.metadb", "oms_rollback_window", "journal_step"],
+             "docs/troubleshooting.md": ["Inputs the preflight refuses", "error 1044", "Failures, kills and the commit point"]}
     for name, wanted in homes.items():
         with open(os.path.join(REPO, name)) as f:
             text = f.read()
         assert [w for w in wanted if w not in text] == [], name
     assert glob.glob(os.path.join(REPO, "docs", "development", "*.md"))
+
+
+# --- what the README says of the collections path, the example inventory and AWX -------------------
+
+def test_installed_with_p_the_playbooks_are_found_only_through_the_collections_path(installed):
+    """The README's row: without ANSIBLE_COLLECTIONS_PATH, "could not be found"; with the Quick
+    start's export, found."""
+    run = installed["quick"]
+    argv = run.argv(["ansible-playbook", "obtools.oms.upgrade", "-i", "inventory.yml", "--list-hosts"])
+    for exported, expected in ((False, "could not be found"), (True, "hosts (")):
+        env = run.env()
+        if not exported:
+            env.pop("ANSIBLE_COLLECTIONS_PATH")
+        done = subprocess.run(argv, cwd=run.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, check=False)
+        assert expected in done.stdout, "ANSIBLE_COLLECTIONS_PATH %s: %s" % (exported, done.stdout[-1000:])
+        assert expected in readme() or exported, "the README does not quote %r" % expected
+    # or the README's ansible.cfg, in the directory the playbooks run from, instead of the export
+    configs = re.findall(r"```ini\n(.*?)```", readme(), flags=re.S)
+    assert [c for c in configs if "collections_path" in c], "the README shows no ansible.cfg collections_path"
+    config_dir = os.path.join(run.base, "with-ansible-cfg")
+    os.makedirs(config_dir, exist_ok=True)
+    shutil.copy2(os.path.join(run.cwd, "inventory.yml"), config_dir)
+    with open(os.path.join(config_dir, "ansible.cfg"), "w") as f:
+        f.write([c for c in configs if "collections_path" in c][0])  # as written: Ansible expands ~ itself
+    env = run.env()
+    env.pop("ANSIBLE_COLLECTIONS_PATH")
+    done = subprocess.run(argv, cwd=config_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, check=False)
+    assert done.returncode == 0 and "hosts (" in done.stdout, done.stdout[-1000:]
+
+
+def test_the_example_inventory_uses_https_and_a_vault_example_the_readme_explains(installed):
+    """Its hosts' consoles on https with the certificate checked; its vaulted console password
+    decrypts with the demo vault password the README gives, to the placeholder the README names,
+    and with any other password fails as the README says."""
+    run = installed["quick"]
+    playbook = os.path.join(run.base, "show-inventory.yml")
+    with open(playbook, "w") as f:
+        f.write("- hosts: oms\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug:\n"
+                "        msg: \"EXAMPLE {{ [inventory_hostname, oms_console_url, oms_console_validate_certs,"
+                " oms_console_password] | to_json }}\"\n"
+                "      delegate_to: localhost\n")
+    vault_file = os.path.join(run.base, "vault-try")
+    outputs = {}
+    for password in (demo_vault_password(), "not the demo password"):
+        with open(vault_file, "w") as f:
+            f.write(password + "\n")
+        outputs[password] = subprocess.run(
+            [tool("ansible-playbook"), "-i", "inventory.yml", playbook, "--vault-password-file", vault_file],
+            cwd=run.cwd, env=run.env(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, universal_newlines=True, check=False).stdout
+    shown = [json.loads(json.loads('"%s"' % m)) for m in re.findall(r'"msg": "EXAMPLE (.*)"', outputs[demo_vault_password()])]
+    assert len(shown) >= 2, outputs[demo_vault_password()][-1500:]
+    for host, url, validate_certs, password in shown:
+        assert url.startswith("https://") and validate_certs is True, (host, url, validate_certs)
+        assert password in readme(), "the README does not name the example's placeholder %r" % password
+    wrong = outputs["not the demo password"]
+    assert "Decryption failed (no vault secrets were found that could decrypt)" in wrong, wrong[-1500:]
+    assert "Decryption failed (no vault secrets were found that could decrypt)" in readme()
+
+
+def yaml_blocks(text):
+    """The YAML code blocks of a Markdown text, without the indentation of their fence."""
+    return ["\n".join(line[len(indent):] for line in body.split("\n"))
+            for indent, body in re.findall(r"^( *)```yaml\n(.*?)^ *```", text, flags=re.M | re.S)]
+
+
+def test_the_awx_project_playbooks_import_the_collection_s(installed):
+    run = installed["quick"]
+    bodies = dict(sections(readme()))
+    awx = [h for h in bodies if h.startswith("AWX")]
+    assert awx, "the README has no AWX section"
+    blocks = [b for b in yaml_blocks(bodies[awx[0]]) if "import_playbook" in b]
+    assert blocks, "the AWX section shows no project playbook"
+    for number, block in enumerate(blocks):
+        path = os.path.join(run.cwd, "awx-project-%d.yml" % number)
+        with open(path, "w") as f:
+            f.write(block)
+        done = subprocess.run([tool("ansible-playbook"), "-i", "inventory.yml", path, "--syntax-check"],
+                              cwd=run.cwd, env=run.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, check=False)
+        assert done.returncode == 0, done.stdout[-1500:]
+    for playbook in re.findall(r"`(obtools\.oms\.\w+)`\)", bodies[awx[0]]):
+        assert os.path.isfile(os.path.join(REPO, "playbooks", playbook.split(".")[-1] + ".yml")), playbook

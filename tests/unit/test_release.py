@@ -13,6 +13,11 @@
   scripts/matrix.sh; the last release's from changelogs/.released-surface.json).
 - The tarball built from a tree full of what the developers' tools generate (venvs, caches,
   build directories) ships none of it, and ships the changelog.
+- Nothing the tarball ships points at a file it does not ship: every text file in it (README,
+  docs, roles, module documentation, argument specs, comments) is walked for relative links, paths
+  of the repository the tarball lacks, and the developers' places (scripts/, tests/,
+  docs/development/, CONTRIBUTING.md...), outside the Markdown sections whose heading says they are
+  for a checkout of the repository.
 """
 
 import ast
@@ -265,3 +270,121 @@ def test_a_tarball_built_from_a_dirty_tree_ships_nothing_generated(tmp_path):
     for unwanted in ("changelogs/fragments", "tests", "molecule", "benchmarks", "scripts", ".ci") + \
             tuple(d.rstrip("/") for d in DEVELOPERS_DOCS):
         assert not [n for n in names if n == unwanted or n.startswith(unwanted + "/")], unwanted
+
+
+# --- nothing the tarball ships points at a file it does not ship ---------------------------------
+
+# The developers' places, named even where the file is gone from the checkout too.
+DEVELOPER_NAMES = re.compile(r"(?<![\w/.~-])(?:scripts/|tests/|docs/development|CONTRIBUTING\.md|molecule/|"
+                             r"benchmarks/|\.ci/)")
+# A word that reads as a file of the repository: a/b... or name.ext, not an absolute or ~ path or a URL.
+PATHLIKE = re.compile(r"(?<![\w/.~:$<{-])(?:\.\./|\./)*[\w-][\w.-]*(?:/[\w.*<>-]*)*")
+EXTENSIONS = (".md", ".yml", ".yaml", ".py", ".sh", ".txt", ".json", ".cfg", ".ini", ".toml", ".rst", ".gz")
+# The changelog records what changed in the repository (the EE definition of a checkout among it):
+# it may name the repository's files, never a developers' place.
+HISTORY = ("CHANGELOG.rst", "changelogs/")
+# A Markdown section whose heading says it is for a checkout of the repository may name its files.
+CHECKOUT_HEADING = re.compile(r"checkout", re.I)
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory):
+    """{name: text} of every text file the tarball built from this checkout ships."""
+    base = tmp_path_factory.mktemp("tarball")
+    tree = base / "ansible_collections" / "obtools" / "oms"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True,
+                           stdout=subprocess.PIPE, universal_newlines=True).stdout.split("\n")
+    for name in files:
+        if name and os.path.isfile(os.path.join(REPO, name)) and not name.startswith(".venv"):
+            os.makedirs(os.path.dirname(str(tree / name)), exist_ok=True)
+            shutil.copy2(os.path.join(REPO, name), str(tree / name))
+    subprocess.run([tool("ansible-galaxy"), "collection", "build", "--output-path", str(base / "dist"), str(tree)],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    texts, names = {}, set()
+    with tarfile.open(glob.glob(str(base / "dist" / "obtools-oms-*.tar.gz"))[0]) as tar:
+        for member in tar.getmembers():
+            names.add(member.name.rstrip("/"))
+            if member.isfile():
+                data = tar.extractfile(member).read()
+                if b"\0" not in data:
+                    texts[member.name] = data.decode("utf-8", "replace")
+    return {"texts": texts, "names": names}
+
+
+def markdown_outside_checkout_sections(text):
+    """The text of a Markdown file without the sections a heading marks as for a checkout."""
+    kept, skipping, level, fenced = [], False, 0, False
+    for line in text.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        heading = None if fenced else re.match(r"(#{1,6}) (.*)", line)
+        if heading:
+            if skipping and len(heading.group(1)) <= level:
+                skipping = False
+            if not skipping and CHECKOUT_HEADING.search(heading.group(2)):
+                skipping, level = True, len(heading.group(1))
+        kept.append("" if skipping else line)  # the lines keep their numbers
+    return "\n".join(kept)
+
+
+def unshipped_references(name, text, shipped):
+    """The paths a shipped file names that the tarball lacks (a path of the repository it does not
+    ship, or a developers' place), each with its line."""
+    def ships(path):
+        path = os.path.normpath(path).rstrip("/")
+        return path in shipped or any(n.startswith(path + "/") for n in shipped)
+
+    if name.endswith(".md"):
+        text = markdown_outside_checkout_sections(text)
+    found = []
+    for number, line in enumerate(text.split("\n"), 1):
+        for m in DEVELOPER_NAMES.finditer(line):
+            found.append("%s:%d names %s: %s" % (name, number, m.group(0), line.strip()[:160]))
+        for m in PATHLIKE.finditer(line):
+            token = m.group(0).rstrip(".-")
+            if name.startswith(HISTORY) or ("/" not in token.strip("./") and not token.endswith(EXTENSIONS)):
+                continue
+            candidates = [token, os.path.join(os.path.dirname(name), token)]
+            candidates = [c for c in candidates if not os.path.normpath(c).startswith("..")]
+            if not candidates or any(ships(c) for c in candidates):
+                continue
+            if any(os.path.exists(os.path.join(REPO, c)) for c in candidates):
+                found.append("%s:%d names %s, which the tarball lacks: %s" % (name, number, token, line.strip()[:160]))
+        for target in re.findall(r"\]\(([^)\s#]+)[^)]*\)", line):
+            if not re.match(r"[a-z]+:", target) and not ships(os.path.join(os.path.dirname(name), target)):
+                found.append("%s:%d links %s, which the tarball lacks" % (name, number, target))
+    return found
+
+
+def test_nothing_the_tarball_ships_points_at_a_file_it_does_not_ship(tarball):
+    texts = tarball["texts"]
+    assert "README.md" in texts and "plugins/modules/oms_rehearsal.py" in texts
+    assert "roles/oms_upgrade/meta/argument_specs.yml" in texts and "docs/inventory.example.yml" in texts
+    problems = []
+    for name, text in sorted(texts.items()):
+        problems += unshipped_references(name, text, tarball["names"])
+    assert problems == [], "\n".join(problems)
+
+
+POINTERS = [
+    ("README.md", "See [the guide](CONTRIBUTING.md).\n", "CONTRIBUTING.md"),
+    ("README.md", "Run `bash scripts/demo.sh`.\n", "scripts/"),
+    ("README.md", "## Install\n\nThe figures: docs/development/benchmarks.md\n", "docs/development"),
+    ("docs/obd.md", "[the inventory](../tests/integration/playbooks.py)\n", "tests/"),
+    ("plugins/modules/x.py", "    notes: the simulator (tests/testbed/FIDELITY.md)\n", "tests/"),
+    ("roles/oms_upgrade/README.md", "Build it with execution-environment.yml.\n", "execution-environment.yml"),
+    ("docs/obd.md", "[gone](missing.md)\n", "missing.md"),
+]
+
+
+@pytest.mark.parametrize("name,text,expected", POINTERS, ids=[p[1].strip()[:40] for p in POINTERS])
+def test_a_pointer_at_an_unshipped_file_is_caught(tarball, name, text, expected):
+    found = unshipped_references(name, text, tarball["names"])
+    assert any(expected in f for f in found), found
+
+
+def test_a_section_for_a_checkout_may_name_the_checkout_s_files(tarball):
+    text = ("# x\n\n## Try it (in a checkout of the repository)\n\n```sh\nbash scripts/demo.sh\n```\n"
+            "See CONTRIBUTING.md.\n\n## Licence\n\nSee [the guide](CONTRIBUTING.md).\n")
+    found = unshipped_references("README.md", text, tarball["names"])
+    assert found and all(f.startswith("README.md:12 ") for f in found), found

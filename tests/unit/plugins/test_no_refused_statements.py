@@ -1,6 +1,6 @@
 """Nothing in plugins/ may use a statement one of the MetaDB engines refuses, or a weaker client option.
 
-The README's "What makes it safe" says why the restore is proven without CHECKSUM TABLE: it
+docs/development/design.md's "What makes it safe" says why the restore is proven without CHECKSUM TABLE: it
 is a syntax error on OceanBase (1064), so a dump or restore built on it fails on most OMS deployments.
 --defaults-extra-file lets ~/.my.cnf on the OMS host override host, user and password.
 """
