@@ -17,23 +17,27 @@ options:
         dump). Once they pass, the dump's clients are killed and the step fails; before the commit point
         the window then rolls back.
     type: int
+    version_added: 0.2.0
     default: 7200
   restore_timeout:
     description:
       - Seconds the restore of the three databases may take (and, in the rollback, their load ahead of the
         stop). Once they pass, the load's clients are killed and the step fails.
     type: int
+    version_added: 0.2.0
     default: 7200
   run_id:
     description:
       - The run (one playbook run, from any controller) that starts the window, recorded as its owner's
         run. The upgrade's window also requires the preflight of this run.
     type: str
+    version_added: 0.2.0
   plan_only:
     description:
       - Touch nothing; return the window's steps and RV(limit), the longest it may run by its steps'
         timeouts (the role's C(async) limit).
     type: bool
+    version_added: 0.2.0
     default: false
   dump_parallel:
     description: Dump and restore the three databases side by side.

@@ -69,6 +69,7 @@ options:
     description:
       - With O(state=absent), the id the container must have (the one an earlier attempt recorded).
     type: str
+    version_added: 0.2.0
   stop_timeout:
     description:
       - Seconds the container gets to stop before it is killed (O(state=stopped)).

@@ -144,19 +144,23 @@ options:
   preflight_max_age:
     description: Seconds the preflight of this run may be old when the window stops the old container.
     type: int
+    version_added: 0.2.0
     default: 14400
   rehearsal_journal_path:
     description: The rehearsal's journal (M(obtools.oms.oms_rehearsal)), read for its verdict before the stop.
     type: path
+    version_added: 0.2.0
   rehearsal_required:
     description:
       - Refuse to stop the old container when the last rehearsal recorded in O(rehearsal_journal_path)
         failed or is older than O(rehearsal_max_age_hours) (none recorded refuses nothing).
     type: bool
+    version_added: 0.2.0
     default: false
   rehearsal_max_age_hours:
     description: The age in hours past which a rehearsal no longer lets the window through.
     type: float
+    version_added: 0.2.0
     default: 72
   stop_after:
     description:
