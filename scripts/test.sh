@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the collection, from a fresh machine: bash scripts/test.sh [STAGE...]
 # Stages: sanity lint docs unit ee matrix (static: no Docker) and testbed demo integration molecule
-# benchmark (on the test bed; demo is the first command of the README's "Try it / develop it", scripts/demo.sh, as a newcomer runs it). Named stages run one after another, in the order given.
+# benchmark (on the test bed; demo is the first command of the README's "Try it on the bundled test bed", scripts/demo.sh, as a newcomer runs it). Named stages run one after another, in the order given.
 # With no stage named (the README's second command, and CI), every stage runs, the static ones in
 # the background beside the test-bed ones, since those mostly wait on containers; and the
 # integration stage runs in four lanes side by side (two passes of the roles' tests, the single
