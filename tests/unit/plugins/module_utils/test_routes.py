@@ -122,3 +122,24 @@ def test_several_versions_in_one_tarball_are_refused():
     with pytest.raises(OmsError) as exc:
         routes.plan_route("4.2.0-CE", [both])
     assert "several OMS versions" in exc.value.msg
+
+
+def _repo_file(*parts):
+    import os
+    return os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", *parts)
+
+
+def test_the_table_shown_by_ansible_doc_and_docs_routes_md_is_the_one_in_routes_py():
+    import re
+
+    import yaml
+    with open(_repo_file("plugins", "modules", "oms_route_info.py")) as f:
+        source = f.read()
+    doc = yaml.safe_load(re.search(r"DOCUMENTATION = r'''(.*?)'''", source, re.S).group(1))
+    shown = [tuple(m.groups()) for m in (
+        re.match(r"^(\S+) -> (\S+), branch (\S+), image tag (\S+)\.$", note) for note in doc["notes"])
+        if m]
+    assert shown == [(h["source"], h["target"], h["branch"], h["image_tag"]) for h in routes.table()]
+    with open(_repo_file("docs", "routes.md")) as f:
+        rows = re.findall(r"^\| (\S+) -> (\S+) \| `(V[\d.]+)` \|", f.read(), re.M)
+    assert rows == [h[:3] for h in routes.HOPS]
