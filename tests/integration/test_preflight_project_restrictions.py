@@ -48,8 +48,8 @@ def test_a_pending_forward_switchover_is_refused(testbed, deployment, tmp_path):
     assert "mysql_orders_to_ob (np_4xtbsim0001): forward switchover not completed" in proc.stdout
 
 
-def test_the_dbas_delay_and_override_are_taken_from_the_command_line(testbed, deployment,
-                                                                    tmp_path):
+def test_the_dbas_delay_and_override_are_taken_from_the_command_line(
+        testbed, deployment, tmp_path):
     # A preflight that passes records itself in the journal: only the outcome is compared here.
     lag = ["sync_delay=%s:900" % LAGGING]
     proc, dummy = preflight(testbed, deployment, tmp_path, lag, oms_upgrade_max_sync_delay="1200")
