@@ -53,7 +53,7 @@ options:
         RV(restrictions).
     type: bool
     default: false
-    version_added: 0.1.0
+    version_added: 0.2.0
   max_sync_delay:
     description:
       - Seconds a running project's forward incremental synchronization may be behind (now minus
@@ -64,14 +64,14 @@ options:
         minutes), the strictest latency OMS itself names.
     type: int
     default: 300
-    version_added: 0.1.0
+    version_added: 0.2.0
   fail_on_restrictions:
     description:
       - With O(check_restrictions), fail when a restriction is not met. V(false) returns the same
         findings in RV(restrictions) and goes on (the DBA's decision to upgrade anyway).
     type: bool
     default: true
-    version_added: 0.1.0
+    version_added: 0.2.0
 attributes:
   check_mode:
     description: Can run in check mode and return what it would change without changing it.

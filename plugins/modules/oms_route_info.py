@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: oms_route_info
 short_description: Plan the documented upgrade route of OMS Community Edition from the tarballs given
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads the OMS tag in each image tarball (its manifest, without loading it) and plans the hops
     from O(running_version) to O(target_version) (default the newest tarball) along the routes
