@@ -133,7 +133,8 @@ done
 # CI at 84e0fa4, the longest of the three passes then.
 roles_integration_1=(tests/integration/test_oms_container_upgrade.py tests/integration/test_info_modules.py
                      tests/integration/test_rollback_without_t1.py tests/integration/test_secrets.py
-                     tests/integration/test_rollback_restore_ahead.py tests/integration/test_readme_quick_start.py)
+                     tests/integration/test_rollback_restore_ahead.py tests/integration/test_readme_quick_start.py
+                     tests/integration/test_window_timeouts.py)
 # The Docker daemon restart stops every container of the machine (the other passes' MetaDBs
 # too): it runs alone, after the rest.
 restart_integration=tests/integration/test_docker_daemon_restart.py
