@@ -36,6 +36,8 @@ server still kills it, the error names the variable and what the tenant's admini
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.obtools.oms.plugins.module_utils import dump_keys
+
 # the target duration of one piece where no timeout bounds it: short enough to spread a large
 # table over the workers with a short tail, long enough that mysqldump's start (about 30 ms:
 # connect, SHOW CREATE TABLE, ...) stays a few per cent
@@ -101,8 +103,19 @@ def range_where(key, low, high):
     return " AND ".join(parts) or "1=1"
 
 
+def piece_where(piece):
+    """The --where of a recorded range piece (integer key or key tuple), or None."""
+    if piece.get("keyset"):
+        return dump_keys.where(piece["keyset"], piece.get("from"), piece.get("to"))
+    if piece.get("key"):
+        return range_where(piece["key"], piece.get("from"), piece.get("to"))
+    return None
+
+
 def piece_args(piece):
     """(extra mysqldump options, table names) of a recorded piece."""
+    if piece.get("keyset"):
+        return ["--where=%s" % piece_where(piece)], [piece["table"]]
     if piece.get("key"):
         return ["--where=%s" % range_where(piece["key"], piece.get("from"), piece.get("to"))], [piece["table"]]
     return [], list(piece["tables"])
@@ -148,8 +161,11 @@ def plan_units(tables, target, rate=FIRST_RATE):
     """The data of one database as units, in table-name order.
 
     `tables`: [{"table", "key" (or None), "low", "high", "row_bytes", "rows" (estimate or None)}].
-    Returns [("ranges", TableRanges)] for tables read in ranges and [("group", [names])] for runs of
-    small tables, dumped together.
+    "keyset" ([(column, kind, charset)], dump_keys.choose_key) for a table read in ranges of its
+    key tuple; its "rows" are then exact below dump_keys' sample (a small table).
+    Returns [("ranges", TableRanges)] for tables read in ranges of an integer key,
+    [("keyset", KeysetRanges)] for those read in ranges of a key tuple and [("group", [names])] for
+    runs of small tables, dumped together.
     """
     units = []
     group = []
@@ -163,6 +179,11 @@ def plan_units(tables, target, rate=FIRST_RATE):
 
     for t in sorted(tables, key=lambda t: t["table"]):
         width = first_width(t.get("row_bytes"), target, rate)
+        if t.get("keyset") and (t.get("rows") is None or int(t["rows"]) > width):
+            flush()
+            group_bytes = 0.0
+            units.append(("keyset", dump_keys.KeysetRanges(t["table"], t["keyset"], width, target, next_width)))
+            continue
         if t.get("key") and t.get("low") is not None and int(t["high"]) - int(t["low"]) + 1 > width:
             flush()
             group_bytes = 0.0
