@@ -24,7 +24,7 @@ import time
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import atomic_file, dump_files, metadb, metadb_inventory
-from ansible_collections.obtools.oms.plugins.module_utils import dump_keys, dump_pieces, mysql_clients
+from ansible_collections.obtools.oms.plugins.module_utils import dump_keys, dump_pieces, dump_timeouts, mysql_clients
 
 
 # how many mysqldump pieces run at once when parallel (None: one more than the cores); see dump()
@@ -97,8 +97,7 @@ def estimate(settings, backup_dir=None):
         present = [pair for pair in databases if pair[1] not in missing]
         result = metadb_inventory.size_estimate(conn, present, engine["engine"])
         result["engine"] = engine
-        if engine["engine"] == "oceanbase":
-            result["dump_timeout_risks"] = metadb_inventory.dump_timeout_risks(conn, result)
+        result["dump_timeout_risks"] = dump_timeouts.risks(conn, present, engine["engine"])
     except metadb.pymysql.err.MySQLError as e:
         raise metadb.translate_error(e, settings, doing="read information_schema")
     finally:
@@ -525,13 +524,9 @@ def table_indexes(cur, database):
 
 
 def query_timeout_seconds(conn, engine):
-    """The tenant's ob_query_timeout in seconds on OceanBase (mysqldump's sessions run under the
-    global value), None elsewhere."""
-    if engine != "oceanbase":
-        return None
-    with conn.cursor() as cur:
-        cur.execute("SELECT @@global.ob_query_timeout")
-        return int(cur.fetchone()[0]) / 1000000.0
+    """The global statement timeout mysqldump's sessions run under, in seconds, or None: OceanBase's
+    ob_query_timeout, MariaDB's max_statement_time, MySQL's max_execution_time (dump_timeouts)."""
+    return dump_timeouts.statement_timeout(conn, engine)[1]
 
 
 def other_sessions(conn, databases):

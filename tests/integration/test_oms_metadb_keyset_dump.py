@@ -10,9 +10,13 @@ dump and restore run without the timeout (the test bed's MariaDB server is share
 a global statement timeout there would reach other tests).
 """
 
+import os
+
+import docker
 import pytest
 
 from obtestbed.access import connect
+from playbooks import run_playbook, tail, write_inventory
 
 from test_oms_metadb_backup import (  # noqa: F401  pylint: disable=unused-import
     all_checksums, args, engine_of, global_ob_timeouts, long_session, plain_mysqldump, root_connect, stopped_bed)
@@ -126,3 +130,63 @@ def test_composite_key_table_at_a_1_s_query_timeout_is_dumped_and_restored_row_f
         if oceanbase:
             global_ob_timeouts((1800 * 10 ** 6, 1800 * 10 ** 6))
         drop(bed, cm)
+
+
+def fill_keyless(desc, database, rows):
+    """it_loose: `rows` rows of about 430 bytes and no key at all (not even a unique one)."""
+    conn = connect(desc, database)
+    try:
+        with conn.cursor() as cur:
+            long_session(cur, desc)
+            for sql in ("DROP TABLE IF EXISTS it_loose", "DROP TABLE IF EXISTS it_digits",
+                        "CREATE TABLE it_loose (a varchar(40), b int, pad varchar(400), n int)",
+                        "CREATE TABLE it_digits (d int PRIMARY KEY)",
+                        "INSERT INTO it_digits VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)"):
+                cur.execute(sql)
+            x = "(a.d + 10*b.d + 100*c.d + 1000*d.d + 10000*e.d)"
+            for chunk in range(0, rows, 100000):
+                cur.execute("INSERT INTO it_loose SELECT CONCAT('k', %(x)s %% 331), %(x)s + %(c)d, "
+                            "CONCAT(REPEAT(MD5(%(x)s), 12), 'x'), %(x)s %% 7 FROM it_digits a, it_digits b, "
+                            "it_digits c, it_digits d, it_digits e WHERE %(x)s < %(n)d"
+                            % {"x": x, "c": chunk, "n": min(100000, rows - chunk)})
+            cur.execute("DROP TABLE it_digits")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_preflight_refuses_a_large_keyless_table_at_a_1_s_query_timeout_naming_it(
+        bed, instance, global_ob_timeouts):  # noqa: F811
+    """No key, no ranges (OceanBase's hidden primary key cannot be selected): one SELECT of the
+    table would outlive the timeout, so the preflight refuses, naming the table and what to do,
+    and nothing stops."""
+    if engine_of(instance) != "oceanbase":
+        pytest.skip("the test bed's MariaDB is shared by the lanes: no global statement timeout there")
+    cm = instance["metadb"]["cm_db"]
+    fill_keyless(instance, cm, 300000)
+    try:
+        global_ob_timeouts((10 ** 6, 1800 * 10 ** 6))
+        run = run_playbook(write_inventory(instance), "upgrade", {"oms_upgrade_preflight_only": "true"})
+        assert run.rc != 0, tail(run)
+        assert "Refuse when a table cannot be dumped within the MetaDB's statement timeout" in run.output, tail(run)
+        assert "%s.it_loose" % cm in run.output and "SET GLOBAL ob_query_timeout" in run.output, tail(run)
+        assert "add a primary key" in run.output, tail(run)
+        # before any stop: the old container serves, no new one, no dump
+        client = docker.from_env()
+        assert client.containers.get(instance["old_container"]).status == "running"
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(instance["new_container"])
+        assert not os.path.exists(os.path.join(instance["backup_dir"], "manifest.json"))
+    finally:
+        global_ob_timeouts((1800 * 10 ** 6, 1800 * 10 ** 6))
+        drop_keyless(instance, cm)
+
+
+def drop_keyless(desc, database):
+    conn = connect(desc, database)
+    try:
+        with conn.cursor() as cur:
+            long_session(cur, desc)
+            cur.execute("DROP TABLE IF EXISTS it_loose")
+    finally:
+        conn.close()
