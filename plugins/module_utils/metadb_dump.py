@@ -578,7 +578,7 @@ def require_quiescent(settings, databases, when):
 def read_databases(settings, databases, pieces=False, skip_prefix=None, key_floors=None):
     """{database: (charset, collation, [base tables])} and the engine, on one connection.
 
-    With pieces, also {database: read_piece_info()} and the OceanBase query timeout (seconds).
+    With pieces, also {database: read_piece_info()} and the statement timeout (seconds, or None).
     Tables whose names start with skip_prefix are left out (listed in {database: [names]} as
     the last item then); key_floors: {database: {table: key}} for read_piece_info.
     """
