@@ -21,7 +21,9 @@ class Cursor(object):
     def execute(self, sql, args=None):
         self.sql.append((sql, args))
         if "information_schema.COLUMNS" in sql:
-            self.answer = [("heatbeat_sequence", "id", "bigint", "PRI")]
+            self.answer = [("heatbeat_sequence", "id", "bigint", "PRI", "NO", None)]
+        elif "information_schema.STATISTICS" in sql:
+            self.answer = [("heatbeat_sequence", "PRIMARY", 0, 1, "id", None, "A")]
         elif "information_schema.TABLES" in sql:
             self.answer = [("heatbeat_sequence", 12)]
         elif "WHERE `id` >=" in sql:
