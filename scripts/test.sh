@@ -119,7 +119,8 @@ run_demo() {
 # The rollback's load ahead of the stop (issue 19) renames tables: an upgrade and a rollback, about 2 min.
 metadb_integration=(tests/integration/test_oms_metadb_backup.py tests/integration/test_oms_metadb_info.py
                     tests/integration/test_oms_ha_config.py tests/integration/test_oms_server_health.py
-                    tests/integration/test_oms_rehearsal.py tests/integration/test_rollback_restore_ahead.py)
+                    tests/integration/test_oms_rehearsal.py tests/integration/test_rollback_restore_ahead.py
+                    tests/integration/test_oms_metadb_keyset_dump.py)
 # The integration tests of single modules (no role run; the container tests use images and tags
 # of their own instance), on an instance of their own. The container module's tests (docker_init.sh
 # runs) go with the roles' tests instead, and so do the window's own tests (a controller killed in
