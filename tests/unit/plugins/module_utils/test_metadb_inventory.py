@@ -1,5 +1,8 @@
 """The space estimate per engine and the OceanBase dump-timeout warning, on a scripted connection."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import math
 
 import pytest
