@@ -3,6 +3,9 @@ heartbeat row below its max(id)): on OceanBase a MIN from the index's start step
 mark of the prune, seconds inside the window. metadb_dump.read_piece_info, with a cursor that
 answers as a server would and records the statements; the dump itself runs on both engines
 (tests/integration/test_oms_metadb_backup.py)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
 
 

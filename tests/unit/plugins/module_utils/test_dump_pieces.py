@@ -1,6 +1,9 @@
 """A dump in pieces (issue 19): the plan (pure), and the pieces put back together in order, with a
 real process standing in for mysqldump (it answers --no-data, --no-create-info and --where)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import os
 import re
 import sys

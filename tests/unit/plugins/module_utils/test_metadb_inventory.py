@@ -1,5 +1,8 @@
 """The space estimate per engine, on a scripted connection (the dump-timeout refusal: test_dump_timeouts)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import math
 
 import pytest

@@ -2,6 +2,9 @@
 steps replaced by recorders: which steps run for which upgrade, when it refuses, how it resumes
 and how it ends after a failure. The steps themselves run on the test bed
 (tests/integration/test_rollback_decision.py, test_controller_killed.py and the rollback scenario)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 import json
 import os
 import sys

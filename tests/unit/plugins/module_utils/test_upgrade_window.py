@@ -2,6 +2,9 @@
 which steps run, when it refuses, and how it ends after a failure on either side of the commit
 point. The steps themselves are the step modules' code, tested on the test bed
 (tests/integration/test_window_outlives_controller.py, test_fault_at_every_step.py)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 import json
 import os
 import subprocess
