@@ -106,6 +106,9 @@ def args_parser():
                         "at RATE each way (e.g. 20MB/s); everything measured goes through it")
     p.add_argument("--link-latency-ms", type=float, default=None,
                    help="with --link-rate: latency added each way, in ms (default %s)" % LINK_LATENCY_MS)
+    p.add_argument("--dump-workers", type=int, default=None, metavar="N",
+                   help="also measure the module's dump (no compression) with N mysqldump processes "
+                        "at once instead of its default (the cores + 1): contender module_none_wN")
     p.add_argument("--upgrade-var", action="append", default=[], metavar="NAME=VALUE",
                    help="extra inventory variable for the upgrade runs (YAML value), e.g. "
                         "oms_upgrade_progress_interval=1; repeatable")
@@ -371,6 +374,9 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
         for c in compressions:
             plan.append(("module_" + c, lambda c=c: contenders.module_utils_dump(
                 metadb, workdir, coll_path, compress=c, profile=True)))
+        if a.dump_workers:
+            plan.append(("module_none_w%d" % a.dump_workers, lambda: contenders.module_utils_dump(
+                metadb, workdir, coll_path, profile=True, workers=a.dump_workers)))
         if a.link_rate:
             plan.append(("manual_restore", lambda: contenders.manual_restore(metadb, restore_dir)))
         unusable = {}
@@ -392,7 +398,7 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
                     continue
                 if "dir" in r:
                     shutil.rmtree(r.pop("dir"), ignore_errors=True)
-                if name in ("manual", "ansible_module", "module_none"):
+                if name in ("manual", "ansible_module", "module_none") or name.startswith("module_none_w"):
                     check_sizes(name, r, warm["bytes"], 0.02)
                 elif name == "largest_single":
                     check_sizes(name, r, warm["files"][largest_db], 0.02)

@@ -164,11 +164,13 @@ def run_child(module, req):
 
 
 def module_utils_dump(metadb, workdir, collections_path, compress="none", parallel=True,
-                      profile=False):
-    """The collection's dump (metadb_dump.dump) in its own Python process."""
+                      profile=False, workers=None):
+    """The collection's dump (metadb_dump.dump) in its own Python process; `workers`: mysqldump
+    processes at once (default: the module's, one more than the cores)."""
     out = _fresh_dir(workdir, "module-%s" % compress)
     req = {"collections_path": collections_path, "backup_dir": out, "compress": compress,
-           "parallel": parallel, "profile": profile, "settings": child_settings(metadb)}
+           "parallel": parallel, "profile": profile, "settings": child_settings(metadb),
+           "workers": workers}
     m = run_child("obbench.module_child", req)
     if m.rc != 0:
         raise BenchFailure("the module's dump (compress=%s) failed: %s"

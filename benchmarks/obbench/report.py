@@ -73,6 +73,11 @@ def summarise(results):
         "ansible_module_over_manual": _ratio(med.get("ansible_module"), med.get("manual")),
         "largest_single_over_manual": _ratio(med.get("largest_single"), med.get("manual")),
     }
+    for name in med:
+        if name.startswith("module_none_w"):  # --dump-workers
+            s["ratios"][name[len("module_none_"):] + "_over_manual"] = _ratio(med[name], med.get("manual"))
+    if med.get("manual_restore") and med.get("manual"):
+        s["ratios"]["manual_restore_over_manual_dump"] = _ratio(med["manual_restore"], med["manual"])
     # memory at two sizes
     ms = results.get("memory_small")
     if ms and "module_none" in dumps:

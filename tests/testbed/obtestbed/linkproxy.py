@@ -29,6 +29,10 @@ READ_SIZE = 65536
 QUEUE_CHUNKS = 256          # per direction: the data in flight while it waits out its latency
 CONNECT_TIMEOUT = 10.0
 MAX_STALL_SECONDS = 3600    # a test that dies mid-stall never leaves the link stalled for long
+# the pacer's credit: time a connection lost waiting for the CPU (a loaded machine schedules the
+# proxy late) is made up for up to this much, as a token bucket's depth would; no more, so an
+# idle connection cannot burst past its rate
+BURST_SECONDS = 0.02
 DEFAULTS = {"rate": 0, "latency_ms": 0.0, "stall_until": 0.0, "refuse": False,
             "reset_after_bytes": 0}
 
@@ -182,7 +186,7 @@ class Proxy(object):
                         now = time.monotonic()
                         if next_free > now:
                             await asyncio.sleep(next_free - now)
-                        next_free = max(next_free, now) + len(piece) / float(rate)
+                        next_free = max(next_free, now - BURST_SECONDS) + len(piece) / float(rate)
                     writer.write(piece)
                     await writer.drain()
                     self.counters[key] += len(piece)
