@@ -245,12 +245,14 @@ def test_stops_by_itself(tmp_path, server):
     assert not os.path.exists(lk.control_path)
 
 
-def test_instance_behind_the_link(bed):
+def test_instance_behind_the_link():
     """An instance deployed behind the link: config.yaml points OMS at the proxy, which reaches
-    the instance's engine; the proxy outlives a kill through `up`, and leaves with --no-link."""
+    the instance's engine (OMS_TESTBED_METADB's, else MariaDB); the proxy outlives a kill through
+    `up`, and leaves with --no-link. Its own instance: t1 need not be up."""
     import yaml  # pylint: disable=import-outside-toplevel
-    from obtestbed import naming  # pylint: disable=import-outside-toplevel
+    from obtestbed import Testbed, naming  # pylint: disable=import-outside-toplevel
 
+    bed = Testbed(metadb_engine=naming.metadb_engine_env() or naming.MARIADB)
     name = "tlink"
     try:
         desc = bed.reset(name, link=True)
