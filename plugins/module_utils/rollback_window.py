@@ -123,8 +123,3 @@ def result(tx: Any, ended: Dict[str, Any]) -> Dict[str, Any]:
                  new_container=tx.p["new_container"], old_container=tx.p["old_container"])
     return ended
 
-
-def run(p: Dict[str, Any], settings: Any, docker: Any, console: Any, clients: Dict[str, str], warn: Any,
-        actions: Any = window_steps, **kwargs: Any) -> Dict[str, Any]:
-    tx = transaction.Transaction(plan(p, actions), p, settings, docker, console, clients, warn, **kwargs)
-    return result(tx, tx.run())

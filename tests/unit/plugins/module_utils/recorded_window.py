@@ -51,8 +51,8 @@ class Recorded(object):
         kwargs = dict(sleep=self.sleep)
         if self.clock is not None:
             kwargs["clock"] = self.clock
-        return self.window.run(self.p, lambda: None, None, None, {}, self.warnings.append,
-                               actions=Actions(self), **kwargs)
+        return transaction.run_window(self.window, self.p, lambda: None, None, None, {}, self.warnings.append,
+                                      actions=Actions(self), **kwargs)
 
     def limit(self):
         return self.window.plan(self.p).limit(self.p)

@@ -221,6 +221,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from test_ha_reload import SIGN_ON, Container  # noqa: E402  pylint: disable=wrong-import-position
 from test_ha_restore import FakeRow, found  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.obtools.oms.plugins.module_utils import ha_config  # noqa: E402
+from ansible_collections.obtools.oms.plugins.module_utils import transaction  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils import window_steps  # noqa: E402
 
 
@@ -247,7 +248,8 @@ class Step8(object):
         return {"servers": [], "signals": []}
 
     def run(self):
-        return upgrade_window.run(self.p, lambda: None, self.container, None, {}, self.warnings.append)
+        return transaction.run_window(upgrade_window, self.p, lambda: None, self.container, None, {},
+                                      self.warnings.append)
 
 
 def step8_journal(tmp_path, before, **steps):
