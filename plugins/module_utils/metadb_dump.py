@@ -571,8 +571,9 @@ def require_quiescent(settings, databases, when):
         raise OmsError("Other sessions use %s %s the dump: %s" % (
             ", ".join(databases), when,
             "; ".join("id %s %s@%s db %s %s %ss %s" % (r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in found)),
-            "The dump needs the databases quiescent (OMS stopped, nothing else connected to them): stop "
-            "what these sessions belong to, or KILL them, and dump again")
+            "The dump needs the databases quiescent (OMS stopped, nothing else connected to them): end "
+            "these sessions (KILL them on the MetaDB), then run the upgrade again; a session of another "
+            "user than OMS's own (oms_metadb_user, or config.yaml's) is refused before the stop")
 
 
 def read_databases(settings, databases, pieces=False, skip_prefix=None, key_floors=None):
