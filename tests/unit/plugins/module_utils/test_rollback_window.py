@@ -1,4 +1,4 @@
-"""The rollback window's decisions (module_utils/rollback_window.py, rollback_steps.py), with its
+"""The rollback window's decisions (module_utils/rollback_window.py, a plan of transaction.py), with its
 steps replaced by recorders: which steps run for which upgrade, when it refuses, how it resumes
 and how it ends after a failure. The steps themselves run on the test bed
 (tests/integration/test_rollback_decision.py, test_controller_killed.py and the rollback scenario)."""
