@@ -107,7 +107,6 @@ run_core() {
     molecule destroy -s "$scenario" || destroyed=$?
     [ "$rc" != 0 ] || rc=$destroyed
     return "$rc"
-    return
   fi
 
   # ansible-test fetches pip's bootstrap script from a host we cannot reach: give it ours, under the

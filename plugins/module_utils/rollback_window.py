@@ -128,4 +128,3 @@ def result(tx: Any, ended: Dict[str, Any]) -> Dict[str, Any]:
                  servers=facts.get("rollback_servers") or [],
                  new_container=tx.p["new_container"], old_container=tx.p["old_container"])
     return ended
-

@@ -209,4 +209,3 @@ def result(tx: Any, ended: Dict[str, Any]) -> Dict[str, Any]:
                  ha_restored=tx.status("rollback_ha_on") == "done",
                  new_container=tx.p["new_container"], old_container=tx.p["old_container"])
     return ended
-

@@ -315,7 +315,7 @@ class Proxy(object):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="linkproxy", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="linkproxy", description=__doc__.split("\n", maxsplit=1)[0])
     p.add_argument("--listen", required=True, help="127.x.y.z:PORT")
     p.add_argument("--target", required=True, help="127.x.y.z:PORT of the MetaDB")
     p.add_argument("--dir", required=True, help="control socket, settings, pid")

@@ -11,7 +11,7 @@ from ansible_collections.obtools.oms.plugins.module_utils import dump_keys, dump
 
 def cols(*spec):
     """columns as information_schema gives them: (name, type, IS_NULLABLE, charset)."""
-    return [(n, t, nullable, cs) for n, t, nullable, cs in spec]
+    return list(spec)
 
 
 def index(name, columns, unique=True, sub_part=None, collation="A"):
