@@ -1,6 +1,10 @@
 """A window whose steps are recorders (for the unit tests of upgrade_window.py and
 rollback_window.py): each step records that it ran, `fail_at` raises in that step, `stop_at`
 drops the stop file while it runs. The engine, the plans and the journal are the real ones."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import json
 
 from ansible_collections.obtools.oms.plugins.module_utils import transaction

@@ -2,6 +2,9 @@
 bounds, the --where of a piece, and the pieces a table is cut into (pure logic; the statements run
 on both engines in tests/integration/test_oms_metadb_keyset_dump.py)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import itertools
 
 import pytest

@@ -2,6 +2,9 @@
 which tables have no bounded plan, the timeout per engine, the rate measured, the hint; on a
 scripted connection (the real refusal: tests/integration/test_oms_metadb_keyset_dump.py)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import dump_timeouts

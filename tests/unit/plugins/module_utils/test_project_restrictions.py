@@ -1,5 +1,8 @@
 """The documented upgrade restrictions over OpenAPI answers (pure logic, the docs' shapes)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import project_restrictions as pr

@@ -1,5 +1,8 @@
 """The documented route table and the planning of one run's hops (pure logic)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import routes
