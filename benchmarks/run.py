@@ -34,8 +34,6 @@ DEFAULT_SIZE = "1G"
 COMPRESSIONS = ("none", "gzip", "zstd")
 HEARTBEAT_ROWS = 5000000        # a deployment that ran for weeks (issue 12)
 QUICK_HEARTBEAT_ROWS = 500000
-# [guess] one link to a MetaDB in the same data centre, through OBProxy: about 1 ms each way
-LINK_LATENCY_MS = 1.0
 
 
 def parse_size(text):
@@ -75,9 +73,8 @@ def args_parser():
     p.add_argument("--repeat", type=int, default=3, help="runs of each contender (>= 3)")
     p.add_argument("--seed", type=int, default=4110, help="seed of the generated data")
     p.add_argument("--out", help="JSON results path (default benchmarks/results/<size>.json)")
-    p.add_argument("--instance", default=None,
-                   help="the benchmark's own test-bed instance (MariaDB; OceanBase: this name + 'ob'; "
-                        "default bench, with --link-rate benchlink)")
+    p.add_argument("--instance", default="bench",
+                   help="the benchmark's own test-bed instance (MariaDB; OceanBase: this name + 'ob')")
     p.add_argument("--engines", default=None,
                    help="MetaDB engines to measure, e.g. mariadb,oceanbase (default: what the test "
                         "bed offers: %s)" % ",".join(testbed.engines_offered()))
@@ -101,14 +98,6 @@ def args_parser():
                    help="only the prune ahead of --heartbeat-rows rows (OMS writing) and the "
                         "in-window prune, --repeat rounds (>= 1) on each engine; results "
                         "benchmarks/results/prune-<rows>.json")
-    p.add_argument("--link-rate", default=None, metavar="RATE",
-                   help="put the MetaDB behind the test bed's shaped link, each connection capped "
-                        "at RATE each way (e.g. 20MB/s); everything measured goes through it")
-    p.add_argument("--link-latency-ms", type=float, default=None,
-                   help="with --link-rate: latency added each way, in ms (default %s)" % LINK_LATENCY_MS)
-    p.add_argument("--dump-workers", type=int, default=None, metavar="N",
-                   help="also measure the module's dump (no compression) with N mysqldump processes "
-                        "at once instead of its default (the cores + 1): contender module_none_wN")
     p.add_argument("--upgrade-var", action="append", default=[], metavar="NAME=VALUE",
                    help="extra inventory variable for the upgrade runs (YAML value), e.g. "
                         "oms_upgrade_progress_interval=1; repeatable")
@@ -123,26 +112,21 @@ def check_sizes(name, result, reference, tolerance):
                            % (name, got, want, tolerance * 100))
 
 
-def prepare_instance(name, reset=False, engine=None, link=False):
-    """Instance `name` up, at 4.1.1, behind the shaped link or not as asked, no leftover upgraded
-    container; returns describe()."""
+def prepare_instance(name, reset=False, engine=None):
+    """Instance `name` up, at 4.1.1, no leftover upgraded container; returns describe()."""
     testbed.check_instance_name(name)
     if reset:
         log("testbed: resetting instance %s (--reset-instance)" % name)
-        return testbed.reset(name, link)
+        return testbed.reset(name)
     try:
         desc = testbed.describe(name)
     except BenchFailure:
         log("testbed: bringing instance %s up" % name)
-        return testbed.up(name, link)
-    if bool(desc.get("link")) != bool(link):
-        log("testbed: instance %s is %sbehind the shaped link; resetting it"
-            % (name, "" if desc.get("link") else "not "))
-        return testbed.reset(name, link)
+        return testbed.up(name)
     if engine and desc.get("metadb", {}).get("engine") not in (None, engine):
         # an instance remembers its engine: measuring "mariadb" on it would measure OceanBase
         log("testbed: instance %s runs on %s, not %s; resetting it" % (name, desc["metadb"]["engine"], engine))
-        return testbed.reset(name, link)
+        return testbed.reset(name)
     cont = testbed.Containers(desc)
     if cont.status(desc["new_container"]) is not None:
         log("testbed: removing the leftover %s of an earlier run" % desc["new_container"])
@@ -160,7 +144,7 @@ def prepare_instance(name, reset=False, engine=None, link=False):
             md.close()
     if not ok:
         log("testbed: instance %s is not a clean 4.1.1 deployment; resetting it" % name)
-        return testbed.reset(name, link)
+        return testbed.reset(name)
     return desc
 
 
@@ -170,11 +154,6 @@ def main(argv=None):
         return prune_main(a, argv)
     if a.repeat < 3:
         raise SystemExit("--repeat must be at least 3")
-    if a.link_latency_ms is not None and not a.link_rate:
-        raise SystemExit("--link-latency-ms goes with --link-rate")
-    if a.link_rate:
-        a.link_latency_ms = LINK_LATENCY_MS if a.link_latency_ms is None else a.link_latency_ms
-    a.instance = a.instance or ("benchlink" if a.link_rate else "bench")
     size = parse_size(a.size or (QUICK_SIZE if a.quick else DEFAULT_SIZE))
     compressions = [c.strip() for c in a.compress.split(",") if c.strip()]
     for c in compressions:
@@ -190,8 +169,8 @@ def main(argv=None):
     hb_rows = a.heartbeat_rows if a.heartbeat_rows is not None else (
         QUICK_HEARTBEAT_ROWS if a.quick else HEARTBEAT_ROWS)
     label = a.size or (QUICK_SIZE if a.quick else DEFAULT_SIZE)
-    out_path = a.out or os.path.join(HERE, "results", "%s%s%s.json" % (
-        "quick-" if a.quick else "", label, "-link" if a.link_rate else ""))
+    out_path = a.out or os.path.join(HERE, "results",
+                                     "%s%s.json" % ("quick-" if a.quick else "", label))
     env, coll_path = collections_env()
     results = {"command": " ".join([os.path.basename(sys.argv[0])] + (argv or sys.argv[1:])),
                "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -294,7 +273,7 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
                "machine": dict(machine_load(), node=platform.node())}
     failures = []
     t_start = time.monotonic()
-    desc = containers = metadb = loader = old_timeout = setup = None
+    desc = containers = metadb = loader = old_timeout = None
     try:
         if a.describe:
             with open(a.describe) as f:
@@ -303,17 +282,9 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
         else:
             if not testbed.available():
                 raise BenchFailure("tests/testbed/testbed is missing")
-            desc = prepare_instance(instance, a.reset_instance, engine, bool(a.link_rate))
+            desc = prepare_instance(instance, a.reset_instance, engine)
             containers = testbed.Containers(desc)
         metadb = MetaDB.from_describe(desc)
-        # what is measured goes through the link; the benchmark's own setup (seeding, filling
-        # heartbeats, checking rows) does not
-        setup = metadb
-        if a.link_rate:
-            results["link"] = testbed.shape_link(instance, a.link_rate, a.link_latency_ms)
-            setup = MetaDB.from_describe(testbed.direct(desc))
-            log("shaped link: %s -> MetaDB %s, %s"
-                % (results["link"]["listen"], results["link"]["target"], results["link"]["settings"]))
         # OceanBase wants the FILE privilege for LOAD DATA LOCAL too (error 1227), which OMS's user
         # has not: the generated rows are loaded as the MetaDB's root when the test bed gives it
         if engine == "oceanbase" and desc.get("metadb_root"):
@@ -333,8 +304,8 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
 
         # -- memory at the small size ------------------------------------------------------
         log("\n== seed %.0f MB (small size, for the memory probe)" % (small / 1e6))
-        results["seed_small"] = seeding.seed(setup, a.seed, small, log=log, loader=loader)
-        seeding.prune_heartbeat_sequence(setup)
+        results["seed_small"] = seeding.seed(metadb, a.seed, small, log=log, loader=loader)
+        seeding.prune_heartbeat_sequence(metadb)
         mem_small = []
         for _i in range(a.repeat):
             r = contenders.module_utils_dump(metadb, workdir, coll_path, profile=False)
@@ -353,14 +324,12 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
         # -- full size ---------------------------------------------------------------------
         log("\n== seed %.0f MB (full size)" % (size / 1e6))
         t0 = time.monotonic()
-        results["seeding"] = seeding.seed(setup, a.seed, size, log=log, loader=loader)
+        results["seeding"] = seeding.seed(metadb, a.seed, size, log=log, loader=loader)
         results["seeding"]["wall_seconds"] = round(time.monotonic() - t0, 2)
-        results["heartbeat_rows_pruned"] = seeding.prune_heartbeat_sequence(setup)
+        results["heartbeat_rows_pruned"] = seeding.prune_heartbeat_sequence(metadb)
         log("warm-up: one untimed manual dump")
         warm = contenders.manual_sequence(metadb, workdir)
-        # kept for the manual restore over the link (the manual rollback's `mysql < file`)
-        restore_dir = os.path.join(workdir, "manual-restore-source")
-        os.rename(warm["dir"], restore_dir)
+        shutil.rmtree(warm["dir"], ignore_errors=True)
         largest_db = max(warm["files"], key=warm["files"].get)
         largest_role = next(r for r in metadb.ROLES if metadb.dbs[r] == largest_db)
         results["largest_database"] = largest_db
@@ -374,11 +343,6 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
         for c in compressions:
             plan.append(("module_" + c, lambda c=c: contenders.module_utils_dump(
                 metadb, workdir, coll_path, compress=c, profile=True)))
-        if a.dump_workers:
-            plan.append(("module_none_w%d" % a.dump_workers, lambda: contenders.module_utils_dump(
-                metadb, workdir, coll_path, profile=True, workers=a.dump_workers)))
-        if a.link_rate:
-            plan.append(("manual_restore", lambda: contenders.manual_restore(metadb, restore_dir)))
         unusable = {}
         for rnd in range(a.repeat):
             order = plan[rnd % len(plan):] + plan[:rnd % len(plan)]
@@ -396,9 +360,8 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
                     unusable[name] = str(e)[-500:]
                     log("  %-16s does not work against %s: %s" % (name, engine, str(e)[-200:]))
                     continue
-                if "dir" in r:
-                    shutil.rmtree(r.pop("dir"), ignore_errors=True)
-                if name in ("manual", "ansible_module", "module_none") or name.startswith("module_none_w"):
+                shutil.rmtree(r.pop("dir"), ignore_errors=True)
+                if name in ("manual", "ansible_module", "module_none"):
                     check_sizes(name, r, warm["bytes"], 0.02)
                 elif name == "largest_single":
                     check_sizes(name, r, warm["files"][largest_db], 0.02)
@@ -418,7 +381,7 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
             log("\n== upgrade: skipped (%s)" % results["upgrade"]["skipped"])
         else:
             results["upgrade"] = {"runs": []}
-            run_upgrades(a, desc, containers, setup, env, size, hb_rows, results["upgrade"])
+            run_upgrades(a, desc, containers, metadb, env, size, hb_rows, results["upgrade"])
             containers.stop(desc["old_container"])
     except BenchFailure as e:
         failures.append(str(e))
@@ -435,7 +398,7 @@ def bench_engine(a, engine, instance, size, hb_rows, compressions, env, coll_pat
                 loader.query("SET GLOBAL ob_query_timeout = %d" % int(old_timeout))
             except Exception as e:  # pylint: disable=broad-except
                 failures.append("could not set ob_query_timeout back to %s: %s" % (old_timeout, e))
-        for login in {id(x): x for x in (metadb, loader, setup) if x is not None}.values():
+        for login in (metadb, loader):
             if login is not None:
                 login.close()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -67,26 +67,6 @@ def manual_sequence(metadb, workdir):
             "per_db_seconds": per_db, "dir": out}
 
 
-def manual_restore(metadb, dump_dir):
-    """The manual rollback's restore: `mysql <db> < <db>.sql` for the three databases, one after
-    another, from the manual dump in `dump_dir` (its DROP TABLE IF EXISTS puts the same rows back)."""
-    total, per_db, size, peak = 0.0, {}, 0, 0
-    for role in metadb.ROLES:
-        db = metadb.dbs[role]
-        path = os.path.join(dump_dir, db + ".sql")
-        size += os.path.getsize(path)
-        with open(path, "rb") as f:
-            m = run_measured(["mysql", "--defaults-extra-file=" + metadb.defaults_file, db],
-                             stdin=f)
-        if m.rc != 0:
-            raise BenchFailure("manual restore of %s failed (rc %d): %s"
-                               % (db, m.rc, m.stderr.decode(errors="replace")[-500:]))
-        total += m.seconds
-        peak = max(peak, m.tree_peak_kb or 0)
-        per_db[role] = round(m.seconds, 3)
-    return {"seconds": total, "bytes": size, "peak_kb": peak, "per_db_seconds": per_db}
-
-
 def largest_single(metadb, workdir, role):
     """mysqldump of the largest database alone, with the module's flags: the floor."""
     out = _fresh_dir(workdir, "largest")
@@ -164,13 +144,11 @@ def run_child(module, req):
 
 
 def module_utils_dump(metadb, workdir, collections_path, compress="none", parallel=True,
-                      profile=False, workers=None):
-    """The collection's dump (metadb_dump.dump) in its own Python process; `workers`: mysqldump
-    processes at once (default: the module's, one more than the cores)."""
+                      profile=False):
+    """The collection's dump (metadb_dump.dump) in its own Python process."""
     out = _fresh_dir(workdir, "module-%s" % compress)
     req = {"collections_path": collections_path, "backup_dir": out, "compress": compress,
-           "parallel": parallel, "profile": profile, "settings": child_settings(metadb),
-           "workers": workers}
+           "parallel": parallel, "profile": profile, "settings": child_settings(metadb)}
     m = run_child("obbench.module_child", req)
     if m.rc != 0:
         raise BenchFailure("the module's dump (compress=%s) failed: %s"

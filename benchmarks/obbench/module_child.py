@@ -41,9 +41,9 @@ def main():
                 return orig(*a, **kw)
             finally:
                 t1 = time.monotonic()
-                key = a[key_arg] if key_arg is not None and len(a) > key_arg else "all"
-                if isinstance(key, list):  # mysqldump argv: the database, its options, tables
-                    key = " ".join(x for x in key[1:] if not x.startswith("--defaults"))
+                key = a[key_arg] if len(a) > key_arg else "?"
+                if isinstance(key, list):  # mysqldump argv: the database is last
+                    key = key[-1]
                 with lock:
                     spans.append({"part": label, "key": str(key),
                                   "start": round(t0 - t_start[0], 3), "seconds": round(t1 - t0, 3)})
@@ -53,14 +53,10 @@ def main():
         # (module, function, label, index of the argument that names the database/file)
         # (the dump reads no table checksums any more: no "checksum" span)
         timed(metadb_inventory, "base_tables", "list tables", 1)
-        timed(mysql_clients, "run_piece", "mysqldump", 0)
-        timed(metadb_dump, "read_databases", "plan", None)
-        timed(metadb_dump, "require_quiescent", "quiescent check", None)
+        timed(mysql_clients, "run_dump_to_file", "mysqldump", 0)
         timed(dump_files, "check_dump_content", "verify content", 0)
         timed(dump_files, "sha256_file", "sha256", 0)
 
-    if req.get("workers"):  # --dump-workers: mysqldump processes at once, instead of the cores + 1
-        metadb_dump.DUMP_WORKERS = int(req["workers"])
     s = req["settings"]
     settings = oms_config.MetaDBSettings(host=s["host"], port=int(s["port"]), user=s["user"],
                                          password=s["password"], rm_db=s["rm_db"],

@@ -11,9 +11,6 @@ TARGETS = {
     "prune_in_window_seconds": 1.0,   # step 2.2 inside the window < 1 s at 5M heartbeat rows (issue 12)
     "prune_longest_batch_seconds": 1.0,  # no prune batch holds its locks 1 s or more (issue 12)
     "memory_growth": 0.10,            # module peak memory at 4x the data: within 10 % (flat)
-    # over the shaped link, where each connection is slow: the pieces over workers must show it
-    # (issue 30)
-    "module_over_manual_link": 0.4,
 }
 
 # --quick (CI) fails when one of these regresses past its threshold. Each compares two things
@@ -73,11 +70,6 @@ def summarise(results):
         "ansible_module_over_manual": _ratio(med.get("ansible_module"), med.get("manual")),
         "largest_single_over_manual": _ratio(med.get("largest_single"), med.get("manual")),
     }
-    for name in med:
-        if name.startswith("module_none_w"):  # --dump-workers
-            s["ratios"][name[len("module_none_"):] + "_over_manual"] = _ratio(med[name], med.get("manual"))
-    if med.get("manual_restore") and med.get("manual"):
-        s["ratios"]["manual_restore_over_manual_dump"] = _ratio(med["manual_restore"], med["manual"])
     # memory at two sizes
     ms = results.get("memory_small")
     if ms and "module_none" in dumps:
@@ -99,7 +91,6 @@ def summarise(results):
         s["upgrade"] = _upgrade_summary(up, med, results)
     s["compression"] = _compression(s, med)
     s["prune"] = _prune_summary(up.get("runs") or [], up.get("heartbeat_rows"))
-    s["link"] = results.get("link")
     s["targets"] = _targets(s)
     return s
 
@@ -219,9 +210,6 @@ def _targets(s):
     if r is not None:
         t["module_over_manual"] = {"value": r, "target": "<= %.2f" % TARGETS["module_over_manual"],
                                    "met": r <= TARGETS["module_over_manual"]}
-    if r is not None and s.get("link"):
-        t["module_over_manual_link"] = {"value": r, "target": "<= %.2f" % TARGETS["module_over_manual_link"],
-                                        "met": r <= TARGETS["module_over_manual_link"]}
     up = s.get("upgrade")
     if up:
         w = up.get("window_over_floor")
@@ -272,11 +260,6 @@ def render(results, s, engine=None):
                                           if engine else "", size, results.get("seed"), results.get("repeat"),
                                           mach.get("cores"), _load(mach),
                                           _load(results.get("machine_after", {}))))
-    link = results.get("link")
-    if link:
-        st = link["settings"]
-        L.append("over the shaped link %s -> %s: %.1f MB/s per connection each way, %.1f ms each way"
-                 % (link["listen"], link["target"], st["rate"] / 1e6, st["latency_ms"]))
     if results.get("dump_sizes"):
         L.append("dump sizes (manual): %s; largest: %s"
                  % (", ".join("%s %.1f MB" % (k, v / 1e6) for k, v in results["dump_sizes"].items()),
@@ -285,7 +268,7 @@ def render(results, s, engine=None):
     L.append("%-18s %9s %9s %9s %7s %9s %10s %10s" % (
         "contender", "median s", "min s", "max s", "spread", "MB/s", "own peak", "tree peak"))
     order = ["manual", "largest_single", "module_none", "ansible_module", "mydumper",
-             "module_gzip", "module_zstd", "manual_restore"]
+             "module_gzip", "module_zstd"]
     for name in order + [n for n in s["contenders"] if n not in order]:
         c = s["contenders"].get(name)
         if not c or not c["seconds"]:

@@ -70,29 +70,14 @@ def describe(name):
     return json.loads(cli("describe", name))
 
 
-def up(name, link=False):
-    cli("up", name, "--link" if link else "--no-link")
+def up(name):
+    cli("up", name)
     return describe(name)
 
 
-def reset(name, link=False):
-    cli("reset", name, "--link" if link else "--no-link")
+def reset(name):
+    cli("reset", name)
     return describe(name)
-
-
-def shape_link(name, rate, latency_ms):
-    """The instance's shaped link at `rate` (e.g. 20MB/s) and `latency_ms` each way; its status."""
-    cli("link", name, "start")
-    return json.loads(cli("link", name, "set", "--rate", str(rate), "--latency-ms",
-                          str(latency_ms)))
-
-
-def direct(desc):
-    """describe() with the MetaDB reached directly, not through the link: the benchmark's own
-    setup (seeding, filling heartbeats, checking rows) is not what it measures."""
-    out = dict(desc)
-    out["metadb"] = dict(desc["metadb"], port=desc["metadb"].get("direct_port") or desc["metadb"]["port"])
-    return out
 
 
 class Containers(object):

@@ -9,7 +9,6 @@ import docker
 import pymysql
 
 from obtestbed import deployment, engine, images, metadb, naming
-from obtestbed.link import Link
 from obtestbed.errors import TestbedError
 from obtestbed.locks import locked
 from obtestbed.naming import Instance
@@ -72,23 +71,12 @@ class Testbed(object):
         """The MetaDB engine instance `name` runs on (None when it is not deployed)."""
         return deployment.remembered_engine(self.instance(name))
 
-    def link(self, name):
-        """The shaped link of instance `name` (obtestbed/link.py): start, set, stall, reset, kill.
-        It forwards to the MetaDB of the engine the instance runs on."""
-        inst = self.instance(name)
-        engine = deployment.remembered_engine(inst) or self.metadb_engine or naming.MARIADB
-        return Link(inst.link_dir, inst.link_port, naming.metadb_spec(engine).port)
-
-    def _link_for(self, inst, link):
-        """Whether a (re)created instance is behind the link: as asked, else as it was."""
-        return deployment.remembered_link(inst) if link is None else bool(link)
-
     def _engine_for(self, inst):
         """The engine an (re)created instance gets: the one asked for, else the one it had."""
         return self.metadb_engine or deployment.remembered_engine(inst) or naming.MARIADB
 
     # -- the interface of contract.md ----------------------------------------------------------
-    def up(self, names=None, wait_timeout=90, link=None):
+    def up(self, names=None, wait_timeout=90):
         names = list(names or ["a"])
         for name in names:
             naming.check_name(name)
@@ -102,26 +90,19 @@ class Testbed(object):
             with locked(self.root, "instance-" + name):
                 # Serving on another engine than the one asked for: deploy it anew.
                 if self._serving(inst) and \
-                        deployment.remembered_engine(inst) == wanted[name] and \
-                        self._link_for(inst, link) == deployment.remembered_link(inst):
-                    if deployment.remembered_link(inst):
-                        self._ensure_link(inst)  # a killed proxy comes back with its shape
+                        deployment.remembered_engine(inst) == wanted[name]:
                     continue
-                self._reset(inst, wait_timeout=wait_timeout, engine=wanted[name],
-                            link=self._link_for(inst, link))
+                self._reset(inst, wait_timeout=wait_timeout, engine=wanted[name])
 
     def reset(self, name, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90,
-              profile=None, link=None):
+              profile=None):
         """A fresh 4.1.1 deployment of `name`: containers (incl. upgraded ones) removed, its
-        databases dropped and created empty, its directories recreated, the container run.
-        `link`: True puts the shaped link between OMS and the MetaDB (config.yaml points at it),
-        False takes it away, None keeps what the instance had; its shape is left as it was."""
+        databases dropped and created empty, its directories recreated, the container run."""
         inst = self.instance(name)
         engine = self._engine_for(inst)
         self.metadb(engine)
         with locked(self.root, "instance-" + name):
-            self._reset(inst, faults, env_faults, ssl, wait, wait_timeout, engine, profile,
-                        self._link_for(inst, link))
+            self._reset(inst, faults, env_faults, ssl, wait, wait_timeout, engine, profile)
         return self.describe(name)
 
     def down(self, names=None):
@@ -130,14 +111,12 @@ class Testbed(object):
                 inst = self.instance(name)
                 with locked(self.root, "instance-" + name):
                     self._remove(inst)
-                    self._unlink(inst)
             images.remove_target_tag(self.client, self.image_repo)
             return
         for name in self.instances():
             inst = self.instance(name)
             with locked(self.root, "instance-" + name):
                 self._remove(inst, drop=False)
-                self._unlink(inst)
         for c in self.client.containers.list(all=True, filters={"label": naming.INSTANCE_LABEL}):
             c.remove(force=True)
         for each in naming.METADB_ENGINES:
@@ -151,7 +130,6 @@ class Testbed(object):
         engine = deployment.metadb_engine(state)
         spec = naming.metadb_spec(engine)
         meta_pw, root_pw = metadb.passwords(self.root, engine)
-        linked = bool(state.get("link"))
         return {
             "instance": inst.name,
             "old_container": inst.old_container,
@@ -166,9 +144,7 @@ class Testbed(object):
             "console_url": deployment.console_url(inst, state),
             "console_user": state["console_user"],
             "console_password": state["console_password"],
-            # the port config.yaml gives OMS: the link's when the instance is behind it
-            "metadb": {"host": spec.host, "port": inst.link_port if linked else spec.port,
-                       "engine": engine, "direct_port": spec.port,
+            "metadb": {"host": spec.host, "port": spec.port, "engine": engine,
                        "user": naming.METADB_USER, "password": meta_pw,
                        "rm_db": inst.rm_db, "cm_db": inst.cm_db, "cm_hb_db": inst.cm_hb_db},
             # seekdb is reached over TCP only: no socket.
@@ -177,7 +153,6 @@ class Testbed(object):
                             "socket": metadb.socket_path(self.root)
                             if engine == naming.MARIADB else None},
             "metadb_container": spec.container,
-            "link": self._link_info(name) if linked else None,
             "faults_file": inst.faults_file,
             "profile_file": inst.profile_file,
             "profile": deployment.read_profile(inst),
@@ -271,35 +246,7 @@ class Testbed(object):
                                 deployment.console_url(inst, state),
                                 lambda: self.host_status(name) == "ONLINE", timeout)
 
-    def _link_info(self, name):
-        lk = self.link(name)
-        try:
-            status = lk.status()
-        except TestbedError:
-            status = None
-        return {"host": lk.host, "port": lk.port, "target_port": lk.target_port,
-                "dir": lk.dir, "control_socket": lk.control_path, "log": lk.log_file,
-                "running": status is not None, "pid": status and status["pid"],
-                "settings": status and status["settings"]}
-
     # -- internals ------------------------------------------------------------------------------
-    def _ensure_link(self, inst):
-        """The instance's proxy running towards its engine's MetaDB (restarted when it points
-        at the other engine's), before OMS starts and connects through it."""
-        lk = self.link(inst.name)
-        try:
-            if lk.running() and lk.status()["target"] != "%s:%d" % (lk.host, lk.target_port):
-                lk.kill()
-        except TestbedError:
-            lk.kill()
-        status = lk.start()
-        return status
-
-    def _unlink(self, inst):
-        lk = Link(inst.link_dir, inst.link_port, 0)
-        lk.kill()
-        shutil.rmtree(inst.link_dir, ignore_errors=True)
-
     def _check_ports(self, names):
         seen = {}
         for name in set(names) | set(self.instances()):
@@ -336,7 +283,7 @@ class Testbed(object):
             shutil.rmtree(inst.host_dir)
 
     def _reset(self, inst, faults=(), env_faults=(), ssl=False, wait=True, wait_timeout=90,
-               engine=naming.MARIADB, profile=None, link=False):
+               engine=naming.MARIADB, profile=None):
         started = time.monotonic()
         deployment.check_faults(list(faults) + list(env_faults))
         for c in deployment.instance_containers(self.client, inst):
@@ -348,11 +295,7 @@ class Testbed(object):
             self._drop(inst, [previous])  # moving engines: leave nothing behind on the old one
         meta_pw, root_pw = metadb.passwords(self.root, engine)
         metadb.recreate_databases(root_pw, inst.databases, engine)
-        state = deployment.prepare_dirs(inst, meta_pw, ssl, faults, engine, profile, link)
-        if link:
-            self._ensure_link(inst)
-        else:
-            Link(inst.link_dir, inst.link_port, 0).kill()
+        state = deployment.prepare_dirs(inst, meta_pw, ssl, faults, engine, profile)
         env = {"OMS_SIM_FAULTS": " ".join(env_faults)} if env_faults else None
         try:
             self.client.images.get(self.source_image)
@@ -369,7 +312,6 @@ class Testbed(object):
                        if t.startswith("slow_start="))
             boot = deployment.read_profile(inst)["boot_seconds"]
             self.wait_serving(inst.name, timeout=wait_timeout + slow + boot)
-            self.say("instance %s: 4.1.1 serving on %s, MetaDB %s%s (%.1f s)" % (
+            self.say("instance %s: 4.1.1 serving on %s, MetaDB %s (%.1f s)" % (
                 inst.name, deployment.console_url(inst, state), engine,
-                " behind the link on 127.0.0.1:%d" % inst.link_port if link else "",
                 time.monotonic() - started))

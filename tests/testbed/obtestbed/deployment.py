@@ -91,13 +91,12 @@ def write_faults(inst, tokens):
         os.unlink(inst.faults_file)
 
 
-def config_dict(inst, meta_pw, console_password, engine=None, link=False):
+def config_dict(inst, meta_pw, console_password, engine=None):
     spec = naming.metadb_spec(engine)
     return {
-        # [doc] the keys of the single-node deployment guide; behind the shaped link OMS reaches
-        # the MetaDB through it, as a real deployment reaches OceanBase through OBProxy
+        # [doc] the keys of the single-node deployment guide
         "oms_meta_host": spec.host,
-        "oms_meta_port": inst.link_port if link else spec.port,
+        "oms_meta_port": spec.port,
         "oms_meta_user": naming.METADB_USER,
         "oms_meta_password": meta_pw,
         "drc_rm_db": inst.rm_db,
@@ -139,17 +138,15 @@ def make_ssl(inst):
     return crt, key
 
 
-def prepare_dirs(inst, meta_pw, ssl_enabled=False, faults=(), engine=None, profile=None,
-                 link=False):
+def prepare_dirs(inst, meta_pw, ssl_enabled=False, faults=(), engine=None, profile=None):
     """Fresh host directories, config.yaml and the instance's state file; returns the state.
-    The state remembers the MetaDB engine and the link, for describe, status, down and later
-    resets."""
+    The state remembers the MetaDB engine, for describe, status, down and later resets."""
     if os.path.isdir(inst.host_dir):
         shutil.rmtree(inst.host_dir)
     for path in list(inst.mounts.values())[1:] + [inst.backup_dir]:
         os.makedirs(path, exist_ok=True)
     password = secrets.token_urlsafe(12)
-    _write_private(inst.config_file, yaml.safe_dump(config_dict(inst, meta_pw, password, engine, link),
+    _write_private(inst.config_file, yaml.safe_dump(config_dict(inst, meta_pw, password, engine),
                                                     default_flow_style=False, sort_keys=False))
     crt = key = None
     if ssl_enabled:
@@ -159,7 +156,7 @@ def prepare_dirs(inst, meta_pw, ssl_enabled=False, faults=(), engine=None, profi
     state = {"instance": inst.name, "console_port": inst.console_port,
              "console_user": "admin", "console_password": password,
              "ssl_certificate": crt, "ssl_key": key,
-             "metadb_engine": naming.metadb_spec(engine).engine, "link": bool(link)}
+             "metadb_engine": naming.metadb_spec(engine).engine}
     _write_private(inst.state_file, json.dumps(state, indent=2) + "\n")
     return state
 
@@ -184,14 +181,6 @@ def remembered_engine(inst):
         return metadb_engine(read_state(inst))
     except TestbedError:
         return None
-
-
-def remembered_link(inst):
-    """Whether the instance was last deployed behind the shaped link."""
-    try:
-        return bool(read_state(inst).get("link"))
-    except TestbedError:
-        return False
 
 
 def console_url(inst, state):

@@ -104,10 +104,6 @@ class Instance(object):
         self.faults_file = os.path.join(self.mounts["run"], "oms_sim_faults")
         self.profile_file = os.path.join(self.mounts["run"], "oms_sim_profile")
         self.console_port = console_port(name)
-        # the shaped link's proxy (obtestbed/link.py): outside host_dir, which a reset recreates
-        # while the proxy runs
-        self.link_dir = os.path.join(self.root, "links", name)
-        self.link_port = link_port(name)
 
     @property
     def databases(self):
@@ -121,9 +117,3 @@ def console_port(name):
     if name == "b":
         return 8189
     return 10009 + (zlib.crc32(name.encode("utf-8")) % 2000) * 10
-
-
-def link_port(name):
-    """The shaped link's port: the console port's, ending in 7 instead of 9 (a: 8087), below the
-    ephemeral range, apart from both MetaDBs' ports (23306, 22881)."""
-    return console_port(name) - 2
