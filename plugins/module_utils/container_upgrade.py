@@ -365,14 +365,22 @@ class ContainerUpgrade(object):
                         "docker_init.sh")
 
     def _exec_while_running(self, argv, timeout):
-        """exec_command, but a container that died under it fails with how it ended."""
+        """exec_command, but a container that died under it fails with how it ended. A command
+        cut off by the container's stop returns a status of its own (Docker's 126 "cannot exec
+        in a stopped state", 137), which would otherwise read as "no supervisorctl" or as the
+        script's own failure."""
         try:
-            return self.client.exec_command(self.name, argv, timeout)
+            run = self.client.exec_command(self.name, argv, timeout)
         except OmsError:
             inspect = self.client.inspect_container(self.name)
             if inspect is None or not inspect["State"].get("Running"):
                 raise self._not_running(inspect)
             raise
+        if run.get("rc") != 0:
+            inspect = self.client.inspect_container(self.name)
+            if inspect is None or not inspect["State"].get("Running"):
+                raise self._not_running(inspect)
+        return run
 
     def _wait_until_ready(self, deadline):
         """Ask `supervisorctl status` every READY_PROBE_EVERY s until supervisord answers, so that
@@ -415,9 +423,9 @@ class ContainerUpgrade(object):
             attempts += 1
             started_marker = json.dumps({"started_at": utc_now(), "previous": running_marker},
                                         sort_keys=True)
-            run = self.client.exec_command(
-                self.name, ["sh", "-c", 'printf "%s\\n" "$1" > "$2" && exec bash "$3"', "sh",
-                            started_marker, INIT_RUNNING, INIT_SCRIPT], timeout)
+            run = self._exec_while_running(
+                ["sh", "-c", 'printf "%s\\n" "$1" > "$2" && exec bash "$3"', "sh",
+                 started_marker, INIT_RUNNING, INIT_SCRIPT], timeout)
             outcome = docker_init.classify(run)
             if outcome != docker_init.NOT_READY or time.time() + interval > deadline:
                 return run, outcome, attempts, round(time.time() - started, 1), ready
