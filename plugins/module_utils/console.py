@@ -102,8 +102,8 @@ def check_envelope(action, payload):
     if not isinstance(payload, dict) or "success" not in payload:
         raise OmsError(
             "The OMS console answered %s with something that is not an OMS OpenAPI envelope" % action,
-            "Check that console_url points at the OMS console (http(s)://<host>:8089), not at "
-            "another service")
+            "Check that oms_console_url (console_url) points at the OMS console (http(s)://<host>:8089), "
+            "not at another service")
     code = payload.get("code")
     if as_bool(payload.get("success")) and not is_error_code(code):
         return payload
@@ -202,13 +202,13 @@ class ConsoleClient(object):
         if not url:
             raise OmsError("No console URL given", "Set console_url (the inventory's oms_console_url) to http(s)://<OMS host>:8089")
         if not url.lower().startswith(("http://", "https://")):
-            raise OmsError("console_url %r is not an http:// or https:// URL" % without_credentials(url),
+            raise OmsError("oms_console_url (console_url) %r is not an http:// or https:// URL" % without_credentials(url),
                            "Write it as http(s)://<OMS host>:8089")
         if without_credentials(url) != url:
-            raise OmsError("console_url %s carries credentials before its host"
+            raise OmsError("oms_console_url (console_url) %s carries credentials before its host"
                            % without_credentials(url),
                            "Write it as http(s)://<OMS host>:8089 and give the login in "
-                           "console_user and console_password")
+                           "oms_console_user and oms_console_password (console_user, console_password)")
         self.url = url.rstrip("/")
         self.user = user
         self.password = password
@@ -242,8 +242,8 @@ class ConsoleClient(object):
             if is_tls_error(exc):
                 raise OmsError(
                     "TLS to the OMS console at %s failed for %s: %s" % (self.url, what, short_reason(exc)),
-                    "Give the CA that signed the console certificate in ca_path, or set "
-                    "validate_certs to false for a self-signed test certificate")
+                    "Give the CA that signed the console certificate in oms_console_ca_path (ca_path), or set "
+                    "oms_console_validate_certs (validate_certs) to false for a self-signed test certificate")
             if is_timeout(exc):
                 raise OmsError(
                     "The OMS console at %s did not answer %s within %s s" % (self.url, what, self.timeout),
@@ -288,8 +288,8 @@ class ConsoleClient(object):
             raise OmsError(
                 "The OMS console answered %s with HTTP %s but not with an OMS OpenAPI envelope "
                 "(the answer began %r)" % (what, response.status_code, start),
-                "Check that console_url points at the OMS console (http(s)://<host>:8089) and "
-                "that it has finished starting")
+                "Check that oms_console_url (console_url) points at the OMS console (http(s)://<host>:8089) "
+                "and that it has finished starting")
         return check_envelope(action, payload)
 
     def list_projects(self, page_size=100, **filters):

@@ -65,8 +65,8 @@ def check_mounts(source_name, actual, expected):
     if found:
         raise OmsError("The mounts given do not match those of %s: %s"
                        % (source_name, "; ".join(found)),
-                       "The new container must use the same host paths as the old one: fix the "
-                       "mounts option (or leave it out to take the old container's)")
+                       "The new container must use the same host paths as the old one: fix oms_mounts "
+                       "(the mounts option), or leave it out to take the old container's")
 
 
 def check_data_mounts(source_name, actual):
@@ -117,7 +117,7 @@ def build_run_spec(old_inspect, name, image, old_image_inspect=None, oms_host_ip
     source_name = (old_inspect.get("Name") or "").lstrip("/")
     host = old_inspect.get("HostConfig") or {}
     if bool(ssl_certificate) != bool(ssl_key):
-        raise OmsError("Only one of ssl_certificate and ssl_key is set",
+        raise OmsError("Only one of oms_ssl_certificate and oms_ssl_key (ssl_certificate, ssl_key) is set",
                        "Give both (HTTPS) or neither (keep the old container's setting)")
 
     binds = []

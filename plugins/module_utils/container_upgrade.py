@@ -240,7 +240,8 @@ class ContainerUpgrade(object):
             path = self.params[key]
             if path and not os.path.isfile(path):
                 raise OmsError("The %s %s is not a file" % (key.replace("_", " "), path),
-                               "Copy the certificate and key to the host or fix the path")
+                               "Copy the certificate and key to the host or fix oms_ssl_certificate and oms_ssl_key "
+                               "(ssl_certificate, ssl_key)")
         return spec
 
     def _ensure_ours_running(self, existing, source, target):
@@ -282,8 +283,8 @@ class ContainerUpgrade(object):
         source, image = self.params["source_container"], self.params["image"]
         if source == self.name:
             raise OmsError("name and source_container are both %s" % source,
-                           "Give the new container its own name; the old one is kept for "
-                           "rollback")
+                           "Give the new container its own name (oms_new_container, not oms_old_container); "
+                           "the old one is kept for rollback")
         target = self.client.inspect_image(image)
         existing = self.client.inspect_container(self.name)
         if existing is not None:
@@ -475,14 +476,14 @@ class ContainerUpgrade(object):
         if outcome == docker_init.TIMED_OUT:
             raise OmsError("%s did not finish within %d s in %s (rc=%s). Last output:\n%s"
                            % (INIT_SCRIPT, timeout, self.name, run["rc"], tail),
-                           "Read /home/admin/logs/docker_init*.log in the container, then run "
-                           "again with a larger init_timeout (the script may be re-run)",
+                           "Read /home/admin/logs/docker_init*.log in the container, then run again with a "
+                           "larger oms_upgrade_init_timeout (init_timeout; the script may be re-run)",
                            **details)
         if outcome == docker_init.NOT_READY:
             probed = "" if ready["ready_probe"] == "none" else \
                 ", after supervisorctl status did not answer for %.0f s" % ready["ready_wait_seconds"]
             raise OmsError("%s found %s still starting (its supervisord does not answer) on all "
-                           "%d attempts over %.0f s%s (init_ready_timeout %s s). Last output:\n%s"
+                           "%d attempts over %.0f s%s (oms_upgrade_init_ready_timeout, init_ready_timeout: %s s). Last output:\n%s"
                            % (INIT_SCRIPT, self.name, attempts, duration, probed,
                               self.params["init_ready_timeout"], tail),
                            "Look at the container (docker logs %s; supervisorctl status inside "

@@ -251,7 +251,8 @@ def read_manifest(backup_dir):
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT \
             or not isinstance(manifest.get("databases"), list):
         raise OmsError("%s is not a backup manifest of format %d" % (path, MANIFEST_FORMAT),
-                       "Point backup_dir at a directory written by oms_metadb_backup state=dumped")
+                       "Point backup_dir (under oms_backup_dir) at a directory written by oms_metadb_backup "
+                       "state=dumped")
     return manifest
 
 

@@ -127,7 +127,8 @@ def refetch_interval_min(t1, t2, margin_min=30):
     """
     if margin_min is None or margin_min < 1:
         raise OmsError("refetch margin must be at least 1 minute, got %r" % margin_min,
-                       "The value must be greater than T2 - T1; give refetch_margin_min >= 1")
+                       "The value must be greater than T2 - T1; give oms_upgrade_refetch_margin_min or "
+                       "oms_rollback_refetch_margin_min (refetch_margin_min) >= 1")
     minutes = minutes_between(t1, t2)
     if minutes < 0:
         raise OmsError("The downtime ends (%s) before it starts (%s)" % (t2, t1),
@@ -188,8 +189,8 @@ def _read_row(cur, lock=False):
 
 def _missing(settings):
     return OmsError("No %s row in %s.%s" % (CFG_NAME, settings.rm_db, TABLE),
-                    "Check rm_db (drc_rm_db in config.yaml); OMS creates the row when its console "
-                    "first starts")
+                    "Check oms_metadb_rm_db (rm_db), or drc_rm_db in config.yaml; OMS creates the row when "
+                    "its console first starts")
 
 
 def read_ha_config(settings):

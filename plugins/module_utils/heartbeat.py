@@ -164,7 +164,8 @@ def prune_heartbeats(conn, batch_size=10000, table=HEARTBEAT_TABLE, max_id=None,
     batch_size_last, batch_size_max, longest_batch_seconds, longest_batch_rows, workers}.
     """
     if batch_size < 1:
-        raise OmsError("batch_size must be at least 1, got %s" % batch_size, "Give a positive batch_size")
+        raise OmsError("batch_size must be at least 1, got %s" % batch_size,
+                       "Give a positive oms_upgrade_prune_batch_size (batch_size)")
     q = metadb.quote_identifier(table)
     with conn.cursor() as cur:
         if max_id is None:

@@ -88,7 +88,7 @@ class _Members(object):
         if member.size > MAX_INDEX_BYTES:
             raise OmsError("The member %s of the image archive is %d bytes, too large for an index"
                            % (name, member.size),
-                           "Check that the file is an image tarball written by docker save")
+                           "Check that oms_image_archive (image_archive) is an image tarball written by docker save")
         handle = self._tar.extractfile(member)
         try:
             data = handle.read()
@@ -98,7 +98,7 @@ class _Members(object):
             return json.loads(data.decode("utf-8"))
         except ValueError as exc:
             raise OmsError("The member %s of the image archive is not valid JSON (%s)" % (name, exc),
-                           "The tarball is damaged or incomplete: copy it again")
+                           "The tarball is damaged or incomplete: copy it again to oms_image_archive (image_archive)")
 
 
 def _from_docker_manifest(manifest, images, configs):
@@ -188,7 +188,8 @@ def read_archive(path):
         tar = tarfile.open(path, mode="r:*")
     except (tarfile.TarError, EOFError, OSError, IOError) as exc:
         raise OmsError("The image archive %s cannot be read as a tar file (%s)" % (path, exc),
-                       "Check that it is the tarball from the OMS download (docker save format) "
+                       "Check that oms_image_archive (image_archive) is the tarball from the OMS download "
+                       "(docker save format) "
                        "and that it was copied completely")
     images = {}
     configs = {}
@@ -211,17 +212,18 @@ def read_archive(path):
                 labels[tag] = _labels(members, configs.get(tag), image_id)
         except (tarfile.TarError, EOFError, OSError, IOError) as exc:
             raise OmsError("The image archive %s is damaged (%s)" % (path, exc),
-                           "Copy the tarball again and compare its checksum with the download")
+                           "Copy the tarball to oms_image_archive (image_archive) again and compare its checksum "
+                           "with the download")
     finally:
         tar.close()
     if not formats:
         raise OmsError("The image archive %s holds neither manifest.json, repositories nor "
                        "index.json" % path,
-                       "Check that it is an image tarball written by docker save")
+                       "Check that oms_image_archive (image_archive) is an image tarball written by docker save")
     if not images:
         raise OmsError("The image archive %s names no image tag" % path,
-                       "Load it by hand with docker load and tag the image, or use the tarball "
-                       "from the OMS download")
+                       "Load it by hand with docker load and tag the image, or point oms_image_archive "
+                       "(image_archive) at the tarball from the OMS download")
     return {"path": path, "format": "+".join(formats), "tags": sorted(images),
             "image_ids": images, "labels": labels, "content_bytes": members.content_bytes,
             "file_bytes": os.path.getsize(path)}

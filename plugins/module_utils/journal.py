@@ -192,7 +192,7 @@ def apply_step(journal: Optional[Journal], step: Optional[str], status: Optional
 def validate(journal: Any, path: str) -> Journal:
     if not isinstance(journal, dict) or not isinstance(journal.get("steps", {}), dict):
         raise OmsError("The journal %s is not an obtools.oms journal" % path,
-                       "Move it aside (state: reset) or point path at the run's journal")
+                       "Move it aside (state: reset) or point oms_journal_path (path) at the run's journal")
     if journal.get("format", FORMAT) > FORMAT:
         raise OmsError("The journal %s has format %s, newer than this collection's %s"
                        % (path, journal.get("format"), FORMAT),

@@ -167,13 +167,14 @@ def translate_error(exc, settings, database=None, doing="connect to the MetaDB")
         return OmsError("The MetaDB user %s may not use database %s%s (error %s): it does not exist "
                         "or the user has no grant on it" % (where(settings), database, name_from, code),
                         "Check the database name (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in "
-                        "config.yaml, or the oms_metadb_*_db overrides), and grant the user ALL on "
+                        "config.yaml, or oms_metadb_rm_db, oms_metadb_cm_db, oms_metadb_cm_hb_db if set), and "
+                        "grant the user ALL on "
                         "the OMS databases, as OMS itself needs", code=code)
     if code == ER_BAD_DB:
         return OmsError("The MetaDB at %s:%s has no database %s%s"
                         % (settings.host, settings.port, database, name_from),
-                        "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in "
-                        "config.yaml, or the inventory's oms_metadb_rm_db/_cm_db/_cm_hb_db)", code=code)
+                        "Check drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in config.yaml, or oms_metadb_rm_db, "
+                        "oms_metadb_cm_db, oms_metadb_cm_hb_db (rm_db, cm_db, cm_hb_db) if set", code=code)
     if code in (CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_LOST):
         action = "" if doing == "connect to the MetaDB" else " to %s" % doing
         return OmsError("Cannot reach the MetaDB at %s:%s%s (error %s: %s); the address is %s"
@@ -308,7 +309,7 @@ def client_defaults_file(settings, directory, engine=None):
     """
     if not directory:
         raise OmsError("No private directory for the client defaults file",
-                       "Give backup_dir (a 0700 directory on the OMS host)")
+                       "Give backup_dir (a 0700 directory on the OMS host; the roles use oms_backup_dir)")
     sweep_defaults_files(directory)
     if os.path.realpath(directory) != os.path.realpath(private_dir_path()):
         sweep_defaults_files(private_dir_path())

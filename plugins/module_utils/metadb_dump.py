@@ -346,7 +346,7 @@ class PiecedDump(object):
             if not lines or not lines[-1].startswith(dump_files.COMPLETION_PREFIX):
                 raise OmsError("A piece of the dump of %s (%s) is truncated: no completion line"
                                % (db.database, self._describe(slot)),
-                               "Check the MetaDB and the space in the backup directory, then dump again")
+                               "Check the MetaDB and the space in the backup directory (oms_backup_dir), then dump again")
             body_start = dump_pieces.header_end(head)
             body_end = dump_pieces.footer_start(tail, tail_offset)
             if body_start is None or body_end is None or body_end < body_start:
@@ -658,7 +658,8 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
     missing = [pair[1] for pair in databases if pair[1] not in found]
     if missing:
         raise OmsError("The MetaDB at %s:%s has no database %s" % (settings.host, settings.port, ", ".join(missing)),
-                       "Check rm_db/cm_db/cm_hb_db (drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in config.yaml)")
+                       "Check drc_rm_db, drc_cm_db, drc_cm_heartbeat_db in config.yaml, or oms_metadb_rm_db, "
+                       "oms_metadb_cm_db, oms_metadb_cm_hb_db (rm_db, cm_db, cm_hb_db) if set")
     if quiescent_check:
         require_quiescent(settings, names, "before")
     if not os.path.isdir(backup_dir):
@@ -693,7 +694,7 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
             problems.extend(dump_files.header_problems(tmps[db.database], scan, settings.host, db.database))
         if problems:
             raise OmsError("The dump did not verify: %s" % "; ".join(problems),
-                           "Check the MetaDB and the space in the backup directory, then dump again")
+                           "Check the MetaDB and the space in the backup directory (oms_backup_dir), then dump again")
         if quiescent_check:
             require_quiescent(settings, names, "during")
     except Exception:
@@ -749,7 +750,8 @@ def verify(backup_dir, zstd_path="zstd", scans=None):
     manifest = dump_files.read_manifest(backup_dir)
     if manifest is None:
         raise OmsError("No backup manifest in %s" % backup_dir,
-                       "Point backup_dir at the directory of a finished dump (state=dumped)")
+                       "Point backup_dir (under oms_backup_dir) at the directory of a finished dump "
+                       "(state=dumped)")
     problems = []
     for entry in manifest["databases"]:
         scan = None

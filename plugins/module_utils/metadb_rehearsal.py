@@ -69,14 +69,15 @@ def rehearse_one(settings, mysqldump, database, directory):
     if proc.returncode != 0:
         raise OmsError("The rehearsal of the dump failed: mysqldump --no-data %s exited with %s "
                        "(%s)" % (database, proc.returncode, tail or "no message"),
-                       "Fix what mysqldump says (the user's privileges on %s, the client's "
-                       "version, the server's address) before the upgrade: the real dump runs "
-                       "the same way after OMS stops" % database)
+                       "Fix what mysqldump says (the user's privileges on %s, the version of the client "
+                       "oms_upgrade_mysqldump_path (mysqldump_path) names, the server's address) before the "
+                       "upgrade: the real dump runs the same way after OMS stops" % database)
     last = out.rstrip(b"\n").rsplit(b"\n", 1)[-1]
     if not last.startswith(COMPLETION_PREFIX):
         raise OmsError("The rehearsal of the dump of %s did not end with mysqldump's '-- Dump "
                        "completed' line" % database,
-                       "Check that mysqldump_path is mysqldump from the MySQL or MariaDB client "
+                       "Check that oms_upgrade_mysqldump_path (mysqldump_path) is mysqldump from the MySQL "
+                       "or MariaDB client "
                        "(it must write its comments: no --skip-comments in option files)")
     return {"database": database, "tables": out.count(b"\nCREATE TABLE "),
             "duration": round(time.time() - start, 1)}

@@ -33,7 +33,8 @@ def targets(settings, manifest):
                   for e in manifest["databases"] if e.get("role") in wanted and wanted[e["role"]] != e["database"]]
     if mismatched:
         raise OmsError("The backup is of other databases than the ones configured (%s)" % "; ".join(mismatched),
-                       "Point backup_dir at this deployment's backup, or fix rm_db/cm_db/cm_hb_db")
+                       "Point oms_backup_dir (backup_dir) at this deployment's backup, or fix oms_metadb_rm_db, "
+                       "oms_metadb_cm_db, oms_metadb_cm_hb_db (rm_db, cm_db, cm_hb_db)")
     return manifest["databases"]
 
 
@@ -47,8 +48,9 @@ def header_check(settings, backup_dir, entries, scans):
     if problems:
         raise OmsError("The backup does not come from the MetaDB it would be restored into: %s"
                        % "; ".join(problems),
-                       "Nothing was dropped. Check login_host/oms_meta_host (the dump's header must "
-                       "name the same host as the one the upgrade dumped from) and backup_dir")
+                       "Nothing was dropped. Check oms_metadb_host (login_host) or config.yaml's oms_meta_host "
+                       "(the dump's header must name the host the upgrade dumped from) and oms_backup_dir "
+                       "(backup_dir)")
 
 
 def redump_digest(settings, database, mysqldump, defaults_file, entry=None, work_dir=None, parallel=True):

@@ -48,7 +48,7 @@ def find_clients(module, names, compress="none"):
         paths[name] = module.params.get(name + "_path") or module.get_bin_path(name, required=True)
         if not os.access(paths[name], os.X_OK):
             module.fail_json(msg="%s is not an executable file. Install the MySQL/MariaDB client or give "
-                                 "%s_path" % (paths[name], name))
+                                 "%s_path (oms_upgrade_%s_path, oms_rollback_%s_path)" % (paths[name], name, name, name))
     if compress in COMPRESSORS:
         paths[compress] = module.get_bin_path(compress, required=True)
     return paths
@@ -217,7 +217,7 @@ def _dump_failed(dump_argv, rc, err_file):
 
 def _write_failed(dump_argv, out_path, e):
     return OmsError("Writing the dump of %s to %s failed: %s" % (dump_argv[-1], out_path, getattr(e, "strerror", None) or e),
-                    "Check disk space in the backup directory and run again")
+                    "Check disk space in the backup directory (oms_backup_dir) and run again")
 
 
 def _dump_straight_to_file(dump_argv, out_path):
@@ -336,11 +336,11 @@ def run_dump_to_file(dump_argv, out_path, compress="none", paths=None):
             e = pump_errors[0]
             raise OmsError("Writing the dump of %s to %s failed: %s"
                            % (dump_argv[-1], out_path, getattr(e, "strerror", None) or e),
-                           "Check disk space in the backup directory and run again")
+                           "Check disk space in the backup directory (oms_backup_dir) and run again")
         if rc_comp != 0:
             raise OmsError("%s of the dump of %s failed (rc %s): %s"
                            % (compress, dump_argv[-1], rc_comp, _tail(err_comp)),
-                           "Check disk space in the backup directory and the %s binary" % compress)
+                           "Check disk space in the backup directory (oms_backup_dir) and the %s binary" % compress)
         if rc_dump != 0:
             raise _dump_failed(dump_argv, rc_dump, err_dump)
         os.fsync(fd)
@@ -545,12 +545,12 @@ class AssemblySink(object):
             if self.comp is not None and e.errno == errno.EPIPE:
                 raise self._compressor_failed()
             raise OmsError("Writing the %s to %s failed: %s" % (self.what, self.out_path, getattr(e, "strerror", None) or e),
-                           "Check disk space in the backup directory and run again")
+                           "Check disk space in the backup directory (oms_backup_dir) and run again")
 
     def _compressor_failed(self):
         rc = self.comp.wait()
         return OmsError("%s of the %s failed (rc %s): %s" % (self.compress, self.what, rc, _tail(self.err_comp)),
-                        "Check disk space in the backup directory and the %s binary" % self.compress)
+                        "Check disk space in the backup directory (oms_backup_dir) and the %s binary" % self.compress)
 
     def close(self):
         if self.out_path is None:
@@ -565,11 +565,11 @@ class AssemblySink(object):
                 if self.pump_errors:
                     e = self.pump_errors[0]
                     raise OmsError("Writing the %s to %s failed: %s" % (self.what, self.out_path, getattr(e, "strerror", None) or e),
-                                   "Check disk space in the backup directory and run again")
+                                   "Check disk space in the backup directory (oms_backup_dir) and run again")
             os.fsync(self.fd)
         except (IOError, OSError) as e:
             raise OmsError("Writing the %s to %s failed: %s" % (self.what, self.out_path, getattr(e, "strerror", None) or e),
-                           "Check disk space in the backup directory and run again")
+                           "Check disk space in the backup directory (oms_backup_dir) and run again")
         finally:
             self.abort()
         return {"sha256": self.sink.digest.hexdigest(), "size": self.sink.size, "scan": self.scanner.result()}

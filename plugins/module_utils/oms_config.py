@@ -140,7 +140,7 @@ def parse_oms_config(text, path="config.yaml"):
         # the error is, never what the line holds
         raise OmsError("%s is not valid YAML (%s)" % (path, _yaml_error_place(e)),
                        "Fix the file at that place (it is the config.yaml the OMS container "
-                       "mounts) or point config_file at the right one")
+                       "mounts) or point oms_config_file (config_file) at the right one")
     if data is None:
         data = {}
     if not isinstance(data, dict):

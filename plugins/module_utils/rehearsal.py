@@ -239,7 +239,8 @@ def parse_memory(text):
     """Bytes of a Docker memory size (512m, 4g, 1073741824)."""
     match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*$", str(text).lower())
     if not match:
-        raise OmsError("%r is not a memory size" % (text,), "Write it as Docker does: 512m, 4g")
+        raise OmsError("%r is not a memory size" % (text,),
+                       "Write oms_upgrade_rehearsal_memory (memory) as Docker does: 512m, 4g")
     factor = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}[match.group(2)]
     return int(float(match.group(1)) * factor)
 
@@ -551,7 +552,7 @@ class Rehearsal(object):
         if image is None:
             raise OmsError("The image %s is not present in the engine" % self.p["image"],
                            "Load it first (the upgrade's step 3, or docker load of the tarball), "
-                           "or give image_archive")
+                           "or give oms_image_archive (image_archive)")
         outcome, error, tail = "passed", None, []
         self.cleanup.record("workdir", self.workdir)
         self.cleanup._write("started", {"rehearsal_started_at": journal_file.iso(journal_file.utc_now()),
@@ -867,4 +868,4 @@ class Rehearsal(object):
         raise OmsError("The rehearsing OMS did not report healthy within %s s after docker_init.sh "
                        "(last answer: %s)" % (self.p["health_timeout"], last),
                        "Read its logs (they are removed with it: rehearse again with a larger "
-                       "health_timeout)")
+                       "oms_upgrade_health_timeout, health_timeout)")

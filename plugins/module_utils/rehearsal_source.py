@@ -78,7 +78,7 @@ def _read_config(path):
         with open(path) as f:
             return f.read()
     except (IOError, OSError) as exc:
-        raise OmsError("Cannot read %s: %s" % (path, exc), "Give config_file")
+        raise OmsError("Cannot read %s: %s" % (path, exc), "Give oms_config_file (config_file)")
 
 
 class Source(object):
@@ -119,7 +119,7 @@ def local(client, name, config_file=None):
     old = client.inspect_container(name)
     if old is None:
         raise OmsError("No container named %s exists" % name,
-                       "Give source_container as the name of the serving 4.1.1 container")
+                       "Set oms_old_container (source_container) to the name of the serving 4.1.1 container")
     mounts = data_mounts(old)
     path = config_file or mounts["config"]
     return Source(old, client.inspect_image(old["Image"]), _read_config(path), path,

@@ -74,10 +74,10 @@ def refuse(tx: Any) -> None:
             raise OmsError("The upgrade recorded in %s is committed (4.2.0 passed step 7 and has served "
                            "since): a rollback throws away what it wrote" % tx.path,
                            "Set oms_rollback_accept_data_loss=true (the databases are dumped into "
-                           "oms_rollback_safety_dump_dir first); nothing was changed")
+                           "oms_backup_dir first); nothing was changed")
         if not tx.p["safety_dump_dir"]:
             raise OmsError("A committed upgrade is rolled back only after a dump of what 4.2.0 wrote",
-                           "Give safety_dump_dir; nothing was changed")
+                           "Give safety_dump_dir (the role puts it under oms_backup_dir); nothing was changed")
 
 
 def outcome(tx: Any, step: Optional[str], message: str, compensated: Optional[bool]) -> str:

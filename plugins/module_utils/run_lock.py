@@ -185,7 +185,7 @@ def acquire(path, holder, break_run=None, check=False, stale_seconds=None):
             os.mkdir(directory, DIR_MODE)
         except OSError as exc:
             raise OmsError("Cannot create %s: %s" % (directory, exc),
-                           "Create it, or choose a backup directory that can be written")
+                           "Create it, or set oms_backup_dir to a directory that can be written")
     with _Locked(path, create=not check) as lock:
         current = lock.read()
         if current and current["run"] != holder["run"] and current["run"] != break_run:

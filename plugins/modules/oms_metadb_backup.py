@@ -426,13 +426,15 @@ def main():
     p = module.params
     state = p["state"]
     if p["batch_size"] < 1:
-        module.fail_json(msg="batch_size must be at least 1. Give a positive number of rows per batch")
+        module.fail_json(msg="batch_size must be at least 1. Give a positive oms_upgrade_prune_batch_size (batch_size)")
     if p["batch_seconds"] < 0:
-        module.fail_json(msg="batch_seconds must not be negative. Give 0 to keep every batch at batch_size")
+        module.fail_json(msg="batch_seconds must not be negative. Give 0 in oms_upgrade_prune_batch_seconds "
+                             "(batch_seconds) to keep every batch at oms_upgrade_prune_batch_size (batch_size)")
     for arg in p["dump_extra_args"]:
         if "password" in arg.lower() or arg.startswith("-p"):
             module.fail_json(msg="dump_extra_args must not carry a password (%s...). Give it as "
-                                 "login_password; it reaches mysqldump through a 0600 defaults file"
+                                 "oms_metadb_password (login_password); it reaches mysqldump through a 0600 "
+                                 "defaults file"
                              % arg[:12])
 
     try:

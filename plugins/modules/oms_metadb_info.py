@@ -217,7 +217,7 @@ def main():
         module.fail_json(msg="gather is empty. Name at least one of engine, estimate, backup")
     if "backup" in gather and not module.params["backup_dir"]:
         module.fail_json(msg="gather includes backup but backup_dir is not given. Give the directory "
-                             "of the dump (where its manifest.json is)")
+                             "of the dump (where its manifest.json is, under oms_backup_dir)")
     if gather & set(["engine", "estimate"]):
         metadb.check_libraries(module)
     result = dict(changed=False)

@@ -244,7 +244,8 @@ def main():
                       states=dict((p.get("id"), p.get("status")) for p in projects))
         if module.params["check_restrictions"]:
             if module.params["max_sync_delay"] < 0:
-                module.fail_json(msg="max_sync_delay must be 0 or more seconds")
+                module.fail_json(msg="max_sync_delay must be 0 or more seconds. Set oms_upgrade_max_sync_delay "
+                                     "(max_sync_delay) to 0 or more")
             found = restrictions(client, projects, module.params["max_sync_delay"])
             result["restrictions"] = found
             if not found["ok"] and module.params["fail_on_restrictions"]:

@@ -347,7 +347,8 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=False,
                            required_together=[["ssl_certificate", "ssl_key"]])
     if module.params["prune_batch_size"] < 1:
-        module.fail_json(msg="prune_batch_size must be at least 1. Give a positive number of rows per batch")
+        module.fail_json(msg="prune_batch_size must be at least 1. Give a positive oms_upgrade_prune_batch_size "
+                             "(prune_batch_size)")
     window_module.run(module, upgrade_window, module.params["compress"],
                       outcome=upgrade_window.FAILED_BEFORE_STOP, committed=False)
 

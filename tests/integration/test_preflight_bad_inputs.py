@@ -310,7 +310,7 @@ CASES = [
     Case("dump_rehearsal_refused", "The rehearsal of the dump failed", "Fix what mysqldump says",
          setup=mysqldump_fails),
     Case("dump_rehearsal_incomplete", "did not end with mysqldump's '-- Dump completed' line",
-         "Check that mysqldump_path is mysqldump", setup=mysqldump_truncated),
+         "Check that oms_upgrade_mysqldump_path (mysqldump_path) is mysqldump", setup=mysqldump_truncated),
     # The console
     Case("console_wrong_password", "did not list the migration projects", "Check oms_console_url",
          inventory={"oms_console_password": "not-the-password"}),
