@@ -28,6 +28,7 @@ import yaml
 
 from conftest import INSTANCE, REPO, ansible_env
 from preflight_state import Snapshot
+import refusal_words
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "upgrade.yml")
 
@@ -401,8 +402,19 @@ def test_a_bad_input_is_refused_before_anything_changes(testbed, deployment, tmp
     assert not changed, "%s changed things before being refused:\n%s" % (case.id, "\n".join(changed))
     assert case.what in output, "'%s' not in the output:\n%s" % (case.what, output[-3000:])
     assert case.todo in output, "'%s' not in the output:\n%s" % (case.todo, output[-3000:])
+    assert_names_what_the_user_set(output)
     if case.secret:
         assert case.secret not in output
+
+
+def assert_names_what_the_user_set(output):
+    """The refusal (the first failure Ansible did not ignore) names a role variable of
+    argument_specs.yml or an inventory fact, as tests/unit/test_refusal_wording.py holds every
+    message of the source to."""
+    messages = refusal_words.failure_messages(output)
+    assert messages, "no failed task in the output:\n%s" % output[-3000:]
+    assert refusal_words.rendered_names(messages[0], refusal_words.documented_variables(), [INSTANCE]), (
+        "the refusal names no role variable and no inventory fact: %s" % messages[0])
 
 
 def test_the_rollback_refuses_a_backup_directory_two_deployments_share(testbed, deployment, tmp_path):
@@ -422,3 +434,4 @@ def test_the_rollback_refuses_a_backup_directory_two_deployments_share(testbed, 
     print("%s: rc=%s in %.1f s" % (case.id, proc.returncode, took))
     assert proc.returncode != 0 and not changed, (changed, proc.stdout[-3000:])
     assert case.what in proc.stdout and case.todo in proc.stdout, proc.stdout[-3000:]
+    assert_names_what_the_user_set(proc.stdout)
