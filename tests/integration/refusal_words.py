@@ -62,12 +62,14 @@ def task_files(root=REPO):
 
 
 def documented_variables(root=REPO):
-    """Every option of every entry point of every role: the variables a user may set."""
+    """Every option of every entry point of every role: the variables a user may set. oms_common's
+    oms_common_* options are not: they are what oms_upgrade and oms_rollback pass to the entry
+    points they include (the lock's path, the progress probe's job)."""
     found = set()
     for path in glob.glob(os.path.join(root, "roles", "*", "meta", "argument_specs.yml")):
         for spec in (load(path).get("argument_specs") or {}).values():
             found.update((spec or {}).get("options") or {})
-    return found
+    return set(name for name in found if not name.startswith("oms_common_"))
 
 
 # ---- which role variable each module option is set from
@@ -326,3 +328,16 @@ def unpaired_options(text, sources):
     """The options a module's message names without any role variable they are set from."""
     variables = set(ROLE_VARIABLE.findall(text))
     return sorted(o for o in options_named(text, sources) if not variables & sources[o])
+
+
+def naming_neither(root=REPO):
+    """The module refusals that name no option the roles fill and no role variable: about the
+    host's or the MetaDB's state rather than an input, or built from text elsewhere."""
+    documented, sources = documented_variables(root), option_sources(root)
+    return [r for r in module_refusals(root)
+            if not options_named(r.text, sources) and not names_something(r.text, documented)]
+
+
+if __name__ == "__main__":
+    for refusal in naming_neither():
+        print(repr(refusal))
