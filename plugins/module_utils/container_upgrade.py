@@ -153,12 +153,14 @@ class ContainerUpgrade(object):
         container = self._describe(inspect)
         if inspect["State"].get("Running"):
             raise OmsError("%s runs: it is not removed" % self.name,
-                           "Stop it first if it is a leftover you no longer need, or choose another name")
+                           "Stop it first if it is a leftover you no longer need, or choose another name "
+                           "(oms_new_container)")
         wanted = self.params.get("container_id")
         if wanted and inspect.get("Id") != wanted:
             raise OmsError("%s is not the container the earlier attempt created (%s, not %s)"
                            % (self.name, (inspect.get("Id") or "?")[:12], wanted[:12]),
-                           "Remove it by hand if it is a leftover (docker rm %s), or choose another name" % self.name)
+                           "Remove it by hand if it is a leftover (docker rm %s), or choose another name "
+                           "(oms_new_container)" % self.name)
         if not self.check:
             self.client.remove_container(self.name)
         return dict(changed=True, container=container, removed=True)
@@ -235,7 +237,7 @@ class ContainerUpgrade(object):
         config = container["mounts"].get("config")
         if config and not os.path.isfile(config):
             raise OmsError("The config mount %s is not a file" % config,
-                           "Point it at the config.yaml of the deployment")
+                           "Point the config of oms_mounts (mounts) at the config.yaml of the deployment")
         for key in ("ssl_certificate", "ssl_key"):
             path = self.params[key]
             if path and not os.path.isfile(path):

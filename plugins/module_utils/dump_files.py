@@ -47,7 +47,8 @@ def parse_header(head):
 
 def dump_file_name(database, compress="none"):
     if compress not in SUFFIXES:
-        raise OmsError("Unknown compression %r" % compress, "Use one of none, gzip, zstd")
+        raise OmsError("Unknown compression %r" % compress,
+                       "Set oms_upgrade_dump_compress (compress) to one of none, gzip, zstd")
     return database + SUFFIXES[compress]
 
 

@@ -227,12 +227,13 @@ def write(path: str, journal: Journal) -> None:
             os.makedirs(directory, DIR_MODE)
         except OSError as exc:
             raise OmsError("Cannot create the journal's directory %s: %s" % (directory, exc),
-                           "Create it, or choose a path in a writable directory")
+                           "Create it, or set oms_backup_dir (or oms_journal_path) to a writable place")
     try:
         atomic_file.write_json_atomic(path, journal, FILE_MODE)
     except OSError as exc:
         raise OmsError("Cannot write the journal %s: %s" % (path, exc),
-                       "Run as a user that may write in %s, or choose another path" % directory)
+                       "Run as a user that may write in %s, or set oms_backup_dir (or oms_journal_path) "
+                       "elsewhere" % directory)
 
 
 def aside_path(path: str, now: Optional[datetime.datetime] = None) -> str:

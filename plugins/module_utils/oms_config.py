@@ -129,8 +129,9 @@ def parse_oms_config(text, path="config.yaml"):
     """The MetaDB keys of config.yaml text, as a dict keyed by MetaDBSettings attribute."""
     if not HAS_YAML:
         raise OmsError("PyYAML is needed to read %s" % path,
-                       "Install PyYAML (python3-yaml) on the OMS host, or give the login and "
-                       "database options explicitly")
+                       "Install PyYAML (python3-yaml) on the OMS host, or set oms_metadb_host, "
+                       "oms_metadb_port, oms_metadb_user, oms_metadb_password, oms_metadb_rm_db, "
+                       "oms_metadb_cm_db and oms_metadb_cm_hb_db (the login and database options)")
     try:
         # BaseLoader keeps every scalar as the text written: an unquoted password such as 000123
         # or yes must not become 83 or True
