@@ -5,7 +5,9 @@ fail and assert messages must each name a documented role variable or an invento
 module's message that names an option the roles set from a role variable must name that variable
 beside it ("point oms_image_archive (image_archive) at ..."), since users also run the modules
 directly. The walk and its rules are tests/integration/refusal_words.py, shared with
-test_preflight_bad_inputs.py, which checks the messages real runs print.
+test_preflight_bad_inputs.py, which checks the messages real runs print. A module's message that
+names neither an option nor a role variable (about the host's, the engine's or the MetaDB's state,
+not an input) is allowed; `python tests/integration/refusal_words.py` lists them.
 """
 
 import glob
