@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -31,36 +32,30 @@ def root_dir():
     shutil.rmtree(path)
 
 
+def _as_nobody(call, conn):
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+    try:
+        call()
+        out = {"raised": "nothing"}
+    except OmsError as e:
+        out = {"msg": e.msg, "hint": e.hint}
+    except Exception as e:  # pylint: disable=broad-except
+        out = {"raised": repr(e)}
+    conn.send(json.dumps(out))
+
+
 def as_nobody(call):
     """The OmsError `call` raises in a child running as nobody: {"msg", "hint"}, or what else."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            try:
-                call()
-                out = {"raised": "nothing"}
-            except OmsError as e:
-                out = {"msg": e.msg, "hint": e.hint}
-            except Exception as e:  # pylint: disable=broad-except
-                out = {"raised": repr(e)}
-            os.write(write_end, json.dumps(out).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    chunks = []
-    while True:
-        chunk = os.read(read_end, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(read_end)
-    os.waitpid(pid, 0)
-    return json.loads(b"".join(chunks).decode())
+    context = multiprocessing.get_context("fork")  # the child keeps the imports: nobody cannot reach /root
+    parent, child = context.Pipe()
+    proc = context.Process(target=_as_nobody, args=(call, child))
+    proc.start()
+    child.close()  # a child that dies unheard ends recv with EOFError, not a hang
+    out = json.loads(parent.recv())
+    proc.join()
+    return out
 
 
 def test_a_config_yaml_of_roots_names_the_user_the_mode_the_variable_and_become(root_dir):
