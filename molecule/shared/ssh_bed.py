@@ -2,7 +2,8 @@
 controller that is not the OMS host.
 
 Usage:
-  ssh_bed.py up STATE_DIR USER [--su]   sshd on 127.0.0.1:<free port> for USER (created, sudo)
+  ssh_bed.py up STATE_DIR USER [--su | --docker-group]
+                                        sshd on 127.0.0.1:<free port> for USER (created, sudo)
   ssh_bed.py run STATE_DIR HOST VARS [--kill-after JOURNAL STEP] -- PLAYBOOK [ARGS...]
   ssh_bed.py down STATE_DIR             stop sshd, remove the user, its sudoers file and the keys
 
@@ -11,6 +12,9 @@ Usage:
 starts `sshd -D` with a configuration of its own: loopback only, that user only, keys only.
 With --su, USER may also `su` to root without a password (one line of /etc/pam.d/su, marked,
 that `down` removes), so that become_method su is tested too.
+With --docker-group, USER gets no sudo and no su but the group docker: `run` then connects without
+become, and the modules run on a Python USER can reach (host_python: Debian's, in a venv of its own
+with the collection's three libraries, as the README's "Each OMS host" makes one under /opt).
 `run` runs ansible-playbook in a container of its own, as an execution environment would: its own
 hostname (ctl-<random>), its own processes (a private pid namespace), its own HOME (a tmpfs), the
 repository, the venv and its Python mounted read-only; it reaches 127.0.0.1:<port> as USER with
@@ -19,6 +23,8 @@ With --kill-after, the container is killed (SIGKILL to every process in it, as a
 environment or AWX job pod) once JOURNAL, on this host, says STEP is done; exit 0 when it was.
 `down` leaves nothing listening and nothing of the user behind.
 """
+import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -105,7 +111,36 @@ def disallow_su(user):
         os.replace(PAM_SU + ".obtools-tmp", PAM_SU)
 
 
-def up(state_dir, user, su=False):
+HOST_PYTHON = "/usr/bin/python3"
+
+
+def host_python():
+    """A Python any user may run, with the libraries the modules need (requirements.txt's pins of
+    docker, PyMySQL, PyYAML), made once under the test bed's root: the test bed's venv is built on a
+    Python under /root, which only root can reach. Returns its interpreter's path."""
+    pins = []
+    with open(os.path.join(ROOT, "requirements.txt")) as handle:
+        for line in handle:
+            name = line.split("==")[0].strip().lower()
+            if name in ("docker", "pymysql", "pyyaml", "requests"):
+                pins.append(line.strip())
+    tag = hashlib.sha256(("\n".join(sorted(pins)) + os.path.realpath(HOST_PYTHON)).encode()).hexdigest()[:12]
+    base = os.path.join(os.environ.get("OMS_TESTBED_ROOT") or "/var/tmp/obtools-testbed", "host-python")
+    venv = os.path.join(base, tag)
+    python = os.path.join(venv, "bin", "python")
+    os.makedirs(base, mode=0o755, exist_ok=True)
+    with open(os.path.join(base, ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another test run may be making it
+        if not os.path.exists(os.path.join(venv, ".complete")):
+            shutil.rmtree(venv, ignore_errors=True)
+            sh([HOST_PYTHON, "-m", "venv", venv])
+            sh([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + pins)
+            sh(["chmod", "-R", "a+rX", venv])
+            open(os.path.join(venv, ".complete"), "w").close()
+    return python
+
+
+def up(state_dir, user, su=False, docker_group=False):
     for tool in ("sshd", "ssh-keygen", "sudo", "visudo", "useradd"):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
             sys.exit("%s is missing: bash scripts/bootstrap.sh installs openssh-server, "
@@ -116,16 +151,23 @@ def up(state_dir, user, su=False):
         down(state_dir)
     state = {"user": user, "created_user": False, "sudoers": "/etc/sudoers.d/obtools-%s" % user}
     save(state_dir, state)
+    if docker_group and user_exists(user):
+        sys.exit("%s exists already: --docker-group makes a user of its own" % user)
     if not user_exists(user):
-        sh(["useradd", "--create-home", "--shell", "/bin/bash", user])
+        sh(["useradd", "--create-home", "--shell", "/bin/bash"] + (["--groups", "docker"] if docker_group else [])
+           + [user])
         state["created_user"] = True
         save(state_dir, state)
     # '*': no password can match, and the account is not locked ('!'), so sshd lets keys in.
     sh(["usermod", "-p", "*", user])
-    sudoers = "%s ALL=(ALL) NOPASSWD: ALL\n" % user
-    write_private(state["sudoers"] + ".tmp", sudoers, 0o440)
-    sh(["visudo", "-cqf", state["sudoers"] + ".tmp"])
-    os.replace(state["sudoers"] + ".tmp", state["sudoers"])
+    if docker_group:
+        state.update({"docker_group": True, "python": host_python()})
+        save(state_dir, state)
+    else:
+        sudoers = "%s ALL=(ALL) NOPASSWD: ALL\n" % user
+        write_private(state["sudoers"] + ".tmp", sudoers, 0o440)
+        sh(["visudo", "-cqf", state["sudoers"] + ".tmp"])
+        os.replace(state["sudoers"] + ".tmp", state["sudoers"])
     if su:
         state["su"] = True
         save(state_dir, state)
@@ -171,14 +213,20 @@ def up(state_dir, user, su=False):
             if proc.poll() is not None or time.time() > deadline:
                 sys.exit("sshd did not start:\n" + open(os.path.join(state_dir, "sshd.log")).read()[-2000:])
             time.sleep(0.1)
-    # The user may log in with its key only, and become root with sudo, non-interactively.
+    # The user may log in with its key only, and become root with sudo, non-interactively; with
+    # --docker-group, it may not become root but may use Docker, on its Python.
+    check, expect = "id -un; sudo -n id -un", [user, "root"]
+    if docker_group:
+        check = ("id -un; sudo -n true 2>/dev/null && echo sudo-works || echo no-sudo; "
+                 "%s -c 'import docker; print(docker.from_env().ping())'" % state["python"])
+        expect = [user, "no-sudo", "True"]
     out = subprocess.run(["ssh", "-i", key, "-p", str(port), "-o", "BatchMode=yes",
                           "-o", "UserKnownHostsFile=" + state["known_hosts"], "-o", "StrictHostKeyChecking=yes",
-                          "%s@127.0.0.1" % user, "id -un; sudo -n id -un"],
+                          "%s@127.0.0.1" % user, check],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          universal_newlines=True, check=False)
-    if out.returncode != 0 or out.stdout.split() != [user, "root"]:
-        sys.exit("ssh as %s and sudo failed: %s" % (user, out.stdout))
+    if out.returncode != 0 or out.stdout.split() != expect:
+        sys.exit("ssh as %s and %s failed: %s" % (user, "docker" if docker_group else "sudo", out.stdout))
     print("sshd for %s on 127.0.0.1:%d (pid %d)" % (user, port, proc.pid))
 
 
@@ -266,7 +314,11 @@ def run(state_dir, host, vars_file, playbook_args, kill_after=None, stdout=None)
         # the OMS host's interpreter (the test bed's venv: docker, PyMySQL, PyYAML), run by root
         "ansible_python_interpreter": venv_python,
     })
-    host_vars.setdefault("ansible_become_method", "sudo")  # VARS may say su
+    if state.get("docker_group"):
+        # no become at all: the user's own rights (the docker group) on a Python it can reach
+        host_vars.update({"ansible_become": False, "ansible_python_interpreter": state["python"]})
+    else:
+        host_vars.setdefault("ansible_become_method", "sudo")  # VARS may say su
     inventory = os.path.join(state_dir, "inventory.yml")
     write_private(inventory, yaml.safe_dump({"all": {"children": {"oms": {"hosts": {host: host_vars}}}}}))
     controller_image()
@@ -307,7 +359,7 @@ def run(state_dir, host, vars_file, playbook_args, kill_after=None, stdout=None)
 
 def main(argv):
     if len(argv) >= 4 and argv[1] == "up":
-        return up(argv[2], argv[3], su="--su" in argv[4:])
+        return up(argv[2], argv[3], su="--su" in argv[4:], docker_group="--docker-group" in argv[4:])
     if len(argv) == 3 and argv[1] == "down":
         return down(argv[2])
     if len(argv) >= 6 and argv[1] == "run" and "--" in argv:

@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import traceback
 
+from ansible_collections.obtools.oms.plugins.module_utils import host_access
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 try:
@@ -187,6 +188,13 @@ def load_oms_config(path):
         with open(path, "r") as f:
             text = f.read()
     except (IOError, OSError) as e:
+        if host_access.is_denied_without_root(e):
+            # a user in the docker group: OMS's config.yaml is root's on a real host
+            raise OmsError(*host_access.denied(
+                "Cannot read the OMS config file %s" % path, path,
+                "let NAME read it (as root, once: setfacl -m u:NAME:r %s, or chgrp a group of NAME's "
+                "and chmod 0640; the OMS container reads it as root either way). oms_config_file names "
+                "it (unset: the old container's config mount)" % path))
         raise OmsError("Cannot read the OMS config file %s: %s" % (path, e.strerror or e),
                        "Give config_file (the inventory's oms_config_file) as the host path of the config.yaml the old OMS "
                        "container mounts (docker inspect shows it), readable by this user")

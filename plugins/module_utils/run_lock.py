@@ -34,12 +34,16 @@ import os
 import time
 
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
+from ansible_collections.obtools.oms.plugins.module_utils import host_access
 from ansible_collections.obtools.oms.plugins.module_utils import process_owner
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 STALE_SECONDS = 300
+# What root does once so that a user in the docker group runs without become (host_access.denied)
+_OWN_BACKUP_DIR = ("give NAME a backup directory of its own (as root, once: install -d -o NAME -m 0700 %s) "
+                   "and set oms_backup_dir to it (the journal, the lock, the dumps and the reports go there)")
 
 
 def utc_now():
@@ -62,8 +66,13 @@ class _Locked(object):
             except OSError as exc:
                 if exc.errno == errno.ENOENT and not self.create:
                     return self
+                directory = os.path.dirname(self.path)
+                if host_access.is_denied_without_root(exc):
+                    raise OmsError(*host_access.denied(
+                        "Cannot open the run lock %s" % self.path, self.path, _OWN_BACKUP_DIR % directory,
+                        owner_of=directory))
                 raise OmsError("Cannot open the run lock %s: %s" % (self.path, exc),
-                               "Run as a user that may write in %s" % os.path.dirname(self.path))
+                               "Run as a user that may write in %s" % directory)
             fcntl.flock(self.fd, fcntl.LOCK_EX)
             # release() unlinks the file under the flock: a run that waited on the old file must
             # open the new one, or two runs would each hold a lock on a different file.
@@ -184,6 +193,9 @@ def acquire(path, holder, break_run=None, check=False, stale_seconds=None):
         try:
             os.mkdir(directory, DIR_MODE)
         except OSError as exc:
+            if host_access.is_denied_without_root(exc):
+                raise OmsError(*host_access.denied("Cannot create the backup directory %s" % directory, directory,
+                                                   _OWN_BACKUP_DIR % directory, owner_of=parent))
             raise OmsError("Cannot create %s: %s" % (directory, exc),
                            "Create it, or set oms_backup_dir to a directory that can be written")
     with _Locked(path, create=not check) as lock:
