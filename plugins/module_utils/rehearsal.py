@@ -22,7 +22,7 @@ container's name, so the next run finds what a killed run left):
    project source or target, no console peer, no production database), with a copy of config.yaml
    pointing at 127.0.0.1 and the scratch databases, scratch logs/store, a copy of run, OMS_HOST_IP
    127.0.0.1, no restart policy, and memory and CPU limits;
-6. runs docker_init.sh in it with ContainerUpgrade.initialized() (the same readiness probe and
+6. runs docker_init.sh in it with docker_init_runner.initialized() (the same readiness probe and
    success checks as step 5-6), then measures how long the console takes to answer /oms/health;
 7. reads what the migration changed (tables created, altered or dropped, oms_normal_config rows);
 8. removes everything it created, in a finally, and records the outcome in the journal.
@@ -469,15 +469,6 @@ PY_EXEC = ('code="$1"; shift; for p in python3 python python2; do if command -v 
 VERSION_TABLES = ("oms_normal_config", "oms_version", "oms_schema_version", "schema_version")
 
 
-class Host(object):
-    """What ContainerUpgrade needs of a module, for the rehearsing container."""
-
-    def __init__(self, params, warn):
-        self.params = params
-        self.check_mode = False
-        self.warn = warn
-
-
 class Rehearsal(object):
     """One rehearsal (see the module docstring): run() returns the result, never leaves anything."""
 
@@ -543,9 +534,9 @@ class Rehearsal(object):
             self._archive_here()
         if image is None and self.p.get("image_archive"):
             # days ahead of the upgrade, the image may not be loaded yet: step 3's load, now
-            from ansible_collections.obtools.oms.plugins.module_utils.container_upgrade import ContainerUpgrade
-            params = dict(self.p, name=self.names["containers"]["oms"])
-            loaded = ContainerUpgrade(Host(params, self.warn), self.client).image_loaded()
+            from ansible_collections.obtools.oms.plugins.module_utils.image_load import image_loaded
+            loaded = image_loaded(self.client, self.p["image"], self.p["image_archive"],
+                                  self.p["load_timeout"], self.warn)
             self.result["image_loaded"] = bool(loaded.get("loaded"))
             image = self.client.inspect_image(self.p["image"])
         if image is None:
@@ -836,12 +827,10 @@ class Rehearsal(object):
         self.client.wait_still_running(c["oms"], float(self.p["settle_seconds"]))
 
     def _init(self):
-        from ansible_collections.obtools.oms.plugins.module_utils.container_upgrade import ContainerUpgrade
-        params = dict(self.p)
-        params.update(name=self.names["containers"]["oms"], force=False)
-        upgrade = ContainerUpgrade(Host(params, self.warn), self.client)
+        from ansible_collections.obtools.oms.plugins.module_utils.docker_init_runner import initialized
         try:
-            done = upgrade.initialized()
+            done = initialized(self.client, self.names["containers"]["oms"], self.p["init_timeout"],
+                               self.p["init_ready_timeout"], self.p["init_retry_interval"], self.warn)
         except OmsError as exc:
             self.result["init_output_tail"] = list(exc.details.get("stdout_tail") or [])
             raise
