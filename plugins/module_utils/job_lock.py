@@ -25,9 +25,11 @@ LOCK_NAME = ".oms_metadb_job.lock"
 
 
 class JobLock(object):
-    def __init__(self, backup_dir, what, warn=None):
+    def __init__(self, backup_dir, what, warn=None, path=None):
+        """`path`: a lock file of the caller's own instead of the deployment's one beside
+        backup_dir (the rehearsal's, which never waits for a dump)."""
         parent = os.path.dirname(os.path.abspath(backup_dir.rstrip("/") or "/"))
-        self.path = os.path.join(parent, LOCK_NAME)
+        self.path = path or os.path.join(parent, LOCK_NAME)
         self.what = what
         self.warn = warn or (lambda msg: None)
         self.fd = None
