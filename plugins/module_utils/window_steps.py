@@ -114,8 +114,8 @@ def restore_ha(tx: Any, step: str, purpose: str, name: str, since: Optional[str]
     for `purpose` (ha_restore.py), refetchStoreIntervalMin from `since` (T1); then whether the
     OMS of container `name` took it (ha_reload.py). The result and the data to record."""
     p, facts = tx.p, tx.facts()
-    # ha_off records the value it found; a journal of an older run has the preflight's read
-    before = facts.get("ha_config_before", facts.get("ha_config_preflight"))
+    # step 1 (ha_off) records the value it found: the preflight's read may be older than it
+    before = facts.get("ha_config_before")
     if not isinstance(before, dict):
         raise OmsError("The journal %s does not say what ha.config was before step 1" % tx.path,
                        "Set ha.config by hand (System Parameters in the console) as it was before "
