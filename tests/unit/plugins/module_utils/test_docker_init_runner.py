@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+"""docker_init_runner's judgment of a run: each outcome but success is an error that names the
+script, the container and what to do, with the run's figures for the result."""
+
+import pytest
+
+from ansible_collections.obtools.oms.plugins.module_utils import docker_init as di
+from ansible_collections.obtools.oms.plugins.module_utils import docker_init_runner as runner
+
+READY = dict(ready_probe="supervisorctl", ready_wait_seconds=12.0, ready_at=None)
+
+
+def run(rc, lines):
+    return dict(rc=rc, stdout_tail=lines)
+
+
+def test_success_is_no_error():
+    assert runner.failure(di.SUCCEEDED, "oms_420", run(0, ["ok"]), 3.0, 1, READY, 1800, 600) is None
+
+
+@pytest.mark.parametrize("outcome, words", [
+    (di.TIMED_OUT, ["did not finish within 1800 s in oms_420", "larger init_timeout"]),
+    (di.NOT_READY, ["still starting", "on all 3 attempts over 40 s", "did not answer for 12 s",
+                    "init_ready_timeout 600 s"]),
+    (di.NO_SUCCESS_LINE, ["exited 0 in oms_420 but did not print its success line"]),
+    (di.FAILED, ["failed in oms_420 with exit code 7"]),
+])
+def test_each_failure_says_what_and_carries_the_figures(outcome, words):
+    lines = ["line %d" % i for i in range(30)]
+    error = runner.failure(outcome, "oms_420", run(7, lines), 40.0, 3, READY, 1800, 600)
+    text = error.msg + " " + error.hint
+    for word in words:
+        assert word in text, text
+    assert runner.INIT_SCRIPT in error.msg
+    # the last 20 lines in the message, all of them in the details
+    assert "line 9\n" not in error.msg and error.msg.endswith("line 29")
+    assert error.details["stdout_tail"] == lines and error.details["attempts"] == 3
+    assert error.details["ready_wait_seconds"] == 12.0 and error.details["rc"] == 7
+
+
+def test_without_supervisorctl_the_not_ready_message_names_no_probe():
+    no_probe = dict(READY, ready_probe="none")
+    error = runner.failure(di.NOT_READY, "oms_420", run(1, []), 40.0, 3, no_probe, 1800, 600)
+    assert "did not answer" not in error.msg and "on all 3 attempts" in error.msg
