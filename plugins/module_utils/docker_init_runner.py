@@ -109,9 +109,11 @@ def _run_init(client, name, timeout, ready_timeout, retry_interval, running_mark
         attempts += 1
         started_marker = json.dumps({"started_at": utc_now(), "previous": running_marker},
                                     sort_keys=True)
-        run = client.exec_command(
-            name, ["sh", "-c", 'printf "%s\\n" "$1" > "$2" && exec bash "$3"', "sh",
-                   started_marker, INIT_RUNNING, INIT_SCRIPT], timeout)
+        # a container stopped while the last readiness probe ran can read as ready (the probe's
+        # exec ends with no not-ready line): its end is then told here, as at any other moment
+        run = _exec_while_running(
+            client, name, ["sh", "-c", 'printf "%s\\n" "$1" > "$2" && exec bash "$3"', "sh",
+                           started_marker, INIT_RUNNING, INIT_SCRIPT], timeout)
         outcome = docker_init.classify(run)
         if outcome != docker_init.NOT_READY or time.time() + interval > deadline:
             return run, outcome, attempts, round(time.time() - started, 1), ready

@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import docker_init as di
 from ansible_collections.obtools.oms.plugins.module_utils import docker_init_runner as runner
+from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 READY = dict(ready_probe="supervisorctl", ready_wait_seconds=12.0, ready_at=None)
 
@@ -42,3 +43,33 @@ def test_without_supervisorctl_the_not_ready_message_names_no_probe():
     no_probe = dict(READY, ready_probe="none")
     error = runner.failure(di.NOT_READY, "oms_420", run(1, []), 40.0, 3, no_probe, 1800, 600)
     assert "did not answer" not in error.msg and "on all 3 attempts" in error.msg
+
+
+class StoppedAfterTheProbe(object):
+    """An engine whose container answers the readiness probe, then is gone by the time
+    docker_init.sh is started (stopped between the two execs)."""
+
+    timeout = 10
+
+    def __init__(self):
+        self.running = True
+
+    def exec_command(self, name, argv, timeout, tail_lines=None):
+        if argv[0] == "supervisorctl":
+            self.running = False  # docker stop lands here
+            return dict(rc=0, stdout_tail=["oms_console RUNNING"], timed_out=False)
+        raise OmsError("Running %s in %s: %s is not running" % (argv[0], name, name))
+
+    def inspect_container(self, name):
+        return {"State": {"Running": self.running, "ExitCode": 143,
+                          "FinishedAt": "2026-12-07T21:54:06.2Z"}}
+
+    def logs_tail(self, name, lines=20):
+        return ["supervisord: SIGTERM"]
+
+
+def test_a_container_stopped_after_the_probe_fails_with_how_it_ended():
+    with pytest.raises(OmsError) as raised:
+        runner._run_init(StoppedAfterTheProbe(), "oms_420", 300, 60, 10, None, lambda msg: None)
+    assert "exited (exit code 143)" in raised.value.msg and "SIGTERM" in raised.value.msg
+    assert "docker logs oms_420" in raised.value.hint
