@@ -180,7 +180,7 @@ class Rehearsal(object):
         outcome, error, tail = "passed", None, []
         self.cleanup.record("workdir", self.workdir)
         self.cleanup.write("started", {"rehearsal_started_at": journal_file.iso(journal_file.utc_now()),
-                                        "rehearsal_host": self.elsewhere})
+                                       "rehearsal_host": self.elsewhere})
         try:
             self._rehearse(self.origin.container)
         except OmsError as exc:
@@ -218,7 +218,7 @@ class Rehearsal(object):
         # what the role copies to the OMS host's record when this is another host
         self.result["record"] = data
         self.cleanup.write("done" if outcome == "passed" else "failed", data,
-                            error=None if outcome == "passed" else error)
+                           error=None if outcome == "passed" else error)
         return self.result
 
     def _archive_here(self):

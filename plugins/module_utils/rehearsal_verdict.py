@@ -110,4 +110,3 @@ def leftovers(journal_path):
     current = journal_file.load(journal_path) if journal_path else None
     step = ((current or {}).get("steps") or {}).get(STEP) or {}
     return (step.get("data") or {}).get("rehearsal_leftovers") or {}
-

@@ -121,7 +121,7 @@ def rehearsal_verdict(tx: Any) -> None:
     if not record.get("status"):
         return  # never rehearsed: the preflight recommends it, the window does not require it
     ok, why = rehearsals.verdict(record, journal_file.utc_now(), tx.p.get("rehearsal_max_age_hours")
-                                or rehearsals.DEFAULT_MAX_AGE_HOURS)
+                                 or rehearsals.DEFAULT_MAX_AGE_HOURS)
     if not ok:
         raise Refused("The window refuses to stop the old container: %s" % why,
                       "Fix what it found and rehearse again (ansible-playbook obtools.oms.rehearse, or "

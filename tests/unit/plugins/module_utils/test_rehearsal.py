@@ -96,7 +96,7 @@ def test_memory():
 
 def test_predicted_window_adds_the_parts():
     window = rehearsal_verdict.predict_window({"dump_seconds": 20, "boot_seconds": 60.04, "init_seconds": 120,
-                                       "health_seconds": 5}, stop_seconds=10, prune_seconds=1)
+                                               "health_seconds": 5}, stop_seconds=10, prune_seconds=1)
     assert window == {"total": 216.0, "parts": {"stop": 10.0, "prune": 1.0, "dump": 20.0,
                                                 "boot": 60.0, "init": 120.0, "health": 5.0}}
     assert rehearsal_verdict.predict_window({})["total"] == rehearsal_verdict.DEFAULT_STOP_SECONDS + \
@@ -139,7 +139,7 @@ def test_diff_schemas():
     before = {"a": "CREATE TABLE a (x int)", "b": "CREATE TABLE b (y int)"}
     after = {"a": "CREATE TABLE a (x int, z int)", "c": "CREATE TABLE c (y int)"}
     assert rehearsal_copy.diff_schemas(before, after) == {"tables_created": ["c"], "tables_dropped": ["b"],
-                                                     "tables_altered": ["a"]}
+                                                          "tables_altered": ["a"]}
 
 
 def test_copy_regular_tree_skips_sockets():
