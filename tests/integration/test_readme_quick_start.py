@@ -32,6 +32,7 @@ import test_readme as readme_doc  # noqa: E402  pylint: disable=wrong-import-pos
 sys.path.insert(0, os.path.join(REPO, "molecule", "shared"))
 from testbed_vars import inventory_vars  # noqa: E402  pylint: disable=wrong-import-position
 
+
 def quick_start_commands(text):
     cmds = [c for c in readme_doc.commands(text) if c.section == readme_doc.QUICK_START]
     assert cmds, "the README has no Quick start"
