@@ -82,10 +82,11 @@ run_ee() {
 }
 
 run_matrix() {
-  # Sanity and unit tests on the lowest claimed core, 2.20 and 2.21 (each in a venv of its own).
+  # Sanity and unit tests on the lowest claimed core (2.16), 2.18 and 2.21 (each in a venv of its own).
   bash scripts/matrix.sh
-  # One molecule scenario on each of them too (every scenario runs on the pinned core, requirements.txt).
-  # In a full run the molecule stage runs it, after the other scenarios (their instance names are fixed).
+  # A molecule scenario on the lowest and the newest too (every scenario runs on the pinned core,
+  # requirements.txt): an upgrade and a rollback on 2.16, an upgrade on 2.21. In a full run the
+  # integration lanes run them, after the other scenarios (their instance names are fixed).
   if [ "$full_run" = 0 ]; then bash scripts/matrix.sh --molecule; fi
 }
 
@@ -119,7 +120,8 @@ run_demo() {
 # The rollback's load ahead of the stop (issue 19) renames tables: an upgrade and a rollback, about 2 min.
 metadb_integration=(tests/integration/test_oms_metadb_backup.py tests/integration/test_oms_metadb_info.py
                     tests/integration/test_oms_ha_config.py tests/integration/test_oms_server_health.py
-                    tests/integration/test_oms_rehearsal.py tests/integration/test_rollback_restore_ahead.py)
+                    tests/integration/test_oms_rehearsal.py tests/integration/test_rollback_restore_ahead.py
+                    tests/integration/test_oms_metadb_keyset_dump.py)
 # The integration tests of single modules (no role run; the container tests use images and tags
 # of their own instance), on an instance of their own. The container module's tests (docker_init.sh
 # runs) go with the roles' tests instead, and so do the window's own tests (a controller killed in
@@ -133,7 +135,8 @@ done
 # CI at 84e0fa4, the longest of the three passes then.
 roles_integration_1=(tests/integration/test_oms_container_upgrade.py tests/integration/test_info_modules.py
                      tests/integration/test_rollback_without_t1.py tests/integration/test_secrets.py
-                     tests/integration/test_rollback_restore_ahead.py tests/integration/test_readme_quick_start.py)
+                     tests/integration/test_rollback_restore_ahead.py tests/integration/test_readme_quick_start.py
+                     tests/integration/test_window_timeouts.py)
 # The Docker daemon restart stops every container of the machine (the other passes' MetaDBs
 # too): it runs alone, after the rest.
 restart_integration=tests/integration/test_docker_daemon_restart.py
@@ -221,9 +224,9 @@ molecule_rest() {  # every scenario of this run but those named
   done
   molecule_runs "${out[@]}"
 }
-matrix_molecule() {
-  # The version matrix's scenario (default) on the lowest claimed core and 2.21, in their own venvs.
-  in_lane "molecule on the matrix's cores" bash scripts/matrix.sh --molecule
+matrix_molecule() {  # [lowest|newest]: the version matrix's scenarios in their own venvs (both without one):
+  # rollback (instance r2) on the lowest claimed core, default (r1) on 2.21
+  in_lane "molecule on the matrix's cores${1:+ ($1)}" bash scripts/matrix.sh --molecule "$@"
 }
 
 # The lanes of the integration stage. In a full run the molecule scenarios follow in the lanes
@@ -236,7 +239,7 @@ lane_roles_1() {
   fi
   if [ "$full_run" = 1 ]; then
     molecule_runs default || rc=$?
-    matrix_molecule || rc=$?
+    matrix_molecule newest || rc=$?
   fi
   return "$rc"
 }
@@ -245,7 +248,11 @@ lane_roles_2() {
   if has_engine mariadb; then
     in_lane "integration[mariadb] roles 2" integration_on mariadb "${test_instance}b" "${roles_integration_2[@]}" || rc=$?
   fi
-  if [ "$full_run" = 1 ]; then molecule_runs rollback fleet ssh || rc=$?; fi
+  # the lowest core's scenario is rollback (r2): in this lane, after the pinned core's
+  if [ "$full_run" = 1 ]; then
+    molecule_runs rollback fleet ssh || rc=$?
+    matrix_molecule lowest || rc=$?
+  fi
   return "$rc"
 }
 lane_modules() {

@@ -327,6 +327,18 @@ class ConsoleClient(object):
             data = data[0] if data else None
         return data
 
+    def describe_project_steps(self, project_id):
+        """[doc] 1000.describe-project-steps.md: data is the list of the project's steps."""
+        data = self.call("DescribeProjectSteps", {"id": project_id}).get("data")
+        return data if isinstance(data, list) else []
+
+    def describe_project_progress(self, project_id):
+        """[doc] 1200.describe-project-progress.md: data holds incrSyncCheckpoint, currentStep..."""
+        data = self.call("DescribeProjectProgress", {"id": project_id}).get("data")
+        if isinstance(data, list):
+            data = data[0] if data else None
+        return data if isinstance(data, dict) else {}
+
     # -- health ----------------------------------------------------------------------------
 
     def health(self):

@@ -61,12 +61,18 @@ def _require_running(client, name):
 
 
 def _exec_while_running(client, name, argv, timeout):
-    """exec_command, but a container that died under it fails with how it ended."""
+    """exec_command, but a container that died under it fails with how it ended. A command
+    cut off by the container's stop returns a status of its own (Docker's 126 "cannot exec in a
+    stopped state", 137), which would otherwise read as "no supervisorctl" or as the script's
+    own failure."""
     try:
-        return client.exec_command(name, argv, timeout)
+        run = client.exec_command(name, argv, timeout)
     except OmsError:
         _require_running(client, name)
         raise
+    if run.get("rc") != 0:
+        _require_running(client, name)
+    return run
 
 
 def wait_until_ready(client, name, deadline, retry_interval, warn):

@@ -4,20 +4,23 @@
 """A database's dump in pieces, each a short mysqldump, put back together as one plain .sql file.
 
 OceanBase kills any statement that runs longer than the tenant's ob_query_timeout (10 s by
-default) and mysqldump reads a table with one SELECT, which it cannot give a longer timeout: a
+default; MariaDB's max_statement_time and MySQL's max_execution_time, when set, likewise) and
+mysqldump reads a table with one SELECT, which it cannot give a longer timeout: a
 table much over 300 MB could not be dumped behind an OBProxy streaming 30-40 MB/s. The window is
 quiescent (OMS is stopped; metadb_dump proves that no other session uses the databases before and
 after), so the dump need not be one snapshot, and a table can be read in ranges of its key:
 
 - the schema: one `mysqldump --no-data` (CREATE TABLE statements, views; header and footer);
 - the data: `mysqldump --no-create-info` pieces. A table with a single-column integer primary key
-  (or unique NOT NULL integer key) is read in ranges `k >= a AND k < b`: a range holds at most
+  is read in ranges `k >= a AND k < b`: a range holds at most
   b - a rows whatever the table's size, so every piece's SELECT is bounded. The width of the next
   range comes from the rate measured on the pieces of that table already dumped (keys per second
   of one mysqldump, startup included) times the target duration of a piece (a quarter of the
   timeout on OceanBase, at most PIECE_SECONDS), and grows at most twice per piece; the first
-  range is sized from the sampled length of a row at a conservative rate. Tables whose key span
-  fits one range, and tables without such a key, are dumped whole, several per mysqldump;
+  range is sized from the sampled length of a row at a conservative rate. A table with another
+  key (several columns, not an integer, or a unique key of NOT NULL columns) is read in ranges of
+  its key tuple, each about as many rows as the widths above say (dump_keys). Tables whose key
+  span fits one range, and tables without such a key, are dumped whole, several per mysqldump;
 - the triggers, when asked for, after the data (so that loading the rows does not fire them).
 
 The file is: the schema dump up to its footer, each piece's body (its output without mysqldump's
@@ -28,20 +31,23 @@ the manifest: dumping the database again with the same plan gives the same bytes
 restore is proven (dump_digest). The first and last ranges are open-ended, so rows added outside
 the first dump's key span are still read by such a re-dump.
 
-A table without a usable key is read with one SELECT: before the window, the preflight names it
-when its estimated read time comes near the timeout (metadb_inventory.dump_timeout_risks); if the
-server still kills it, the error names the variable and what the tenant's administrator can do.
+A table without a usable key is read with one SELECT: before the window, the preflight refuses
+when its read, at the rate measured over the link, would come near the timeout
+(dump_timeouts); if the server still kills it, the error names the variable and what to do.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.obtools.oms.plugins.module_utils import dump_keys
+
 # the target duration of one piece where no timeout bounds it: short enough to spread a large
 # table over the workers with a short tail, long enough that mysqldump's start (about 30 ms:
 # connect, SHOW CREATE TABLE, ...) stays a few per cent
 PIECE_SECONDS = 1.0
-# on OceanBase a piece aims at this share of ob_query_timeout (the SELECT must end within it;
-# the rate is measured on pieces that ran side by side, startup included, so it is conservative)
+# under a statement timeout (ob_query_timeout, max_statement_time...) a piece aims at this share
+# of it (the SELECT must end within it; the rate is measured on pieces that ran side by side,
+# startup included, so it is conservative)
 TIMEOUT_SHARE = 0.25
 # the rate assumed for the first range of a table, before one was measured (bytes per second of
 # one mysqldump; measured here: 30-40 MB/s from seekdb, ~100 MB/s from MariaDB)
@@ -101,8 +107,19 @@ def range_where(key, low, high):
     return " AND ".join(parts) or "1=1"
 
 
+def piece_where(piece):
+    """The --where of a recorded range piece (integer key or key tuple), or None."""
+    if piece.get("keyset"):
+        return dump_keys.where(piece["keyset"], piece.get("from"), piece.get("to"))
+    if piece.get("key"):
+        return range_where(piece["key"], piece.get("from"), piece.get("to"))
+    return None
+
+
 def piece_args(piece):
     """(extra mysqldump options, table names) of a recorded piece."""
+    if piece.get("keyset"):
+        return ["--where=%s" % piece_where(piece)], [piece["table"]]
     if piece.get("key"):
         return ["--where=%s" % range_where(piece["key"], piece.get("from"), piece.get("to"))], [piece["table"]]
     return [], list(piece["tables"])
@@ -148,8 +165,11 @@ def plan_units(tables, target, rate=FIRST_RATE):
     """The data of one database as units, in table-name order.
 
     `tables`: [{"table", "key" (or None), "low", "high", "row_bytes", "rows" (estimate or None)}].
-    Returns [("ranges", TableRanges)] for tables read in ranges and [("group", [names])] for runs of
-    small tables, dumped together.
+    "keyset" ([(column, kind, charset)], dump_keys.choose_key) for a table read in ranges of its
+    key tuple; its "rows" are then exact below dump_keys' sample (a small table).
+    Returns [("ranges", TableRanges)] for tables read in ranges of an integer key,
+    [("keyset", KeysetRanges)] for those read in ranges of a key tuple and [("group", [names])] for
+    runs of small tables, dumped together.
     """
     units = []
     group = []
@@ -163,6 +183,11 @@ def plan_units(tables, target, rate=FIRST_RATE):
 
     for t in sorted(tables, key=lambda t: t["table"]):
         width = first_width(t.get("row_bytes"), target, rate)
+        if t.get("keyset") and (t.get("rows") is None or int(t["rows"]) > width):
+            flush()
+            group_bytes = 0.0
+            units.append(("keyset", dump_keys.KeysetRanges(t["table"], t["keyset"], width, target, next_width)))
+            continue
         if t.get("key") and t.get("low") is not None and int(t["high"]) - int(t["low"]) + 1 > width:
             flush()
             group_bytes = 0.0

@@ -233,6 +233,6 @@ def require_tag(archive, image):
     if wanted not in archive["image_ids"]:
         raise OmsError("The image archive %s does not hold %s (it holds: %s)"
                        % (archive["path"], image, ", ".join(archive["tags"])),
-                       "Check the image option against the tag of the tarball you downloaded, "
-                       "or point image_archive at the right tarball")
+                       "Check oms_target_image (the module's image) against the tag of the tarball you "
+                       "downloaded, or point oms_image_archive (image_archive) at the right tarball")
     return archive["image_ids"][wanted]

@@ -24,13 +24,15 @@ import time
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import atomic_file, dump_files, metadb, metadb_inventory
-from ansible_collections.obtools.oms.plugins.module_utils import dump_pieces, mysql_clients
+from ansible_collections.obtools.oms.plugins.module_utils import dump_keys, dump_pieces, dump_timeouts, mysql_clients
 
 
 # how many mysqldump pieces run at once when parallel (None: one more than the cores); see dump()
 DUMP_WORKERS = None
 # bytes of a piece handed to the file (hash, write) at a time
 COPY_CHUNK = 1024 * 1024
+# PiecedDump._next's answer while the only pieces left wait for a seek's answer
+WAIT = object()
 
 
 def utc_iso(ts=None):
@@ -95,8 +97,7 @@ def estimate(settings, backup_dir=None):
         present = [pair for pair in databases if pair[1] not in missing]
         result = metadb_inventory.size_estimate(conn, present, engine["engine"])
         result["engine"] = engine
-        if engine["engine"] == "oceanbase":
-            result["dump_timeout_risks"] = metadb_inventory.dump_timeout_risks(conn, result)
+        result["dump_timeout_risks"] = dump_timeouts.risks(conn, present, engine["engine"])
     except metadb.pymysql.err.MySQLError as e:
         raise metadb.translate_error(e, settings, doing="read information_schema")
     finally:
@@ -151,6 +152,8 @@ class Slot(object):
         self.done = False
         self.error = None
         self.seconds = None
+        # the KeysetRanges that must find where this piece ends before it is dumped
+        self.seek = None
 
 
 class DatabaseDump(object):
@@ -183,8 +186,10 @@ class PiecedDump(object):
     backup directory (0600, swept if the run is killed) and are copied CHUNK at a time.
     """
 
-    def __init__(self, work_dir, mysqldump, defaults_file, extra_args=None, workers=2):
+    def __init__(self, work_dir, mysqldump, defaults_file, extra_args=None, workers=2, connect=None):
         self.work_dir = work_dir
+        # a new MetaDB connection (the seeks of key-tuple ranges; one per worker, opened when needed)
+        self.connect = connect
         self.mysqldump = mysqldump
         self.defaults_file = defaults_file
         self.extra_args = list(extra_args or [])
@@ -213,7 +218,8 @@ class PiecedDump(object):
                                           self.extra_args + opts) + tables
 
     def _next(self):
-        """The next slot to dump (under self.cond), or None."""
+        """The next slot to dump (under self.cond), WAIT while only a seek's answer can give one,
+        or None."""
         for db in self.dbs:
             if db.schema is None:
                 db.schema = Slot("schema", None, self._path(db))
@@ -221,53 +227,103 @@ class PiecedDump(object):
             if db.want_triggers and db.triggers is None:
                 db.triggers = Slot("triggers", None, self._path(db))
                 return db, db.triggers
+        seeking = False
         for db in self.dbs:
-            while db.units:
-                kind, what = db.units[0]
+            at = 0
+            while at < len(db.units):
+                kind, what = db.units[at]
+                if kind == "keyset":
+                    # its next piece starts where the piece being sought ends: the units after it
+                    # go first meanwhile (pieces of different tables may interleave in the file;
+                    # the plan records their order)
+                    piece = what.take()
+                    if piece is None:
+                        if what.done:
+                            db.units.pop(at)
+                        else:
+                            seeking = True
+                            at += 1
+                        continue
+                    slot = Slot("data", piece, self._path(db), what)
+                    slot.seek = what
+                    db.slots.append(slot)
+                    return db, slot
                 if kind == "ranges":
                     piece = what.take()
                     if piece is None:
-                        db.units.pop(0)
+                        db.units.pop(at)
                         continue
                     slot = Slot("data", piece, self._path(db), what)
                 elif kind == "group":
-                    db.units.pop(0)
+                    db.units.pop(at)
                     slot = Slot("data", {"tables": what}, self._path(db))
                 else:  # recorded pieces, replayed in order
                     if not what:
-                        db.units.pop(0)
+                        db.units.pop(at)
                         continue
                     slot = Slot("data", dict(what.pop(0)), self._path(db))
                 db.slots.append(slot)
                 return db, slot
-            if not db.issued_all:
+            if not db.units and not db.issued_all:
                 db.issued_all = True
                 self.cond.notify_all()
-        return None
+        return WAIT if seeking else None
 
     def _worker(self):
-        while True:
-            with self.cond:
-                if self.failed is not None:
+        conns = []
+        try:
+            while True:
+                with self.cond:
+                    if self.failed is not None:
+                        return
+                    job = self._next()
+                    if job is WAIT:
+                        self.cond.wait(1.0)
+                        continue
+                if job is None:
                     return
-                job = self._next()
-            if job is None:
-                return
-            db, slot = job
-            try:
-                slot.seconds = mysql_clients.run_piece(self._argv(db, slot), slot.path)
-            except OmsError as e:
-                e.msg = "%s (%s, piece %s)" % (e.msg, db.database, self._describe(slot))
-                slot.error = e
-            except Exception as e:  # pylint: disable=broad-except
-                slot.error = e
-            with self.cond:
-                slot.done = True
-                if slot.error is not None and self.failed is None:
-                    self.failed = slot.error
-                if slot.error is None and slot.ranges is not None:
-                    slot.ranges.measured(slot.piece["width"], slot.seconds)
-                self.cond.notify_all()
+                db, slot = job
+                self._dump_slot(db, slot, conns)
+        finally:
+            for conn in conns:
+                conn.close()
+
+    def _seek(self, db, slot, conns):
+        """Find the end of a key-tuple piece (dump_keys) on this worker's connection."""
+        if not conns:
+            conns.append(self.connect())
+            with conns[0].cursor() as cur:
+                # mysqldump's sessions run in UTC (--tz-utc): a TIMESTAMP bound reads the same there
+                cur.execute("SET time_zone = '+00:00'")
+        try:
+            with conns[0].cursor() as cur:
+                cur.execute(slot.seek.seek(db.database, slot.piece))
+                row = cur.fetchone()
+            conns[0].rollback()
+        except metadb.pymysql.err.MySQLError as e:
+            raise OmsError("Finding where a piece of %s.%s ends failed: %s" % (db.database, slot.piece["table"], e),
+                           "Check the MetaDB and dump again")
+        with self.cond:
+            slot.seek.ended(slot.piece, row)
+            self.cond.notify_all()
+
+    def _dump_slot(self, db, slot, conns):
+        try:
+            if slot.seek is not None:
+                self._seek(db, slot, conns)
+            slot.seconds = mysql_clients.run_piece(self._argv(db, slot), slot.path)
+        except OmsError as e:
+            e.msg = "%s (%s, piece %s)" % (e.msg, db.database, self._describe(slot))
+            slot.error = e
+        except Exception as e:  # pylint: disable=broad-except
+            slot.error = e
+        with self.cond:
+            slot.done = True
+            if slot.error is not None and self.failed is None:
+                self.failed = slot.error
+            if slot.error is None and slot.ranges is not None:
+                slot.ranges.measured(slot.piece["width"], slot.seconds)
+            self.cond.notify_all()
 
     def _wait(self, ready):
         with self.cond:
@@ -326,8 +382,8 @@ class PiecedDump(object):
         if slot.kind != "data":
             return slot.kind
         piece = slot.piece
-        if piece.get("key"):
-            where = dump_pieces.range_where(piece["key"], piece.get("from"), piece.get("to"))
+        where = dump_pieces.piece_where(piece)
+        if where is not None:
             return "%s where %s" % (piece["table"], where)
         return ", ".join(piece["tables"])
 
@@ -395,11 +451,14 @@ class PiecedDump(object):
 
 
 def read_piece_info(conn, database, tables, floors=None):
-    """[{"table", "key", "low", "high", "row_bytes", "rows"}] of `tables`: what plan_units needs.
+    """[{"table", "key", "low", "high", "row_bytes", "rows", "keyset"}] of `tables`: what plan_units
+    needs.
 
-    One query for the columns and table-row estimates of the database, then per table with an
-    integer key MIN and MAX of the key (its index ends) and, when the span is more than a few rows,
-    the sampled length of a row as mysqldump writes it (metadb_inventory). No COUNT(*).
+    One query for the columns and table-row estimates of the database, one for its indexes, then
+    per table with an integer key MIN and MAX of the key (its index ends) and, when the span is
+    more than a few rows, the sampled length of a row as mysqldump writes it (metadb_inventory).
+    A table with another key (dump_keys.choose_key: a key tuple) gets the same sample, which
+    also says whether it is small (fewer rows than the sample: "rows" exact). No COUNT(*).
 
     floors: {table: key} below which the table holds no row (a prune just deleted them). Its MIN
     is read from there: on OceanBase a MIN from the index's start steps over every delete mark a
@@ -407,19 +466,23 @@ def read_piece_info(conn, database, tables, floors=None):
     lose rows: the first range of a table has no lower bound.
     """
     with conn.cursor() as cur:
-        cur.execute("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
+        cur.execute("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_KEY, IS_NULLABLE, CHARACTER_SET_NAME "
+                    "FROM information_schema.COLUMNS "
                     "WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME, ORDINAL_POSITION", (database,))
         columns = {}
-        for table, column, data_type, key in cur.fetchall():
-            columns.setdefault(table, []).append((column, data_type, key))
+        for table, column, data_type, key, nullable, charset in cur.fetchall():
+            columns.setdefault(table, []).append((column, data_type, key, nullable, charset))
         cur.execute("SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
                     (database,))
         estimates = dict((r[0], r[1]) for r in cur.fetchall())
+        indexes = table_indexes(cur, database)
         out = []
         for table in tables:
             info = {"table": table, "key": None, "low": None, "high": None, "row_bytes": None,
-                    "rows": estimates.get(table)}
+                    "rows": estimates.get(table), "keyset": None}
             key = dump_pieces.int_key(columns.get(table, []))
+            keyset = None if key is not None else dump_keys.choose_key(
+                [(c[0], c[1], c[3], c[4]) for c in columns.get(table, [])], indexes.get(table, []))
             if key is not None:
                 low = high = None
                 floor = (floors or {}).get(table)
@@ -433,25 +496,37 @@ def read_piece_info(conn, database, tables, floors=None):
                     cur.execute(select)
                     low, high = cur.fetchone()
                 info.update(key=key, low=low, high=high)
-                if low is not None and int(high) - int(low) > 1000:
-                    cur.execute(metadb_inventory.sampled_row_bytes_sql(
-                        database, table, [(c[0], c[1]) for c in columns[table]]))
-                    sampled, sampled_bytes = cur.fetchone()
-                    if sampled:
-                        info["row_bytes"] = float(sampled_bytes) / int(sampled) + metadb_inventory.ROW_OVERHEAD \
-                            + metadb_inventory.VALUE_OVERHEAD * len(columns[table])
+            if (key is not None and info["low"] is not None and int(info["high"]) - int(info["low"]) > 1000) \
+                    or keyset is not None:
+                cur.execute(metadb_inventory.sampled_row_bytes_sql(
+                    database, table, [(c[0], c[1]) for c in columns[table]]))
+                sampled, sampled_bytes = cur.fetchone()
+                if sampled:
+                    info["row_bytes"] = float(sampled_bytes) / int(sampled) + metadb_inventory.ROW_OVERHEAD \
+                        + metadb_inventory.VALUE_OVERHEAD * len(columns[table])
+                if keyset is not None:
+                    info["keyset"] = keyset
+                    info["rows"] = int(sampled) if int(sampled) < metadb_inventory.SAMPLE_ROWS else None
             out.append(info)
     return out
 
 
+def table_indexes(cur, database):
+    """{table: [(INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART, COLLATION)]} of a
+    database: what dump_keys.choose_key picks a key tuple from."""
+    cur.execute("SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART, COLLATION "
+                "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
+                "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX", (database,))
+    found = {}
+    for row in cur.fetchall():
+        found.setdefault(row[0], []).append(tuple(row[1:]))
+    return found
+
+
 def query_timeout_seconds(conn, engine):
-    """The tenant's ob_query_timeout in seconds on OceanBase (mysqldump's sessions run under the
-    global value), None elsewhere."""
-    if engine != "oceanbase":
-        return None
-    with conn.cursor() as cur:
-        cur.execute("SELECT @@global.ob_query_timeout")
-        return int(cur.fetchone()[0]) / 1000000.0
+    """The global statement timeout mysqldump's sessions run under, in seconds, or None: OceanBase's
+    ob_query_timeout, MariaDB's max_statement_time, MySQL's max_execution_time (dump_timeouts)."""
+    return dump_timeouts.statement_timeout(conn, engine)[1]
 
 
 def other_sessions(conn, databases):
@@ -496,14 +571,15 @@ def require_quiescent(settings, databases, when):
         raise OmsError("Other sessions use %s %s the dump: %s" % (
             ", ".join(databases), when,
             "; ".join("id %s %s@%s db %s %s %ss %s" % (r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in found)),
-            "The dump needs the databases quiescent (OMS stopped, nothing else connected to them): stop "
-            "what these sessions belong to, or KILL them, and dump again")
+            "The dump needs the databases quiescent (OMS stopped, nothing else connected to them): end "
+            "these sessions (KILL them on the MetaDB), then run the upgrade again; a session of another "
+            "user than OMS's own (oms_metadb_user, or config.yaml's) is refused before the stop")
 
 
 def read_databases(settings, databases, pieces=False, skip_prefix=None, key_floors=None):
     """{database: (charset, collation, [base tables])} and the engine, on one connection.
 
-    With pieces, also {database: read_piece_info()} and the OceanBase query timeout (seconds).
+    With pieces, also {database: read_piece_info()} and the statement timeout (seconds, or None).
     Tables whose names start with skip_prefix are left out (listed in {database: [names]} as
     the last item then); key_floors: {database: {table: key}} for read_piece_info.
     """
@@ -601,7 +677,7 @@ def dump(settings, backup_dir, compress="none", triggers=False, parallel=True, f
     try:
         with metadb.client_defaults_file(settings, backup_dir, engine["engine"]) as defaults_file:
             pieced = PiecedDump(backup_dir, mysqldump, defaults_file, extra_args,
-                                dump_workers() if parallel else 1)
+                                dump_workers() if parallel else 1, connect=functools.partial(metadb.connect, settings))
             for db in names:
                 pieced.add(db, mysql_clients.AssemblySink(tmps[db], compress, paths, what="dump of %s" % db),
                            units=dump_pieces.plan_units(infos[db], target), triggers=triggers,

@@ -141,28 +141,3 @@ def size_estimate(conn, databases, engine="mysql"):
     estimate = max(int(math.ceil(total * ESTIMATE_MARGIN)), ESTIMATE_MIN_BYTES)
     return {"databases": per_db, "total_bytes": total, "estimate_bytes": estimate,
             "margin": ESTIMATE_MARGIN, "method": method}
-
-
-# mysqldump's rows per second are bounded by the server and the client; a conservative rate for the
-# warning below (measured here: 30-40 MB/s from seekdb on a busy 2-core machine)
-DUMP_BYTES_PER_SECOND = 10 * 1024 * 1024
-
-
-def dump_timeout_risks(conn, estimate):
-    """Tables whose single mysqldump SELECT may outlive OceanBase's global ob_query_timeout.
-
-    mysqldump cannot raise the session's timeout (no init-command before MySQL 8.0.32), so each
-    SELECT runs under the tenant's global value. The dump reads a table with a single-column
-    integer primary key in ranges short enough (dump_pieces); a table without one is read with one
-    SELECT: the largest such table of each database is named here, before the window.
-    """
-    with conn.cursor() as cur:
-        cur.execute("SELECT @@global.ob_query_timeout")
-        limit_s = int(cur.fetchone()[0]) / 1000000.0
-    risks = []
-    for d in estimate["databases"]:
-        largest = d.get("largest_unkeyed_table") or {}
-        if largest.get("table") and largest["bytes"] / float(DUMP_BYTES_PER_SECOND) > limit_s / 2:
-            risks.append({"database": d["database"], "table": largest["table"], "bytes": largest["bytes"],
-                          "ob_query_timeout_seconds": limit_s})
-    return risks

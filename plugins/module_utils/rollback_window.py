@@ -57,6 +57,12 @@ def before_stop(tx: Any) -> bool:
     return not tx.begun("rollback_stop_new")
 
 
+def ha_still_as_the_upgrade_left_it(tx: Any) -> bool:
+    """Step 9.1 applies while nothing of a rollback has run: once the upgrade window's own undo
+    started 4.1.1 again (or put ha.config back), turning HA off would undo that undo."""
+    return before_stop(tx) and not tx.begun("rollback_start_old") and tx.status("rollback_ha_on") != "done"
+
+
 def refuse(tx: Any) -> None:
     if "old_container" not in tx.facts() or "stop_old" not in tx.steps():
         raise OmsError("The journal %s records no upgrade that stopped the old container: nothing to "
@@ -99,7 +105,7 @@ def plan(p: Dict[str, Any], actions: Any = window_steps) -> transaction.Plan:
         Step("rollback_stage", act("rollback_stage"), timeout="restore_timeout",
              when=lambda tx: bool(tx.p.get("restore_ahead")) and restores(tx) and before_stop(tx)),
         # HA off right before the stop (a window that already stopped 4.2.0 had HA off then)
-        Step("rollback_ha_off", act("rollback_ha_off"), own_start=True, when=before_stop),
+        Step("rollback_ha_off", act("rollback_ha_off"), own_start=True, when=ha_still_as_the_upgrade_left_it),
         Step("rollback_stop_new", act("rollback_stop_new"), own_start=True, stop=True),
         Step("rollback_safety_dump", act("rollback_safety_dump"), own_start=True, timeout="dump_timeout",
              when=lambda tx: upgrade_committed(tx) and restores(tx) and bool(tx.p.get("safety_dump_dir"))),
@@ -122,9 +128,3 @@ def result(tx: Any, ended: Dict[str, Any]) -> Dict[str, Any]:
                  servers=facts.get("rollback_servers") or [],
                  new_container=tx.p["new_container"], old_container=tx.p["old_container"])
     return ended
-
-
-def run(p: Dict[str, Any], settings: Any, docker: Any, console: Any, clients: Dict[str, str], warn: Any,
-        actions: Any = window_steps, **kwargs: Any) -> Dict[str, Any]:
-    tx = transaction.Transaction(plan(p, actions), p, settings, docker, console, clients, warn, **kwargs)
-    return result(tx, tx.run())

@@ -35,7 +35,7 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils import process_owner
@@ -93,7 +93,7 @@ class Plan(object):
     """
 
     def __init__(self, kind: str, steps: Sequence[Step], success: str, outcome: Callable[..., str],
-                 undo_steps: Sequence[Step] = (), undo_of: Optional[Dict[str, Sequence[str]]] = None,
+                 undo_steps: Sequence[Step] = (), undo_of: Optional[Mapping[str, Sequence[str]]] = None,
                  preconditions: Sequence[Callable[["Transaction"], None]] = (),
                  refuse: Optional[Callable[["Transaction"], None]] = None, on_death: str = RESUME,
                  limit: Optional[Callable[[Dict[str, Any]], int]] = None, auto_rollback: bool = True) -> None:
@@ -450,3 +450,13 @@ class Transaction(object):
         return dict(outcome=outcome, error=error, attached=attached, changed=bool(self.done_now) or attached,
                     steps_done=list(self.done_now), results=self.results, journal_errors=self.journal_errors,
                     previous_owner_died=bool(self.died))
+
+
+def run_window(window: Any, params: Dict[str, Any], settings: Callable[[], Any], docker: Any, console: Any,
+               clients: Dict[str, str], warn: Callable[[str], None], actions: Any = None,
+               **kwargs: Any) -> Dict[str, Any]:
+    """Run the plan of `window` (upgrade_window or rollback_window: plan(params, actions) and
+    result(tx, ended)); `actions` replaces the steps' actions (the tests' recorders)."""
+    plan = window.plan(params) if actions is None else window.plan(params, actions)
+    tx = Transaction(plan, params, settings, docker, console, clients, warn, **kwargs)
+    return window.result(tx, tx.run())

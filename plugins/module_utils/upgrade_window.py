@@ -209,9 +209,3 @@ def result(tx: Any, ended: Dict[str, Any]) -> Dict[str, Any]:
                  ha_restored=tx.status("rollback_ha_on") == "done",
                  new_container=tx.p["new_container"], old_container=tx.p["old_container"])
     return ended
-
-
-def run(p: Dict[str, Any], settings: Any, docker: Any, console: Any, clients: Dict[str, str], warn: Any,
-        actions: Any = window_steps, **kwargs: Any) -> Dict[str, Any]:
-    tx = transaction.Transaction(plan(p, actions), p, settings, docker, console, clients, warn, **kwargs)
-    return result(tx, tx.run())

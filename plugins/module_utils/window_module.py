@@ -13,6 +13,7 @@ from ansible_collections.obtools.oms.plugins.module_utils import ha_reload
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
 from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
+from ansible_collections.obtools.oms.plugins.module_utils import transaction
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 
 
@@ -74,7 +75,7 @@ def run(module, window, compress, **refused):
             console.warn_plain_http(module)
             client = console.ConsoleClient.from_params(p)
         docker = docker_client.DockerClient(p["docker_host"], p["docker_timeout"])
-        result = window.run(p, settings, docker, client, clients, module.warn)
+        result = transaction.run_window(window, p, settings, docker, client, clients, module.warn)
     except OmsError as exc:
         exc.fail(module, **refused)
     if result.pop("failed"):

@@ -22,8 +22,11 @@ description:
     --skip-dump-date --order-by-primary) in pieces, so that no statement outlives OceanBase's
     C(ob_query_timeout), whatever the size of a table, without changing the tenant's globals - the
     schema with C(--no-data), then the rows with C(--no-create-info), a table with a single-column
-    integer primary key in key ranges (C(--where)) each sized from the rate measured on the table's
-    earlier pieces to a quarter of the timeout (at most 1 s), small tables several at a time - over
+    integer primary key in key ranges (C(--where)), a table with another key (several columns,
+    strings, dates, decimals, or a unique key of NOT NULL columns) in ranges of its key tuple whose
+    ends are found by bounded seeks in the index, each piece sized from the rate measured on the
+    table's earlier pieces to a quarter of the server's statement timeout (at most 1 s), small
+    tables several at a time - over
     one more worker than the host has cores. Each database's pieces are put back together in order
     into a temporary file in O(backup_dir), one plain C(.sql) that C(mysql -e "source file") loads,
     verified while it is written (non-empty, ends with mysqldump's completion line, as many
@@ -297,8 +300,9 @@ manifest:
     - The backup's manifest (also in C(<backup_dir>/manifest.json)).
     - C(engine) is the MetaDB's engine when it was dumped.
     - Each database's C(pieces) are the mysqldumps its file was put together from, in order (a key
-      range of one table, open-ended at both ends, or whole tables); the restore dumps the database
-      again with the same pieces to prove it.
+      range of one table, C(key) with C(from) and C(to) integers, or C(keyset) with C(from) and
+      C(to) lists of SQL literals, open-ended at both ends; or whole tables); the restore dumps the
+      database again with the same pieces to prove it.
   returned: when O(state=dumped) (not in check mode, or when it keeps verified dumps) or O(state=restored)
   type: dict
   sample: {"format": 1, "created_at": "2024-05-01T10:00:00Z", "finished_at": "2024-05-01T10:00:12Z",

@@ -46,11 +46,13 @@ options:
       - Required when O(gather) includes V(backup).
     type: path
 notes:
-  - On an OceanBase MetaDB, C(mysqldump) runs with the tenant's global C(ob_query_timeout) (10 s by
-    default). M(obtools.oms.oms_metadb_backup) reads a table with a single-column integer primary key
-    in key ranges short enough; a table without one is read with one C(SELECT), which the server
-    would kill if it took longer. With V(estimate) such tables at risk are returned in
-    RV(dump_timeout_risks) and given as warnings.
+  - C(mysqldump) runs with the server's global statement timeout (OceanBase's C(ob_query_timeout), 10 s
+    by default; MariaDB's C(max_statement_time); MySQL's C(max_execution_time)). M(obtools.oms.oms_metadb_backup)
+    reads a table with a primary key (or a unique key of NOT NULL columns) of integers, decimals,
+    strings or dates in key ranges short enough; a table without one is read with one C(SELECT),
+    which the server would kill if it took longer. With V(estimate) such tables whose read, at the
+    rate measured on a bounded sample of the largest of them, would take more than half the timeout
+    are returned in RV(dump_timeout_risks) (and given as warnings); the upgrade's preflight refuses them.
 seealso:
   - module: obtools.oms.oms_metadb_backup
 author:
@@ -139,15 +141,18 @@ enough_space:
   sample: true
 dump_timeout_risks:
   description:
-    - On OceanBase, the largest table of each database without a single-column integer primary key
-      (read with one C(SELECT)) when its dump may take longer than the tenant's global
-      C(ob_query_timeout), which mysqldump runs under (also given as warnings).
-    - Estimated at 10 MiB/s against half the timeout.
-  returned: when O(gather) includes V(estimate) and the MetaDB is OceanBase
+    - The tables without a key the dump can read in ranges whose one C(SELECT) would take more than
+      half the server's global statement timeout, at the rate measured here (empty when no timeout
+      is set). The C(obtools.oms.oms_upgrade) role refuses them in its preflight.
+    - C(bytes) is the table's estimated size as mysqldump writes it, C(seconds) its estimated read
+      time at C(bytes_per_second), C(variable) and C(timeout_seconds) the timeout, C(hint) how to
+      raise it.
+  returned: when O(gather) includes V(estimate)
   type: list
   elements: dict
-  sample: [{"database": "cm_hb_411", "table": "heatbeat_sequence", "bytes": 524288000,
-            "ob_query_timeout_seconds": 10.0}]
+  sample: [{"database": "cm_411", "table": "task_log", "bytes": 524288000, "seconds": 14.2,
+            "bytes_per_second": 36920000, "variable": "ob_query_timeout", "timeout_seconds": 10.0,
+            "hint": "as the tenant's administrator: SET GLOBAL ob_query_timeout = 3600000000, ..."}]
 manifest:
   description:
     - The backup's manifest (C(<backup_dir>/manifest.json)), every file of which was verified.
@@ -166,16 +171,18 @@ manifest:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
-from ansible_collections.obtools.oms.plugins.module_utils import dump_files, metadb, metadb_dump, metadb_engine
+from ansible_collections.obtools.oms.plugins.module_utils import dump_files, metadb, metadb_dump
 from ansible_collections.obtools.oms.plugins.module_utils import oms_config
 
 
 def warn_dump_timeout_risks(module, risks):
     for risk in risks:
-        module.warn("%s.%s (~%d MiB) may take mysqldump longer than the OceanBase tenant's global "
-                    "ob_query_timeout (%.0f s), and the server would kill that dump. %s"
-                    % (risk["database"], risk["table"], risk["bytes"] // 1048576,
-                       risk["ob_query_timeout_seconds"], metadb_engine.timeout_hint("ob_query_timeout")))
+        module.warn("%s.%s (~%d MiB, ~%.1f s at the %.1f MiB/s measured) has no key the dump can read in "
+                    "ranges, and one statement would outlive half the MetaDB's %s (%s s): the upgrade's "
+                    "preflight refuses it. Raise %s (%s), or add a primary key to the table"
+                    % (risk["database"], risk["table"], risk["bytes"] // 1048576, risk["seconds"],
+                       risk["bytes_per_second"] / 1048576.0, risk["variable"], risk["timeout_seconds"],
+                       risk["variable"], risk["hint"]))
 
 
 def read_metadb(module, gather):

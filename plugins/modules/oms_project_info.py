@@ -16,6 +16,12 @@ description:
     authentication), reading every page.
   - Proves that the console answers and that the credentials work (the upgrade's preflight), and
     records every project's state so that the report can compare them before and after.
+  - With O(check_restrictions), also checks the restrictions OMS documents before an upgrade
+    (C(1300.upgrade-guide/100.overview-1.md), branches V4.2.0 to V4.2.2), that is, every project not
+    finished or released must have completed its forward switchover, and every running one must
+    synchronize incrementally within O(max_sync_delay) seconds. It reads C(DescribeProjectSteps)
+    and C(DescribeProjectProgress) for each such project, and fails naming every project that
+    breaks them and what to do, unless O(fail_on_restrictions=false).
   - Read-only; never reports changed.
 author:
   - obtools developers (@obtools)
@@ -41,6 +47,31 @@ options:
       - Projects per C(ListProjects) page; the API allows 1 to 150.
     type: int
     default: 100
+  check_restrictions:
+    description:
+      - Check the documented upgrade restrictions (see the description) and return
+        RV(restrictions).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  max_sync_delay:
+    description:
+      - Seconds a running project's forward incremental synchronization may be behind (now minus
+        its checkpoint, C(incrSyncCheckpoint) of C(DescribeProjectProgress) or the
+        C(INCR_TRANSFER) step's C(incrTimestampCheckpoint), the older of the two).
+      - The docs ask for "quasi-real-time" synchronization and give no number; the default 300 is
+        the upper bound of the alert center's High Protection latency threshold (1 second to 5
+        minutes), the strictest latency OMS itself names.
+    type: int
+    default: 300
+    version_added: 0.2.0
+  fail_on_restrictions:
+    description:
+      - With O(check_restrictions), fail when a restriction is not met. V(false) returns the same
+        findings in RV(restrictions) and goes on (the DBA's decision to upgrade anyway).
+    type: bool
+    default: true
+    version_added: 0.2.0
 attributes:
   check_mode:
     description: Can run in check mode and return what it would change without changing it.
@@ -51,6 +82,11 @@ attributes:
     support: none
 notes:
   - Sub-projects are not listed (C(visibleSubProject) keeps its default, false).
+  - The restriction on connectors of projects created by OMS 3.2.x with DDL synchronization
+    (C(dbType) in the connector's source configuration, C(400.faq.md)) cannot be read through the
+    OpenAPI; it is returned in RV(restrictions.notes) with the docs' fix, never checked.
+  - Suspended, failed or not yet started projects are warnings, not refusals, unless their forward
+    switchover is pending; they do not synchronize, so the downtime does not put them behind.
   - An answer with C(success) false or an OMS error code (C(GHANA-*), C(CM-*)) fails the task with
     OMS's message and advice; HTTP 401 fails with a message about the credentials.
 seealso:
@@ -79,6 +115,13 @@ EXAMPLES = r'''
     console_password: "{{ vault_oms_console_password }}"
     ca_path: /etc/pki/tls/certs/company-ca.pem
     project_ids: [np_4w3x, np_5abc]
+
+- name: Preflight | OMS's documented restrictions on projects before an upgrade
+  obtools.oms.oms_project_info:
+    console_url: http://10.0.0.5:8089
+    console_password: "{{ vault_oms_console_password }}"
+    check_restrictions: true
+    max_sync_delay: 600
 '''
 
 RETURN = r'''
@@ -114,12 +157,52 @@ missing_ids:
   type: list
   elements: str
   sample: []
+restrictions:
+  description:
+    - The documented upgrade restrictions, checked with O(check_restrictions).
+  returned: when O(check_restrictions)
+  type: dict
+  contains:
+    ok:
+      description: Whether every restriction is met.
+      type: bool
+    refused:
+      description: One message per broken restriction, naming the project and what to do.
+      type: list
+      elements: str
+    warnings:
+      description: Projects that do not synchronize (suspended, failed, not started).
+      type: list
+      elements: str
+    projects:
+      description: Each checked project's C(id), C(name), C(status), C(delay) (seconds or null),
+        C(switchover) (the C(TRANSFER_APP_SWITCH) step's status or null), C(problems) and C(warnings).
+      type: list
+      elements: dict
+    max_sync_delay:
+      description: The allowed delay in seconds.
+      type: int
+    notes:
+      description: Restrictions the OpenAPI cannot show, with the docs' fix.
+      type: list
+      elements: str
+  sample:
+    ok: false
+    refused: ["orders_to_ob (np_4w3x): incremental synchronization 912 s behind, over the allowed 300 s. ..."]
+    warnings: []
+    projects: [{id: np_4w3x, name: orders_to_ob, status: RUNNING, delay: 912, switchover: FINISHED,
+                problems: ["..."], warnings: []}]
+    max_sync_delay: 300
+    notes: ["A data synchronization project created by OMS 3.2.1 or 3.2.2 ..."]
 '''
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import console
+from ansible_collections.obtools.oms.plugins.module_utils import project_restrictions
 
 
 def select(projects, project_ids):
@@ -132,11 +215,24 @@ def select(projects, project_ids):
     return chosen, [pid for pid in project_ids if pid not in found]
 
 
+def restrictions(client, projects, max_delay):
+    details = {}
+    for project in projects:
+        if project_restrictions.needs_details(project):
+            pid = project.get("id")
+            details[pid] = {"steps": client.describe_project_steps(pid),
+                            "progress": client.describe_project_progress(pid)}
+    return project_restrictions.check(projects, details, time.time(), max_delay)
+
+
 def main():
     argument_spec = console.console_argument_spec(url_required=True)
     argument_spec.update(
         project_ids=dict(type="list", elements="str"),
         page_size=dict(type="int", default=100),
+        check_restrictions=dict(type="bool", default=False),
+        max_sync_delay=dict(type="int", default=project_restrictions.DEFAULT_MAX_DELAY_SECONDS),
+        fail_on_restrictions=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
@@ -144,8 +240,19 @@ def main():
         client = console.ConsoleClient.from_params(module.params)
         listed, total = client.list_projects(page_size=module.params["page_size"])
         projects, missing = select(listed, module.params["project_ids"])
-        module.exit_json(changed=False, projects=projects, total=total, missing_ids=missing,
-                         states=dict((p.get("id"), p.get("status")) for p in projects))
+        result = dict(changed=False, projects=projects, total=total, missing_ids=missing,
+                      states=dict((p.get("id"), p.get("status")) for p in projects))
+        if module.params["check_restrictions"]:
+            if module.params["max_sync_delay"] < 0:
+                module.fail_json(msg="max_sync_delay must be 0 or more seconds")
+            found = restrictions(client, projects, module.params["max_sync_delay"])
+            result["restrictions"] = found
+            if not found["ok"] and module.params["fail_on_restrictions"]:
+                module.fail_json(msg=project_restrictions.refusal_message(
+                    found, "oms_upgrade_ignore_project_restrictions"), **result)
+            for warning in found["warnings"]:
+                module.warn(warning)
+        module.exit_json(**result)
     except OmsError as exc:
         exc.fail(module)
 

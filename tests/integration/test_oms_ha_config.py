@@ -204,7 +204,9 @@ def test_restore_puts_back_the_value_before_step_1_with_the_procedures_changes(d
     before.update(enable=True, enableStore=False, enableHost=True)
     # what step 1 left: enable false, the rest as found
     set_raw(default_ha, json.dumps(dict(before, enable=False), separators=(",", ":")))
-    t1 = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=40, seconds=30))
+    # 40 min and 1 s ago: 41 min rounded up, and again until a minute has passed (a loaded machine's
+    # four module runs must not cross to 42)
+    t1 = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=40, seconds=1))
     a = args(default_ha, restore=before, downtime_since=t1.strftime("%Y-%m-%dT%H:%M:%SZ"), refetch_margin_min=30)
     check = run_module("oms_ha_config", a, check=True, diff=True)
     assert not check.failed, check.get("msg")
@@ -214,7 +216,7 @@ def test_restore_puts_back_the_value_before_step_1_with_the_procedures_changes(d
     assert json.loads(stored_raw(default_ha))["enable"] is False  # check mode wrote nothing
 
     real = run_module("oms_ha_config", a, diff=True)
-    assert real.changed and real["refetch_store_interval_min"] == 71  # 40.5 min rounded up + 30
+    assert real.changed and real["refetch_store_interval_min"] == 71  # 40 min 1 s rounded up + 30
     assert json.loads(stored_raw(default_ha)) == dict(before, refetchStoreIntervalMin=71)
     assert real["changes_from_restore"] == ["refetchStoreIntervalMin: 30 -> 71"]
     assert real["changes"] == ["enable: false -> true", "refetchStoreIntervalMin: 30 -> 71"]

@@ -107,3 +107,47 @@ def test_https_with_the_ca_file_and_without_it(https_instance, run_module):
     assert desc["console_password"] not in untrusted.output
     unchecked = run_module("oms_project_info", console_args(desc, validate_certs=False))
     assert not unchecked.failed, unchecked.get("msg")
+
+
+LAGGING = "np_4xtbsim0001"      # mysql_orders_to_ob, a RUNNING migration
+SYNCING = "np_4xtbsim0002"      # ob_users_to_kafka, a RUNNING synchronization
+
+
+def test_restrictions_pass_on_projects_in_quasi_real_time(instance, run_module):
+    result = run_module("oms_project_info", console_args(instance, check_restrictions=True))
+    assert not result.failed, result.get("msg")
+    found = result["restrictions"]
+    assert found["ok"] and found["refused"] == [] and found["max_sync_delay"] == 300
+    checked = {p["id"]: p for p in found["projects"]}
+    assert checked[LAGGING]["switchover"] == "FINISHED" and checked[LAGGING]["delay"] < 30
+    assert checked[SYNCING]["switchover"] is None
+    assert any("SUSPEND, not synchronizing" in w for w in found["warnings"])
+    assert "dbType" in found["notes"][0]
+
+
+def test_a_lagging_project_and_a_pending_switchover_are_refused_by_name(testbed, instance,
+                                                                        run_module):
+    testbed.set_faults(INSTANCE, ["sync_delay=%s:900" % LAGGING, "switchover_pending=%s" % SYNCING])
+    try:
+        result = run_module("oms_project_info", console_args(instance, check_restrictions=True))
+        assert result.failed
+        assert "mysql_orders_to_ob (np_4xtbsim0001): incremental synchronization" in result["msg"]
+        assert "over the allowed 300 s" in result["msg"]
+        assert "oms_upgrade_ignore_project_restrictions: true" in result["msg"]
+        # a SYNC project has no forward switchover step: the fault cannot make it pending
+        assert "ob_users_to_kafka" not in result["msg"]
+        delay = [p for p in result["restrictions"]["projects"] if p["id"] == LAGGING][0]["delay"]
+        assert 895 <= delay <= 960
+        testbed.set_faults(INSTANCE, ["switchover_pending=%s" % LAGGING])
+        pending = run_module("oms_project_info", console_args(instance, check_restrictions=True))
+        assert pending.failed and "forward switchover not completed" in pending["msg"]
+        testbed.set_faults(INSTANCE, ["sync_delay=%s:900" % LAGGING])
+        allowed = run_module("oms_project_info", console_args(
+            instance, check_restrictions=True, max_sync_delay=1000))
+        assert not allowed.failed and allowed["restrictions"]["ok"]
+        going_on = run_module("oms_project_info", console_args(
+            instance, check_restrictions=True, fail_on_restrictions=False))
+        assert not going_on.failed and not going_on["restrictions"]["ok"]
+        assert "mysql_orders_to_ob" in going_on["restrictions"]["refused"][0]
+    finally:
+        testbed.set_faults(INSTANCE, [])

@@ -245,7 +245,7 @@ CASES = [
     Case("tarball_not_a_tar", "cannot be read as a tar file", "copied completely", setup=archive_not_tar),
     Case("tarball_without_index", "holds neither manifest.json", "written by docker save",
          setup=archive_no_index),
-    Case("target_tag_not_in_tarball", "does not hold", "point image_archive at the right tarball",
+    Case("target_tag_not_in_tarball", "does not hold", "point oms_image_archive (image_archive) at the right tarball",
          setup=target_tag("feature_4.2.1-ce")),
     Case("target_tag_version_4.3.0", "version 4.3.0-CE (from its tag)", "Point oms_image_archive at the OMS 4.2.0-CE",
          setup=archive_version("feature_4.3.0-ce")),

@@ -2,6 +2,8 @@
 (module_utils/restore_ahead.py), on each MetaDB engine (scripts/test.sh runs this file on both).
 
 After a committed upgrade, the rollback playbook (oms_rollback_restore_ahead left at its default):
+- refuses, before the stop and with 4.2.0 still serving, when the MetaDB has too little room for
+  the copies (oms_rollback_metadb_free_bytes stated too small);
 - verifies every dump and loads it beside the tables while 4.2.0 still serves: both steps end
   before T3;
 - loads a database whose dump holds a view inside the window instead (a view names the tables it
@@ -14,7 +16,7 @@ import os
 
 from conftest import INSTANCE
 from obtestbed.access import connect
-from playbooks import journal, run_playbook, tail, write_inventory
+from playbooks import journal, run_playbook, serves, tail, write_inventory
 from rows import differences, table_rows
 
 VIEW = "oms_test_view"
@@ -48,6 +50,16 @@ def test_the_rollback_loads_ahead_of_the_stop_and_swaps_in_the_window(instance):
         before = table_rows(d)
         up = run_playbook(inventory, "upgrade")
         assert up.rc == 0, tail(up)
+
+        # too little room stated for the copies beside the serving tables: refused before the stop
+        cramped = run_playbook(inventory, "rollback", {"oms_rollback_accept_data_loss": "true",
+                                                       "oms_rollback_metadb_free_bytes": "1000"}, limit=INSTANCE)
+        assert cramped.rc != 0, tail(cramped)
+        assert "The MetaDB has 1000 bytes free" in cramped.output, tail(cramped)
+        assert "oms_rollback_restore_ahead=false" in cramped.output, tail(cramped)
+        assert journal(d)["window"]["outcome"] == "failed_before_stop"
+        assert "rollback_stop_new" not in journal(d)["steps"] and staged_tables(d) == ()
+        assert serves(d, d["new_container"]), tail(cramped)
 
         back = run_playbook(inventory, "rollback", {"oms_rollback_accept_data_loss": "true"}, limit=INSTANCE)
         assert back.rc == 0, tail(back)

@@ -6,12 +6,15 @@ nobody runs anything afterwards. The window must still end by itself in one of i
   init_fail_halfway): 4.1.1 serving on the restored databases, row for row as before (the tests'
   own comparison, tests/integration/rows.py), the stopped 4.2.0 container with restart policy no.
 Never down. The step at which the kill lands is drawn (seeded, printed; OMS_KILL_SEED repeats it).
+The controller that follows the window survives a lost probe: the probe's process killed mid-window
+is probed again, and the run reports the window's own outcome.
 """
 import json
 import os
 import random
 import signal
 import subprocess
+import tempfile
 import time
 
 import docker
@@ -129,9 +132,79 @@ def test_a_rerun_follows_the_window_a_killed_controller_left(instance, testbed):
     finally:
         testbed.set_profile(INSTANCE, "short")
     assert again.rc == 0, tail(again)
+    # a line per interval while it ran (Ansible's retry line of the follow), then how it ended
+    assert any("FAILED - RETRYING" in line and "Follow the window" in line
+               for line in again.output.splitlines()), tail(again)
     followed = [line for line in again.output.splitlines() if "window of process" in line]
-    assert any("still running init" in line for line in followed), tail(again)
-    assert any("ended" in line for line in followed), tail(again)
+    assert any("found running init" in line and "ended, committed" in line for line in followed), tail(again)
+    assert journal(d)["window"]["outcome"] == "committed"
+    assert journal(d)["steps"]["report"]["status"] == "done"
+    assert serves(d, d["new_container"])
+
+
+def own_processes(root):
+    """(pid, args) of every process below root: the controller's, and with the local connection the
+    OMS host's side of it (the probes), never anyone else's."""
+    out = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], stdout=subprocess.PIPE, universal_newlines=True,
+                         check=True).stdout
+    children = {}
+    for line in out.splitlines():
+        fields = line.split(None, 2)
+        if len(fields) >= 2:
+            children.setdefault(int(fields[1]), []).append((int(fields[0]), fields[2] if len(fields) > 2 else ""))
+    found, todo = [], [root]
+    while todo:
+        for pid, args in children.get(todo.pop(), []):
+            found.append((pid, args))
+            todo.append(pid)
+    return found
+
+
+def kill_one_probe(proc, journal_path, step, timeout=900):
+    """SIGKILL the progress probe (roles/oms_common/files/progress_probe.py) once the journal shows
+    `step` started: its processes (the shell raw runs and the python in it) end as a dropped SSH
+    channel ends them. Returns the killed pids."""
+    deadline = time.time() + timeout
+    while proc.poll() is None and time.time() < deadline:
+        if step in read_journal(journal_path).get("steps", {}):
+            # the probe's docstring, in its python -c
+            probes = [pid for pid, args in own_processes(proc.pid) if "Wait for an Ansible async job" in args]
+            for pid in probes:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass  # ended meanwhile
+            if probes:
+                return probes
+        time.sleep(0.05)
+    return []
+
+
+def test_a_lost_probe_is_probed_again_and_the_run_reports_the_window_outcome(instance, testbed):
+    """The probe that follows the window is killed once, mid-window (as a dropped SSH channel ends
+    it): the window goes on and commits, and the run must say so (rc 0, the report written), not
+    "UPGRADE FAILED ... One or more items failed" while 4.2.0 serves (issue 27)."""
+    d = instance
+    journal_path = os.path.join(d["backup_dir"], "oms_upgrade_journal.json")
+    testbed.set_profile(INSTANCE, "slow_init")  # docker_init.sh runs 30 s: several probes in it
+    try:
+        inventory = write_inventory(d)
+        with tempfile.TemporaryFile(mode="w+") as out:
+            proc = subprocess.Popen(playbook_command(inventory, "upgrade", {"oms_upgrade_progress_interval": "2"}),
+                                    env=ansible_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                killed = kill_one_probe(proc, journal_path, "init")
+                rc = proc.wait(timeout=1200)
+            finally:
+                if proc.poll() is None:
+                    kill_controller(proc, inventory)
+            out.seek(0)
+            output = out.read()
+    finally:
+        testbed.set_profile(INSTANCE, "short")
+    assert killed, "no probe found to kill while init ran:\n" + output[-3000:]
+    assert "UPGRADE FAILED" not in output, output[-3000:]
+    assert rc == 0, output[-3000:]
     assert journal(d)["window"]["outcome"] == "committed"
     assert journal(d)["steps"]["report"]["status"] == "done"
     assert serves(d, d["new_container"])

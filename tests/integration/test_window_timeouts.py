@@ -6,6 +6,7 @@ inside the downtime until the job's async limit.
 The slow dump is the real mysqldump behind a wrapper that waits first (oms_upgrade_mysqldump_path),
 as a MetaDB behind a slow link would make it.
 """
+import json
 import os
 import stat
 import subprocess
@@ -13,6 +14,7 @@ import tempfile
 
 import docker
 
+from ha_value import ha_raw, set_ha
 from playbooks import journal, run_playbook, serves, tail, write_inventory
 from rows import differences, table_rows
 
@@ -24,7 +26,10 @@ exec mysqldump "$@"
 
 
 def test_a_dump_slower_than_its_timeout_rolls_back(instance):
+    """With HA on before the upgrade: the window's own undo puts it back, and the rollback role the
+    failed run then includes never turns it off again."""
     d = instance
+    ha_before = json.loads(set_ha(d, enable=True))
     before = table_rows(d)
     work = tempfile.mkdtemp(prefix="oms-slow-dump-")
     wrapper = os.path.join(work, "mysqldump")
@@ -47,6 +52,10 @@ def test_a_dump_slower_than_its_timeout_rolls_back(instance):
     assert differences(before, table_rows(d)) == []
     # the window never got to the new container: nothing of it to undo
     assert "run_new" not in j["steps"] and j["steps"]["rollback_start_old"]["status"] == "done"
+    assert "rollback_ha_off" not in j["steps"], j["steps"].keys()
+    ha_after = json.loads(ha_raw(d))
+    assert dict(ha_after, refetchStoreIntervalMin=None) == dict(ha_before, refetchStoreIntervalMin=None), \
+        (ha_before, ha_after)
 
 
 def test_a_new_attempt_removes_the_new_container_a_rolled_back_attempt_created(instance, testbed):

@@ -18,4 +18,4 @@ def test_failure_report_says_what_failed_and_what_to_do(host):
     report = json.loads(host.file(os.path.join(d["backup_dir"], "oms_upgrade_failure.json")).content_string)
     assert report["failed_step"] == "init"
     assert report["outcome"] == "failed, rolled back"
-    assert "docker rm" in report["todo"]
+    assert "removes the stopped new container" in report["todo"]

@@ -162,6 +162,15 @@ class Testbed(object):
             "image_archive": images.archive_path(self.root, self.image_repo),
         }
 
+    def release_archive(self, version):
+        """The tarball of a later release (4.2.1-CE, 4.2.2-CE), built on first use; its image is
+        '<repo>:feature_x.x.x-ce' once loaded."""
+        self.images()
+        return images.ensure_release(self.client, self.root, self.image_repo, version, self.say)
+
+    def release_image(self, version):
+        return "%s:%s" % (self.image_repo, naming.LATER_TAGS[version])
+
     def unload_target(self):
         """Untag the 4.2.0 image unless a container uses it; True when it is not present now."""
         return images.remove_target_tag(self.client, self.image_repo)

@@ -4,6 +4,7 @@ deployment docs say (`docker run -dit --net host`, the four mounts, OMS_HOST_IP,
 
 import json
 import os
+import re
 import secrets
 import shutil
 import ssl
@@ -19,7 +20,11 @@ from obtestbed.errors import TestbedError
 
 FAULT_TOKENS = ("init_fail_halfway", "init_no_success_line", "never_online", "openapi_refuse",
                 "slow_start", "no_health_endpoint", "ha_config_cached", "envelope_strings",
-                "describe_list")
+                "describe_list", "sync_delay", "switchover_pending")
+# Project controls (simulator/oms_sim/faults.py): sync_delay=ID:SECONDS/ID:SECONDS and
+# switchover_pending=ID/ID.
+PROJECT_VALUE = {"sync_delay": re.compile(r"^[\w.-]+:\d+(/[\w.-]+:\d+)*$"),
+                 "switchover_pending": re.compile(r"^[\w.-]+(/[\w.-]+)*$")}
 # The simulated container's durations (simulator/oms_sim/profile.py). Every profile has the same
 # lifecycle (supervised, a boot phase answering 502, docker_init.sh restarting the components);
 # only the durations differ. `realistic` is OMS's (boot >= 60 s as obd waits, docker_init.sh 2-4
@@ -40,6 +45,11 @@ OLD_RESTART_POLICY = "always"
 def check_faults(tokens):
     for token in tokens:
         name, dummy, value = token.partition("=")
+        if name in PROJECT_VALUE:
+            if not PROJECT_VALUE[name].match(value):
+                raise TestbedError("fault %r: use sync_delay=PROJECT_ID:SECONDS[/...] or "
+                                   "switchover_pending=PROJECT_ID[/...]" % token)
+            continue
         if name not in FAULT_TOKENS or (name == "slow_start") != bool(value) or (
                 value and not value.isdigit()):
             raise TestbedError("unknown fault %r. Use: %s, slow_start=SECONDS" % (

@@ -1,4 +1,8 @@
-"""Base images (mmdebstrap | docker import), the two simulator images and the 4.2.0 tarball.
+"""Base images (mmdebstrap | docker import), the simulator images and their tarballs.
+
+4.1.1 (an image) and 4.2.0 (a tarball) are made by ensure_all; 4.2.1 and 4.2.2 (tarballs) only
+when a test asks for them (ensure_release). Every version shares the Dockerfile's layers but the
+last metadata ones (OMS_SIM_VERSION, labels), so a later release costs a cached build and a save.
 
 The simulator images are rebuilt only when the simulator's sources (or the base image) change:
 the 4.1.1 image carries the content hash as a label, the tarball has it in a file beside it.
@@ -24,9 +28,9 @@ BASE_PACKAGES = {
 HASH_LABEL = "obtools.testbed.source_hash"
 
 
-def archive_path(root, repo=naming.DEFAULT_IMAGE_REPO):
+def archive_path(root, repo=naming.DEFAULT_IMAGE_REPO, tag=naming.TARGET_TAG):
     prefix = "oms" if repo == naming.DEFAULT_IMAGE_REPO else repo.replace("/", "_").replace(":", "_")
-    return os.path.join(root, "images", "%s_%s.tar" % (prefix, naming.TARGET_TAG))
+    return os.path.join(root, "images", "%s_%s.tar" % (prefix, tag))
 
 
 def source_hash(base_id, repo):
@@ -82,9 +86,29 @@ def _build(client, tag, version, digest, say):
         raise TestbedError("building %s failed: %s\n%s" % (tag, exc, log[-3000:]))
 
 
-def remove_target_tag(client, repo):
-    """Untag 4.2.0 unless a container uses it, so an upgrade really runs `docker load`."""
-    tag = "%s:%s" % (repo, naming.TARGET_TAG)
+def _save(client, image, archive, digest, say):
+    os.makedirs(os.path.dirname(archive), exist_ok=True)
+    tmp = archive + ".tmp"
+    say("saving %s to %s" % (image, archive))
+    with open(tmp, "wb") as f:
+        for chunk in client.api.get_image(image):
+            f.write(chunk)
+    os.replace(tmp, archive)
+    with open(archive + ".source_hash", "w") as f:
+        f.write(digest + "\n")
+
+
+def _stamp(archive):
+    stamp = archive + ".source_hash"
+    if os.path.exists(archive) and os.path.exists(stamp):
+        with open(stamp) as f:
+            return f.read().strip()
+    return None
+
+
+def remove_target_tag(client, repo, tag=naming.TARGET_TAG):
+    """Untag a target unless a container uses it, so an upgrade really runs `docker load`."""
+    tag = "%s:%s" % (repo, tag)
     if not _image(client, tag):
         return True
     try:
@@ -107,21 +131,26 @@ def ensure_all(client, root, repo, say=print):
         if image is None or image.labels.get(HASH_LABEL) != digest:
             _build(client, source, "4.1.1-CE", digest, say)
         archive = archive_path(root, repo)
-        stamp = archive + ".source_hash"
-        current = None
-        if os.path.exists(archive) and os.path.exists(stamp):
-            with open(stamp) as f:
-                current = f.read().strip()
-        if current != digest:
+        if _stamp(archive) != digest:
             _build(client, target, "4.2.0-CE", digest, say)
-            os.makedirs(os.path.dirname(archive), exist_ok=True)
-            tmp = archive + ".tmp"
-            say("saving %s to %s" % (target, archive))
-            with open(tmp, "wb") as f:
-                for chunk in client.api.get_image(target):
-                    f.write(chunk)
-            os.replace(tmp, archive)
-            with open(stamp, "w") as f:
-                f.write(digest + "\n")
+            _save(client, target, archive, digest, say)
         remove_target_tag(client, repo)
         return source, archive
+
+
+def ensure_release(client, root, repo, version, say=print):
+    """The tarball of a later release (4.2.1-CE or 4.2.2-CE), built when missing or stale; its
+    tag is removed afterwards, as 4.2.0's is. Call after ensure_all (the base image)."""
+    if version not in naming.LATER_TAGS:
+        raise TestbedError("no simulated release %r. Use: %s"
+                           % (version, ", ".join(sorted(naming.LATER_TAGS))))
+    tag = naming.LATER_TAGS[version]
+    with locked(root, "images"):
+        digest = source_hash(client.images.get(naming.BASE_DEBIAN).id, repo)
+        archive = archive_path(root, repo, tag)
+        if _stamp(archive) != digest:
+            image = "%s:%s" % (repo, tag)
+            _build(client, image, version, digest, say)
+            _save(client, image, archive, digest, say)
+        remove_target_tag(client, repo, tag)
+        return archive

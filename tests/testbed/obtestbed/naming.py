@@ -8,6 +8,9 @@ DEFAULT_ROOT = "/var/tmp/obtools-testbed"
 DEFAULT_IMAGE_REPO = "obtools-testbed/oms"
 SOURCE_TAG = "feature_4.1.1-ce"
 TARGET_TAG = "feature_4.2.0-ce"
+# The releases after 4.2.0 ([doc] oms-doc V4.2.1, V4.2.2: each upgrades only from the one before),
+# built on demand (images.ensure_release) so that a plain `up` costs what it did.
+LATER_TAGS = {"4.2.1-CE": "feature_4.2.1-ce", "4.2.2-CE": "feature_4.2.2-ce"}
 BASE_DEBIAN = "obtools-testbed/debian:bookworm"
 BASE_MARIADB = "obtools-testbed/mariadb:bookworm"
 METADB_CONTAINER = "obtb-metadb"

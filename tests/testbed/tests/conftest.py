@@ -23,8 +23,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 from obtestbed import Testbed, naming  # noqa: E402  pylint: disable=wrong-import-position
 from obtestbed.access import connect, query  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
-MAIN = "t1"
-SPARE = "t2"
+# Engineers sharing one engine give their own names (OMS_TESTBED_TEST_MAIN, ..._SPARE).
+MAIN = os.environ.get("OMS_TESTBED_TEST_MAIN") or "t1"
+SPARE = os.environ.get("OMS_TESTBED_TEST_SPARE") or "t2"
 
 
 @pytest.fixture(scope="session")

@@ -37,13 +37,14 @@ def test_describe_has_every_agreed_key(fresh):
                 "console_user", "console_password", "metadb", "metadb_root", "image_repository",
                 "source_image", "target_image", "image_archive"):
         assert key in info, key
-    assert info["old_container"] == "oms_t1_411" and info["new_container"] == "oms_t1_420"
+    assert info["old_container"] == "oms_%s_411" % MAIN
+    assert info["new_container"] == "oms_%s_420" % MAIN
     assert set(info["mounts"]) == {"config", "logs", "store", "run"}
     assert info["mounts"]["config"] == info["config_file"].rstrip()
     assert info["config_file"] == os.path.join(info["host_dir"], "config.yaml")
     assert info["metadb"]["port"] == naming.metadb_spec(info["metadb"]["engine"]).port
     assert info["metadb"]["user"] == "oms_meta"
-    assert info["metadb"]["rm_db"] == "t1_rm_411"
+    assert info["metadb"]["rm_db"] == "%s_rm_411" % MAIN
     assert info["source_image"] == info["image_repository"] + ":feature_4.1.1-ce"
     assert info["target_image"] == info["image_repository"] + ":feature_4.2.0-ce"
     out = subprocess.run([CLI, "describe", MAIN], stdout=subprocess.PIPE, check=True).stdout

@@ -19,7 +19,7 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 ROLES = ("oms_upgrade", "oms_rollback")
 # Keys whose whole value is a Jinja expression (no {{ }} around it).
-EXPRESSION_KEYS = {"when", "that", "until", "changed_when", "failed_when", "break_when"}
+EXPRESSION_KEYS = {"when", "that", "until", "changed_when", "failed_when"}
 
 
 def typed_tunables(role):
@@ -111,7 +111,7 @@ def render_opts(tmp_path, extra_vars):
 
 @pytest.mark.parametrize("as_strings", [False, True], ids=["inventory", "extra-vars-strings"])
 def test_the_settings_keep_their_types_on_this_core(tmp_path, as_strings):
-    """Rendered for real: on ansible-core 2.18 a dict of "{{ x | int }}" templates gave "240",
+    """Rendered for real: on ansible-core before 2.19 a dict of "{{ x | int }}" templates gave "240",
     and the preflight's estimate * "1.5" repeated a string. Run by every core of scripts/matrix.sh."""
     want, extra = {}, {}
     for role in ROLES:

@@ -67,6 +67,50 @@ def _iso(value):
     return value.strftime("%Y-%m-%dT%H:%M:%S") if value is not None else None
 
 
+# [guess] how far behind a running project's incremental synchronization is unless a test sets it
+# (fault sync_delay): quasi-real time.
+DEFAULT_SYNC_DELAY = 2
+
+
+def project_steps(p, active):
+    """[doc] 1000.describe-project-steps.md: a migration's steps in its example's order and names
+    (the subset a simulated project has). [guess] which steps a project has: a MIGRATION one the
+    forward switchover (TRANSFER_APP_SWITCH), a SYNC one not; switchover done unless the fault
+    switchover_pending names the project."""
+    running = p["status"] in ("RUNNING", "RUNNING_MODIFYING", "RUNNING_MERGING")
+    checkpoint = None
+    if running:
+        delay = faults.project_delays(active).get(p["id"], DEFAULT_SYNC_DELAY)
+        checkpoint = int(time.time()) - delay
+    steps = [
+        {"order": 1, "name": "TRANSFER_PRECHECK", "status": "FINISHED", "progress": 100},
+        {"order": 2, "name": "FULL_TRANSFER", "status": "FINISHED", "progress": 100},
+        {"order": 3, "name": "INCR_TRANSFER",
+         "status": "MONITORING" if running else p["status"], "progress": 100 if running else 0,
+         "stepInfo": {"incrTimestampCheckpoint": checkpoint,
+                      "checkpointSampleTimestamp": int(time.time()),
+                      "enableIncrStatistics": False} if running else None},
+    ]
+    if p["type"] == "MIGRATION":
+        pending = p["id"] in faults.switchovers_pending(active)
+        steps.append({"order": 4, "name": "TRANSFER_APP_SWITCH",
+                      "status": "INIT" if pending else "FINISHED",
+                      "progress": 0 if pending else 100, "stepInfo": None})
+    return steps, checkpoint
+
+
+def project_progress(p, active):
+    """[doc] 1200.describe-project-progress.md: the fields the collection reads."""
+    steps, checkpoint = project_steps(p, active)
+    pending = [s["name"] for s in steps if s["status"] not in ("FINISHED", "MONITORING")]
+    return {"projectId": p["id"], "status": p["status"], "alarmLevel": "MEDIUM",
+            "enableIncrSync": True, "currentStep": "INCR_TRANSFER" if checkpoint else
+            (pending[0] if pending else None),
+            "incrSyncCheckpoint": checkpoint, "enableStructTransfer": False,
+            "enableFullTransfer": True, "structTransferProgress": 0, "fullTransferProgress": 100,
+            "enableReverseIncrTransfer": False, "reverseIncrTransferCheckpoint": None}
+
+
 def project_json(row, detailed=False):
     p = dict(zip(PROJECT_COLUMNS, row))
     out = {"id": p["id"], "type": p["type"], "name": p["name"], "labels": [],
@@ -78,14 +122,11 @@ def project_json(row, detailed=False):
            "sinkEndpointType": p["sink_endpoint_type"]}
     if detailed:
         running = p["status"] == "RUNNING"
-        out["steps"] = [
-            {"order": 1, "name": "TRANSFER_PRECHECK", "status": "FINISHED", "progress": 100},
-            {"order": 2, "name": "FULL_TRANSFER", "status": "FINISHED", "progress": 100},
-            {"order": 3, "name": "INCR_TRANSFER",
-             "status": "MONITORING" if running else p["status"], "progress": 100 if running else 0},
-        ]
+        out["steps"], checkpoint = project_steps(p, faults.active())
         out["extraInfo"] = {"runningStep": "INCR_TRANSFER" if running else None,
-                            "monitoringIncr": running}
+                            "monitoringIncr": running,
+                            "syncDelay": int(time.time()) - checkpoint if checkpoint else None,
+                            "incrSyncTimestamp": checkpoint}
     return out
 
 
@@ -138,6 +179,8 @@ class Console(object):
             return self.list_projects(body, started)
         if action == "DescribeProject":
             return self.describe_project(body, started)
+        if action in ("DescribeProjectSteps", "DescribeProjectProgress"):
+            return self.describe_project_detail(action, body, started)
         return 400, envelope(success=False, code="GHANA-OPERAT000001",
                              message="Action %r is not supported by this OMS" % action,
                              advice="Use one of the documented OpenAPI actions", started=started)
@@ -188,6 +231,19 @@ class Console(object):
         if "describe_list" in faults.active():
             data = [data]
         return 200, envelope(data, started=started)
+
+    def describe_project_detail(self, action, body, started):
+        pid = body.get("id")
+        rows = self._projects("WHERE id=%s", (pid,)) if pid else []
+        if not rows:
+            return 200, envelope(success=False, code="GHANA-PROJECT000002",
+                                 message="Project %r does not exist" % pid,
+                                 advice="Check the project ID", started=started)
+        project = dict(zip(PROJECT_COLUMNS, rows[0]))
+        active = faults.active()
+        if action == "DescribeProjectSteps":
+            return 200, envelope(project_steps(project, active)[0], started=started)
+        return 200, envelope(project_progress(project, active), started=started)
 
     def _handler(self):
         console = self

@@ -1,4 +1,5 @@
-"""`/root/docker_init.sh`: initialise the MetaDB, or on upgrade apply 4.2.0's schema change.
+"""`/root/docker_init.sh`: initialise the MetaDB, or on upgrade apply its release's schema change
+(4.2.0's on 4.1.1 data, 4.2.1's on 4.2.0 data, 4.2.2's on 4.2.1 data).
 
 [doc] zh-CN/400.deployment-guide/800.scale-out-oms.md (V4.1.1, V4.2.0): its steps are 1. initialise
 the data in the MetaDB, 2. generate every component's config, 3. restart every component, 4.
@@ -96,12 +97,11 @@ def _init(conf, meta, log, active_faults):
     log("MetaDB schema versions: %s" % ", ".join(
         "%s=%s" % (conf.databases[r], states[r]) for r in schema.ROLES))
     if all(states[r] in BLANK for r in schema.ROLES):
-        schema.create_411(meta, conf, log)
-        if conf.version == schema.V420:
-            for role in schema.ROLES:
-                schema.migrate_420(meta, conf.databases[role], role, log)
+        schema.create_at(meta, conf, conf.version, log)
         log("MetaDB initialised at %s" % conf.version)
         return None
+    if conf.version not in (schema.V411, schema.V420):
+        return _init_later(conf, meta, log, active_faults, states)
     allowed = (schema.V411,) if conf.version == schema.V411 else (schema.V411, schema.V420)
     bad = [r for r in schema.ROLES if states[r] not in allowed]
     if bad:
@@ -132,6 +132,39 @@ def _init(conf, meta, log, active_faults):
         if index == 0:
             params_420.write(meta, db, schema.V420, log)
     log("MetaDB %s at %s" % (", ".join(conf.databases[r] for r in schema.ROLES), schema.V420))
+    _sleep_until(started, durations["init_seconds"] * STEP_SHARES[0])
+    return None
+
+
+def _init_later(conf, meta, log, active_faults, states):
+    """4.2.1's and 4.2.2's change, only on their predecessor's schema [doc: each upgrades only
+    from the one before]. [guess] No step is skipped when already done: on databases it already
+    changed, the change fails (duplicate column) and docker_init.sh exits 1."""
+    version = conf.version
+    before = schema.predecessor(version)
+    bad = [r for r in schema.ROLES if states[r] not in (before, version)]
+    if bad:
+        log.error("docker_init.sh failed: database(s) %s hold schema %s, not %s: %s upgrades only "
+                  "from %s; nothing was changed. Restore the %s backup of the three databases, "
+                  "or run each release's docker_init.sh in turn"
+                  % (", ".join(conf.databases[r] for r in bad),
+                     ", ".join(repr(states[r]) for r in bad), before, version, before, before))
+        return 1
+    durations = profile.load()
+    log("[1/4] initialising the data in the MetaDB")
+    started = time.monotonic()
+    for index, role in enumerate(schema.ROLES):
+        db = conf.databases[role]
+        log("applying the %s schema change to %s" % (version, db))
+        schema.migrate_to(meta, db, role, version, log)
+        if index == 0 and "init_fail_halfway" in active_faults:
+            rest = ", ".join(conf.databases[r] for r in schema.ROLES[1:])
+            log.error("docker_init.sh failed half way: %s migrated, %s not (injected fault "
+                      "init_fail_halfway)" % (db, rest))
+            return 1
+        if index == 0:
+            params_420.write(meta, db, version, log)
+    log("MetaDB %s at %s" % (", ".join(conf.databases[r] for r in schema.ROLES), version))
     _sleep_until(started, durations["init_seconds"] * STEP_SHARES[0])
     return None
 

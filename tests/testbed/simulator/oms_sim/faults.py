@@ -15,6 +15,9 @@ Tokens (space, comma or newline separated), each the unfavourable side of a beha
                          project's source or target, a console peer) and prints what happened
   reach_out_dbs=D1/D2    ... and to log in to each database (the production ones) over the MetaDB
                          address and user of its config.yaml
+  sync_delay=ID:S/ID:S     project ID's forward incremental synchronization is S seconds behind
+                         (DescribeProjectProgress, DescribeProjectSteps); default 2 s [guess]
+  switchover_pending=ID/ID  project ID's forward switchover (TRANSFER_APP_SWITCH) is not done
 The file is re-read on every call, so faults can be switched live.
 """
 
@@ -24,7 +27,7 @@ import re
 FAULT_FILE = "/home/ds/run/oms_sim_faults"
 KNOWN = ("init_fail_halfway", "init_no_success_line", "never_online", "openapi_refuse",
          "slow_start", "no_health_endpoint", "ha_config_cached", "envelope_strings",
-         "describe_list", "reach_out", "reach_out_dbs")
+         "describe_list", "reach_out", "reach_out_dbs", "sync_delay", "switchover_pending")
 
 
 def parse(text):
@@ -48,6 +51,20 @@ def active(path=FAULT_FILE, env=None):
     except OSError:
         pass
     return faults
+
+
+def project_delays(faults):
+    """{project id: seconds} from sync_delay=ID:S/ID:S."""
+    delays = {}
+    for item in str(faults.get("sync_delay") or "").split("/"):
+        pid, dummy, seconds = item.rpartition(":")
+        if pid and seconds.isdigit():
+            delays[pid] = int(seconds)
+    return delays
+
+
+def switchovers_pending(faults):
+    return set(p for p in str(faults.get("switchover_pending") or "").split("/") if p)
 
 
 def slow_start_seconds(faults):

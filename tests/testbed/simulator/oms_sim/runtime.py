@@ -55,24 +55,22 @@ def decide_mode(conf, meta, log):
         "%s=%s" % (conf.databases[r], states[r]) for r in schema.ROLES)))
     values = set(states.values())
     if values <= set(BLANK):
-        schema.create_411(meta, conf, log)
-        if conf.version == schema.V420:
-            for role in schema.ROLES:
-                schema.migrate_420(meta, conf.databases[role], role, log)
+        schema.create_at(meta, conf, conf.version, log)
         return "running"
     if values == {conf.version}:
         log("existing %s metadata found, not reinitialising" % conf.version)
         return "running"
-    if conf.version == schema.V420 and values <= {schema.V411, schema.V420}:
+    before = schema.predecessor(conf.version)
+    if before and values <= {before, conf.version}:
         if conf.is_upgrade:
             log("IS_UPGRADE=true on %s metadata: serving, but this server stays offline until "
                 "/root/docker_init.sh has migrated rm, cm and cm_hb to %s" % (
-                    schema.V411, schema.V420))
+                    before, conf.version))
             return "awaiting_init"
         raise StartRefused(
             "MetaDB holds %s metadata and IS_UPGRADE is not true: refusing to start rather than "
             "reinitialise it. Start the %s container with -e IS_UPGRADE=true and run "
-            "/root/docker_init.sh" % (schema.V411, schema.V420))
+            "/root/docker_init.sh" % (before, conf.version))
     raise StartRefused(
         "MetaDB databases hold schema versions %s, which this OMS %s cannot run on. Restore the "
         "databases from the backup that matches this version" % (
@@ -131,7 +129,8 @@ class Server(object):
         reasons = []
         if self.mode == "awaiting_init":
             reasons.append("started on %s metadata: waiting for /root/docker_init.sh to migrate "
-                           "it to %s and restart the components" % (schema.V411, schema.V420))
+                           "it to %s and restart the components" % (
+                               schema.predecessor(self.conf.version), self.conf.version))
         if "never_online" in active:
             reasons.append("injected fault never_online")
         online = not reasons

@@ -10,6 +10,10 @@ import json
 
 V411 = "4.1.1-CE"
 V420 = "4.2.0-CE"
+V421 = "4.2.1-CE"
+V422 = "4.2.2-CE"
+# [doc] oms-doc V4.2.0/V4.2.1/V4.2.2 1300.upgrade-guide: each release upgrades only from the one before.
+CHAIN = (V411, V420, V421, V422)
 ROLES = ("rm", "cm", "cm_hb")
 
 # [doc] system-parameters/modify-ha-configurations: the documented default, keys in this order.
@@ -76,6 +80,33 @@ MIGRATION_420 = {
     "cm_hb": [("heart_beat", "component_version",
                "ALTER TABLE {db}.heart_beat ADD COLUMN component_version varchar(32) NULL")],
 }
+
+# [guess] 4.2.1's and 4.2.2's changes: one visible change per database each, on top of the one
+# before, so that a skipped, repeated or out-of-order docker_init.sh shows in the columns. Neither
+# is idempotent (no IF NOT EXISTS): a second run on the same databases fails with a duplicate
+# column, the unfavourable side of what the docs do not say.
+MIGRATIONS_LATER = {
+    V421: {
+        "rm": ["ALTER TABLE {db}.oms_project ADD COLUMN alarm_level varchar(16) NULL",
+               "CREATE TABLE {db}.oms_project_quota (id bigint AUTO_INCREMENT PRIMARY KEY, "
+               "project_id varchar(64) NOT NULL, max_connectors int NULL)"],
+        "cm": ["ALTER TABLE {db}.host ADD COLUMN cpu_quota int NULL"],
+        "cm_hb": ["ALTER TABLE {db}.heart_beat ADD COLUMN checkpoint_ts bigint NULL"],
+    },
+    V422: {
+        "rm": ["ALTER TABLE {db}.oms_project ADD COLUMN sync_delay_seconds int NULL"],
+        "cm": ["ALTER TABLE {db}.host ADD COLUMN arch varchar(16) NULL"],
+        "cm_hb": ["ALTER TABLE {db}.heart_beat ADD COLUMN sequence_group varchar(32) NULL"],
+    },
+}
+
+
+def predecessor(version):
+    """The version `version` upgrades from, or None for 4.1.1 (or an unknown one)."""
+    if version in CHAIN[1:]:
+        return CHAIN[CHAIN.index(version) - 1]
+    return None
+
 
 PROJECTS = [
     # id, name, type, status, source, sink, days ago created, finished?
@@ -157,6 +188,27 @@ def set_marker(meta, db, version):
 def column_exists(meta, db, table, column):
     return bool(meta.query("SELECT 1 FROM information_schema.columns WHERE table_schema=%s AND "
                            "table_name=%s AND column_name=%s", (db, table, column)))
+
+
+def migrate_to(meta, db, role, version, log):
+    """Apply one release's change to one database: 4.2.0's skips what is there, the later ones
+    do not (their statements fail on a second run)."""
+    if version == V420:
+        return migrate_420(meta, db, role, log)
+    for ddl in MIGRATIONS_LATER[version][role]:
+        statement = ddl.format(db=qname(db))
+        meta.execute(statement)
+        log("  %s: %s" % (db, statement))
+    set_marker(meta, db, version)
+    return None
+
+
+def create_at(meta, settings, version, log):
+    """First start on empty databases: 4.1.1's schema and data, then every change up to `version`."""
+    create_411(meta, settings, log)
+    for step in CHAIN[1:CHAIN.index(version) + 1]:
+        for role in ROLES:
+            migrate_to(meta, settings.databases[role], role, step, log)
 
 
 def migrate_420(meta, db, role, log):

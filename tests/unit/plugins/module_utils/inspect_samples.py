@@ -4,6 +4,9 @@ OLD_411 is an OMS 4.1.1 container as the docs run it, recorded from a Docker 20.
 reports `--pids-limit -1` as PidsLimit null), without --privileged as on our test machines.
 """
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import copy
 
 OLD_411 = {

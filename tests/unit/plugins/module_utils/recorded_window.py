@@ -1,6 +1,10 @@
 """A window whose steps are recorders (for the unit tests of upgrade_window.py and
 rollback_window.py): each step records that it ran, `fail_at` raises in that step, `stop_at`
 drops the stop file while it runs. The engine, the plans and the journal are the real ones."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import json
 
 from ansible_collections.obtools.oms.plugins.module_utils import transaction
@@ -51,8 +55,8 @@ class Recorded(object):
         kwargs = dict(sleep=self.sleep)
         if self.clock is not None:
             kwargs["clock"] = self.clock
-        return self.window.run(self.p, lambda: None, None, None, {}, self.warnings.append,
-                               actions=Actions(self), **kwargs)
+        return transaction.run_window(self.window, self.p, lambda: None, None, None, {}, self.warnings.append,
+                                      actions=Actions(self), **kwargs)
 
     def limit(self):
         return self.window.plan(self.p).limit(self.p)

@@ -1,5 +1,8 @@
 """The console client: OMS's answer envelope, error codes, HTTP errors, paging, health answers."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import io
 import json
 import socket

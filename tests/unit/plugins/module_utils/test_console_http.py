@@ -1,6 +1,9 @@
 """The console client over real HTTP(S) on the loopback: what ansible's Request really sends and
 how its errors read (Basic auth on the first request, HTTP errors, refused, timeout, TLS)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import base64
 import json
 import os

@@ -1,5 +1,8 @@
 """Reading an OMS container from inspect data: version, mounts, secrets, limits, deviations."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import os
 import sys
 

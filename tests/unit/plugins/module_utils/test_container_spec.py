@@ -1,5 +1,8 @@
 """The new container's settings derived from the old one's inspect data, and mount comparison."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import os
 import sys
 

@@ -2,6 +2,9 @@
 """docker_init.sh's outcome: the documented success line, the not-ready failure, exit 0 without
 the line."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 from ansible_collections.obtools.oms.plugins.module_utils import docker_init as di
 
 LINE = u"2026-01-02 10:00:00.000 [INFO] 【结束】全部初始化步骤执行成功"

@@ -1,5 +1,8 @@
 """The content digest that proves a restore at rollback: what it ignores and what it must see."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import dump_digest

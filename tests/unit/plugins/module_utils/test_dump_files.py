@@ -1,5 +1,8 @@
 """Dump verification on sample files, sha256, the manifest and its atomic writes."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import gzip
 import hashlib
 import io

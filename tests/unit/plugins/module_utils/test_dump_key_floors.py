@@ -3,6 +3,9 @@ heartbeat row below its max(id)): on OceanBase a MIN from the index's start step
 mark of the prune, seconds inside the window. metadb_dump.read_piece_info, with a cursor that
 answers as a server would and records the statements; the dump itself runs on both engines
 (tests/integration/test_oms_metadb_backup.py)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
 
 
@@ -21,7 +24,9 @@ class Cursor(object):
     def execute(self, sql, args=None):
         self.sql.append((sql, args))
         if "information_schema.COLUMNS" in sql:
-            self.answer = [("heatbeat_sequence", "id", "bigint", "PRI")]
+            self.answer = [("heatbeat_sequence", "id", "bigint", "PRI", "NO", None)]
+        elif "information_schema.STATISTICS" in sql:
+            self.answer = [("heatbeat_sequence", "PRIMARY", 0, 1, "id", None, "A")]
         elif "information_schema.TABLES" in sql:
             self.answer = [("heatbeat_sequence", 12)]
         elif "WHERE `id` >=" in sql:

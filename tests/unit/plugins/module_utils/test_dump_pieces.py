@@ -1,13 +1,16 @@
 """A dump in pieces (issue 19): the plan (pure), and the pieces put back together in order, with a
 real process standing in for mysqldump (it answers --no-data, --no-create-info and --where)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import os
 import re
 import sys
 
 import pytest
 
-from ansible_collections.obtools.oms.plugins.module_utils import dump_files, dump_pieces, metadb_dump  # noqa: E402
+from ansible_collections.obtools.oms.plugins.module_utils import dump_files, dump_keys, dump_pieces, metadb_dump  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils import mysql_clients  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError  # noqa: E402
 
@@ -215,3 +218,66 @@ def test_header_and_footer_offsets():
     assert out[start:end] == b"BODY\n"
     assert dump_pieces.header_end(b"-- no header\n") is None
     assert dump_files.COMPLETION_PREFIX in out[end:]
+
+
+class SeekConn(object):
+    """A MetaDB connection answering dump_keys' seeks over the fake's ids 1..1000 (key `id`)."""
+
+    def __init__(self, log):
+        self.log = log
+        self.row = None
+
+    def cursor(self):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+    def execute(self, sql, args=None):
+        self.log.append(sql)
+        if sql.startswith("SET time_zone"):
+            return
+        low = re.search(r"`id` >= (\d+)", sql)
+        skip = int(re.search(r"LIMIT (\d+), 1", sql).group(1))
+        keys = [i for i in range(1, 1001) if not low or i >= int(low.group(1))]
+        self.row = ("%d" % keys[skip],) if skip < len(keys) else None
+
+    def fetchone(self):
+        return self.row
+
+    def rollback(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_key_tuple_pieces_wait_for_their_seek_and_give_every_row_once_in_order(fake, workers):
+    mysqldump, work = fake
+    out = os.path.join(work, "db.sql")
+    log = []
+    pieced = metadb_dump.PiecedDump(work, mysqldump, "defaults.cnf", workers=workers,
+                                    connect=lambda: SeekConn(log))
+    units = [("keyset", dump_keys.KeysetRanges("big", [("id", "int", None)], 90, 1.0, dump_pieces.next_width)),
+             ("group", ["small"])]
+    pieced.add("db", mysql_clients.AssemblySink(out, "none"), units=units)
+    pieced.run()
+    with open(out, "rb") as f:
+        text = f.read()
+    plan = pieced.plan(pieced.dbs[0])
+    assert ids(text, "big") == list(range(1, 1001)) and ids(text, "small") == [1, 2, 3]
+    ranged = [p for p in plan if p.get("keyset")]
+    assert len(ranged) >= 3 and ranged[0]["from"] is None and ranged[-1]["to"] is None
+    assert all(p["from"] == q["to"] for q, p in zip(ranged, ranged[1:]))
+    assert sum(1 for sql in log if "LIMIT" in sql) == len(ranged)
+    # the restore's proof replays the recorded pieces without a seek
+    os.unlink(out)
+    again = metadb_dump.PiecedDump(work, mysqldump, "defaults.cnf", workers=2)
+    again.add("db", mysql_clients.AssemblySink(out, "none"), recorded=plan)
+    again.run()
+    with open(out, "rb") as f:
+        assert f.read() == text

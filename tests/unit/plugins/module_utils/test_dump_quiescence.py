@@ -1,5 +1,8 @@
 """metadb_dump.uses_databases: which sessions of the PROCESSLIST make the dump refuse. A MetaDB
 often holds other deployments' databases too, whose names contain ours."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump

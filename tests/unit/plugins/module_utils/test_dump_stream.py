@@ -1,5 +1,8 @@
 """The dump verified while it is written: DumpScanner on chunks, run_dump_to_file on a fake mysqldump."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import gzip
 import hashlib
 import io

@@ -1,5 +1,8 @@
 """ha.config merge and validation, and the refetchStoreIntervalMin arithmetic."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import datetime
 import json
 

@@ -2,6 +2,9 @@
 watch's shell run for real on a local directory standing in for the container's logs, and what
 each mode does when OMS re-reads ha.config, caches it until a restart, or shows nothing."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import os
 import subprocess
 

@@ -1,6 +1,9 @@
 """What steps 8 and 9.6 write back into ha.config, given what step 1 found (ha_restore.plan), and
 the write itself against a fake rm database row (ha_restore.write)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import datetime
 import json
 from collections import OrderedDict

@@ -1,6 +1,9 @@
 """Batch sizing of the heartbeat prune: batches follow the time they take, within bounds; a wide
 id span is cut into ranges that together hold every id, once."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 from ansible_collections.obtools.oms.plugins.module_utils import heartbeat
 
 

@@ -1,5 +1,8 @@
 """Every Python library the modules need on the OMS host that is missing is named in one run."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import json
 import os
 import subprocess

@@ -1,5 +1,8 @@
 """Reading an image tarball's tags and image ids without loading it."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import io
 import json
 import tarfile

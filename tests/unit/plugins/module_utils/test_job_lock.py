@@ -1,4 +1,7 @@
 """A dump or restore waits for the one an earlier run left running, and not for a dead one."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 import os
 import signal
 import subprocess

@@ -1,5 +1,8 @@
 """The journal's merge, resume and idempotence rules, and its atomic 0600 writes."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import datetime
 import json
 import os

@@ -1,5 +1,8 @@
 """The client defaults file: credentials only there, 0600, escaped, removed afterwards, swept."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import os
 import shutil
 import stat

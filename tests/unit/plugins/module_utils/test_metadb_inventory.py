@@ -1,4 +1,7 @@
-"""The space estimate per engine and the OceanBase dump-timeout warning, on a scripted connection."""
+"""The space estimate per engine, on a scripted connection (the dump-timeout refusal: test_dump_timeouts)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 
 import math
 
@@ -87,26 +90,6 @@ def test_mysql_and_mariadb_use_information_schema():
     est = metadb_inventory.size_estimate(conn, [("rm", "rm")], engine="mariadb")
     assert est["method"] == "information_schema" and est["total_bytes"] == 1200000
     assert not any("COUNT(*) FROM `" in s for s in conn.log)  # no table is read
-
-
-@pytest.mark.parametrize("rows,risky", [(100000, False), (10 ** 7, True)])
-def test_dump_timeout_risk_against_the_global_ob_query_timeout(rows, risky):
-    conn = ob_conn(rows_in=rows)
-    est = metadb_inventory.size_estimate(conn, [("cm_hb", "cm_hb")], "oceanbase")
-    risks = metadb_inventory.dump_timeout_risks(conn, est)
-    assert bool(risks) is risky
-    if risky:
-        assert risks[0]["table"] == "heatbeat_sequence" and risks[0]["ob_query_timeout_seconds"] == 10.0
-
-
-@pytest.mark.parametrize("key,risky", [
-    (("heatbeat_sequence", "id", "bigint"), False),  # read in ranges of its key: no long SELECT
-    (("heatbeat_sequence", "name", "varchar"), True),  # no integer key: one SELECT
-])
-def test_a_table_with_an_integer_key_is_no_dump_timeout_risk(key, risky):
-    conn = ob_conn(rows_in=10 ** 6, keys=[key])
-    est = metadb_inventory.size_estimate(conn, [("cm_hb", "cm_hb")], "oceanbase")
-    assert bool(metadb_inventory.dump_timeout_risks(conn, est)) is risky
 
 
 @pytest.mark.parametrize("version,comment,engine", [

@@ -1,5 +1,8 @@
 """config.yaml parsing and how explicit options override it."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 
 import pytest
 

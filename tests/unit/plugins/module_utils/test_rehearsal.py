@@ -1,6 +1,9 @@
 """The rehearsal's pure logic: scratch names, the copy of config.yaml, memory, the predicted
 window, the window's verdict on the last rehearsal, the relay (run for real on loopback)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import datetime
 import os
 import socket

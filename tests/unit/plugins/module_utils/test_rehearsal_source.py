@@ -2,6 +2,9 @@
 what a local rehearsal reads (inspect data, config.yaml, run's regular files), is private, and is
 gone once the rehearsal host has read it."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import io
 import json
 import os

@@ -1,6 +1,9 @@
 """How the rollback's load ahead renames a dump's tables on their way to mysql
 (module_utils/restore_ahead.stage_line), and what it refuses to rename. The load, the swap and the
 proof run on both MetaDB engines (tests/integration/test_rollback_restore_ahead.py)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import restore_ahead

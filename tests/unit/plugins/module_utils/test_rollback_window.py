@@ -1,7 +1,10 @@
-"""The rollback window's decisions (module_utils/rollback_window.py, rollback_steps.py), with its
+"""The rollback window's decisions (module_utils/rollback_window.py, a plan of transaction.py), with its
 steps replaced by recorders: which steps run for which upgrade, when it refuses, how it resumes
 and how it ends after a failure. The steps themselves run on the test bed
 (tests/integration/test_rollback_decision.py, test_controller_killed.py and the rollback scenario)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 import json
 import os
 import sys
@@ -222,3 +225,14 @@ def test_too_little_room_in_the_metadb_refuses_before_the_stop(tmp_path, monkeyp
     assert result["outcome"] == "failed_before_stop"
     assert "1000 bytes free" in result["error"] and "needs about 2250" in result["error"]
     assert "rollback_stop_new" not in window.ran and "rollback_ha_off" not in window.ran
+
+
+def test_after_the_upgrades_own_rollback_of_a_failed_dump_ha_is_never_turned_off_again(tmp_path):
+    # the upgrade window failed at its dump (no new container): its undo started 4.1.1 and put
+    # ha.config back; the rollback role that follows must not turn HA off again
+    path = tmp_path / "journal.json"
+    undone = ("rollback_start_old", "rollback_health", "rollback_ha_on")
+    upgrade_journal(path, ran_new=False, **dict((s, {"status": "done"}) for s in undone))
+    window = Recorded(path)
+    assert window.run()["outcome"] == "rolled_back"
+    assert "rollback_ha_off" not in window.ran and "rollback_ha_on" not in window.ran

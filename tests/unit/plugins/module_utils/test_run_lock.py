@@ -1,4 +1,7 @@
 """The run lock: one holder at a time, re-entrant for its own run, replaced only when named."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 import json
 import multiprocessing
 import os

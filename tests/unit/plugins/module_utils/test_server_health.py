@@ -1,5 +1,8 @@
 """Server health from host rows and heartbeat ages; the reader's SQL; the wait loop."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import datetime
 
 import pytest

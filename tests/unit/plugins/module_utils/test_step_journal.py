@@ -1,6 +1,9 @@
 """A module that is a step records it in the journal itself (module_utils/step_journal.py): a real
 journal file in a temporary directory, a stand-in for AnsibleModule (its params, check mode, warn
 and fail_json are all the helper touches)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 import json
 import os
 

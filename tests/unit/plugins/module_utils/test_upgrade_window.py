@@ -2,6 +2,9 @@
 which steps run, when it refuses, and how it ends after a failure on either side of the commit
 point. The steps themselves are the step modules' code, tested on the test bed
 (tests/integration/test_window_outlives_controller.py, test_fault_at_every_step.py)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 import json
 import os
 import subprocess
@@ -218,6 +221,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from test_ha_reload import SIGN_ON, Container  # noqa: E402  pylint: disable=wrong-import-position
 from test_ha_restore import FakeRow, found  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.obtools.oms.plugins.module_utils import ha_config  # noqa: E402
+from ansible_collections.obtools.oms.plugins.module_utils import transaction  # noqa: E402
 from ansible_collections.obtools.oms.plugins.module_utils import window_steps  # noqa: E402
 
 
@@ -244,7 +248,8 @@ class Step8(object):
         return {"servers": [], "signals": []}
 
     def run(self):
-        return upgrade_window.run(self.p, lambda: None, self.container, None, {}, self.warnings.append)
+        return transaction.run_window(upgrade_window, self.p, lambda: None, self.container, None, {},
+                                      self.warnings.append)
 
 
 def step8_journal(tmp_path, before, **steps):
