@@ -290,24 +290,6 @@ class DockerClient(object):
         return {"rc": rc, "stdout_tail": lines, "duration": round(duration, 1),
                 "timed_out": timed_out}
 
-    def read_file(self, name, path):
-        """Contents of a small file inside the running container, or None when it is absent."""
-        result = self.exec_command(name, ["cat", path], timeout=max(self.timeout, 10),
-                                   tail_lines=1000)
-        if result["rc"] != 0:
-            return None
-        return "\n".join(result["stdout_tail"])
-
-    def write_file(self, name, path, content):
-        """Write a small text file inside the running container."""
-        result = self.exec_command(
-            name, ["sh", "-c", 'printf "%s\\n" "$1" > "$2"', "sh", content, path],
-            timeout=max(self.timeout, 10))
-        if result["rc"] != 0:
-            raise OmsError("Writing %s in container %s failed (rc=%s): %s"
-                           % (path, name, result["rc"], " ".join(result["stdout_tail"])),
-                           "Check that the container runs and its filesystem is writable")
-
     def remove_file(self, name, path):
         """Remove a file inside the running container (absent is fine)."""
         result = self.exec_command(name, ["rm", "-f", path], timeout=max(self.timeout, 10))

@@ -1,13 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: obtools developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A dump or a restore is never started while another one of the same deployment still runs.
+"""A dump or a restore of one deployment never runs beside another one of the same deployment.
 
-These jobs run in the background (Ansible async) and outlive a controller that was killed; the
-re-run must not start a second mysqldump or a second DROP/load next to them. The job's own process
-holds a flock on `<parent of backup_dir>/.oms_metadb_job.lock` for as long as it runs (the kernel
-drops it when the process ends, however it ends), so the next job waits for the previous one and
-then sees its result (verified dumps are not redone, restored databases not reloaded).
+Who dumps or restores: the downtime windows' steps (backup, rollback_stage, rollback_safety_dump,
+rollback_restore, in the window's one process), and M(oms_metadb_backup) run by hand or by a
+playbook of the user's. Each holds a flock on `<parent of backup_dir>/.oms_metadb_job.lock` for
+as long as it runs (the kernel drops it when its process ends, however it ends), so a dump or
+restore started while another still runs (an M(oms_metadb_backup) run that outlived its
+controller, a window's) waits for it and then sees its result (verified
+dumps are not redone, restored databases not reloaded) instead of running a second mysqldump or a
+second DROP/load next to it. The rehearsal takes a lock file of its own (`path`): a rehearsal that
+outlived its controller finishes, its clean-up included, before the next one looks at what is left.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,9 +29,11 @@ LOCK_NAME = ".oms_metadb_job.lock"
 
 
 class JobLock(object):
-    def __init__(self, backup_dir, what, warn=None):
+    def __init__(self, backup_dir, what, warn=None, path=None):
+        """`path`: a lock file of the caller's own instead of the deployment's one beside
+        backup_dir (the rehearsal's, which never waits for a dump)."""
         parent = os.path.dirname(os.path.abspath(backup_dir.rstrip("/") or "/"))
-        self.path = os.path.join(parent, LOCK_NAME)
+        self.path = path or os.path.join(parent, LOCK_NAME)
         self.what = what
         self.warn = warn or (lambda msg: None)
         self.fd = None

@@ -33,7 +33,7 @@ from ansible_collections.obtools.oms.plugins.module_utils import ha_reload
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils import metadb
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
-from ansible_collections.obtools.oms.plugins.module_utils import rehearsal
+from ansible_collections.obtools.oms.plugins.module_utils import rehearsal_verdict as rehearsals
 from ansible_collections.obtools.oms.plugins.module_utils import transaction
 from ansible_collections.obtools.oms.plugins.module_utils import window_steps
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
@@ -117,11 +117,11 @@ def rehearsal_verdict(tx: Any) -> None:
     path = tx.p.get("rehearsal_journal_path")
     if not tx.p.get("rehearsal_required") or not path:
         return
-    record = ((journal_file.load(path) or {}).get("steps") or {}).get(rehearsal.STEP) or {}
+    record = ((journal_file.load(path) or {}).get("steps") or {}).get(rehearsals.STEP) or {}
     if not record.get("status"):
         return  # never rehearsed: the preflight recommends it, the window does not require it
-    ok, why = rehearsal.verdict(record, journal_file.utc_now(), tx.p.get("rehearsal_max_age_hours")
-                                or rehearsal.DEFAULT_MAX_AGE_HOURS)
+    ok, why = rehearsals.verdict(record, journal_file.utc_now(), tx.p.get("rehearsal_max_age_hours")
+                                 or rehearsals.DEFAULT_MAX_AGE_HOURS)
     if not ok:
         raise Refused("The window refuses to stop the old container: %s" % why,
                       "Fix what it found and rehearse again (ansible-playbook obtools.oms.rehearse, or "

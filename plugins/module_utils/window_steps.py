@@ -21,9 +21,11 @@ in the journal) and reads what earlier steps recorded from tx.facts().
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-from ansible_collections.obtools.oms.plugins.module_utils import container_upgrade
+from ansible_collections.obtools.oms.plugins.module_utils import container_create
+from ansible_collections.obtools.oms.plugins.module_utils import container_stop_start as lifecycle
+from ansible_collections.obtools.oms.plugins.module_utils import docker_init_runner
 from ansible_collections.obtools.oms.plugins.module_utils import ha_config
 from ansible_collections.obtools.oms.plugins.module_utils import ha_reload
 from ansible_collections.obtools.oms.plugins.module_utils import ha_restore
@@ -34,26 +36,11 @@ from ansible_collections.obtools.oms.plugins.module_utils import metadb_dump
 from ansible_collections.obtools.oms.plugins.module_utils import metadb_restore
 from ansible_collections.obtools.oms.plugins.module_utils import restore_ahead
 from ansible_collections.obtools.oms.plugins.module_utils import server_health
+from ansible_collections.obtools.oms.plugins.module_utils.container_journal import journal_data
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils.job_lock import JobLock
 
 Result = Tuple[Any, Dict[str, Any]]
-
-
-class StepHost(object):
-    """What ContainerUpgrade reads of its caller: the step's parameters and a warn()."""
-
-    def __init__(self, params: Dict[str, Any], warn: Callable[[str], None]) -> None:
-        self.params = params
-        self.check_mode = False
-        self.warn = warn
-
-
-def container(tx: Any, step: str, **params: Any) -> container_upgrade.ContainerUpgrade:
-    defaults = dict(restart_policy=None, stop_timeout=tx.p["stop_timeout"],
-                    settle_seconds=tx.p["settle_seconds"], force=False)
-    defaults.update(params)
-    return container_upgrade.ContainerUpgrade(StepHost(defaults, tx.warn), tx.docker, tx.journal_step(step))
 
 
 def servers(tx: Any, started_after: Optional[str]) -> Dict[str, Any]:
@@ -65,8 +52,9 @@ def servers(tx: Any, started_after: Optional[str]) -> Dict[str, Any]:
 
 # the upgrade, steps 2.1 to 8 ---------------------------------------------------------------------
 def stop_old(tx: Any) -> Result:
-    result = container(tx, "stop_old", name=tx.p["old_container"], restart_policy="no").stopped()
-    return result, container_upgrade.journal_data("stopped", result)
+    result = lifecycle.stopped(tx.docker, tx.p["old_container"], tx.p["stop_timeout"], "no",
+                               tx.journal_step("stop_old"))
+    return result, journal_data("stopped", result)
 
 
 def heartbeat_prune(tx: Any) -> Result:
@@ -90,20 +78,19 @@ def backup(tx: Any) -> Result:
 
 def run_new(tx: Any) -> Result:
     p = tx.p
-    result = container(
-        tx, "run_new", name=p["new_container"], source_container=p["old_container"], image=p["image"],
+    result = container_create.upgraded(
+        tx.docker, p["new_container"], p["old_container"], p["image"], tx.warn,
         image_archive=p["image_archive"], image_id=p["image_id"], load_timeout=p["load_timeout"],
         mounts=p["mounts"], ssl_certificate=p["ssl_certificate"], ssl_key=p["ssl_key"],
-        oms_host_ip=p["oms_host_ip"], restart_policy="no").upgraded()
-    return result, container_upgrade.journal_data("upgraded", result)
+        oms_host_ip=p["oms_host_ip"], restart_policy="no", settle_seconds=p["settle_seconds"])
+    return result, journal_data("upgraded", result)
 
 
 def init(tx: Any) -> Result:
     p = tx.p
-    result = container(tx, "init", name=p["new_container"], init_timeout=p["init_timeout"],
-                       init_ready_timeout=p["init_ready_timeout"],
-                       init_retry_interval=p["init_retry_interval"]).initialized()
-    return result, container_upgrade.journal_data("initialized", result)
+    result = docker_init_runner.initialized(tx.docker, p["new_container"], p["init_timeout"],
+                                            p["init_ready_timeout"], p["init_retry_interval"], tx.warn)
+    return result, journal_data("initialized", result)
 
 
 def health(tx: Any) -> Result:
@@ -112,7 +99,7 @@ def health(tx: Any) -> Result:
     result = servers(tx, tx.facts().get("new_started_at"))
     policy = tx.facts().get("old_restart_policy")
     if policy:
-        container(tx, "health", name=tx.p["new_container"], restart_policy=policy).started()
+        lifecycle.started(tx.docker, tx.p["new_container"], tx.p["settle_seconds"], policy)
     return result, {"servers_after": result["servers"], "health_signals": result["signals"],
                     "new_restart_policy": policy}
 
@@ -127,8 +114,8 @@ def restore_ha(tx: Any, step: str, purpose: str, name: str, since: Optional[str]
     for `purpose` (ha_restore.py), refetchStoreIntervalMin from `since` (T1); then whether the
     OMS of container `name` took it (ha_reload.py). The result and the data to record."""
     p, facts = tx.p, tx.facts()
-    # ha_off records the value it found; a journal of an older run has the preflight's read
-    before = facts.get("ha_config_before", facts.get("ha_config_preflight"))
+    # step 1 (ha_off) records the value it found: the preflight's read may be older than it
+    before = facts.get("ha_config_before")
     if not isinstance(before, dict):
         raise OmsError("The journal %s does not say what ha.config was before step 1" % tx.path,
                        "Set ha.config by hand (System Parameters in the console) as it was before "
@@ -178,7 +165,7 @@ def rollback_stop_new(tx: Any) -> Result:
     existed = tx.docker.inspect_container(name) is not None
     stopped: Dict[str, Any] = {}
     if existed:
-        stopped = container(tx, "rollback_stop_new", name=name, restart_policy="no").stopped()
+        stopped = lifecycle.stopped(tx.docker, name, tx.p["stop_timeout"], "no", tx.journal_step("rollback_stop_new"))
     return stopped, {"t3": stopped.get("stopped_at") or journal_file.iso(journal_file.utc_now()),
                      "new_container_existed": existed}
 
@@ -279,8 +266,8 @@ def swap_staged(tx: Any) -> Tuple[list, float]:
 
 
 def rollback_start_old(tx: Any) -> Result:
-    started = container(tx, "rollback_start_old", name=tx.p["old_container"],
-                        restart_policy=tx.facts().get("old_restart_policy")).started()
+    started = lifecycle.started(tx.docker, tx.p["old_container"], tx.p["settle_seconds"],
+                                tx.facts().get("old_restart_policy"))
     return started, {"old_started_at": started.get("started_at")}
 
 

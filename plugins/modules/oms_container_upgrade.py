@@ -489,11 +489,33 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import docker_client
 from ansible_collections.obtools.oms.plugins.module_utils import step_journal
-from ansible_collections.obtools.oms.plugins.module_utils.container_upgrade import (
-    START_SETTLE,
-    ContainerUpgrade,
-    journal_data,
-)
+from ansible_collections.obtools.oms.plugins.module_utils import container_create
+from ansible_collections.obtools.oms.plugins.module_utils import container_stop_start as lifecycle
+from ansible_collections.obtools.oms.plugins.module_utils import docker_init_runner
+from ansible_collections.obtools.oms.plugins.module_utils import image_load
+from ansible_collections.obtools.oms.plugins.module_utils.container_journal import journal_data
+
+
+def run_state(module, client, step):
+    """The result of module.params' state, from the piece that does it."""
+    p, check, warn = module.params, module.check_mode, module.warn
+    state = p["state"]
+    if state == "stopped":
+        return lifecycle.stopped(client, p["name"], p["stop_timeout"], p["restart_policy"], step, check)
+    if state == "started":
+        return lifecycle.started(client, p["name"], p["settle_seconds"], p["restart_policy"], check)
+    if state == "absent":
+        return lifecycle.absent(client, p["name"], p["container_id"], check)
+    if state == "image_loaded":
+        return image_load.image_loaded(client, p["image"], p["image_archive"], p["load_timeout"], warn, check)
+    if state == "upgraded":
+        return container_create.upgraded(
+            client, p["name"], p["source_container"], p["image"], warn, image_archive=p["image_archive"],
+            image_id=p["image_id"], load_timeout=p["load_timeout"], mounts=p["mounts"],
+            ssl_certificate=p["ssl_certificate"], ssl_key=p["ssl_key"], oms_host_ip=p["oms_host_ip"],
+            restart_policy=p["restart_policy"], settle_seconds=p["settle_seconds"], check=check)
+    return docker_init_runner.initialized(client, p["name"], p["init_timeout"], p["init_ready_timeout"],
+                                          p["init_retry_interval"], warn, force=p["force"], check=check)
 
 
 def main():
@@ -507,7 +529,7 @@ def main():
         image=dict(type="str"),
         image_archive=dict(type="path"),
         image_id=dict(type="str"),
-        settle_seconds=dict(type="float", default=START_SETTLE),
+        settle_seconds=dict(type="float", default=lifecycle.START_SETTLE),
         load_timeout=dict(type="int", default=1800),
         source_container=dict(type="str"),
         mounts=dict(type="dict"),
@@ -543,7 +565,7 @@ def main():
             step.start()
         client = docker_client.DockerClient(module.params["docker_host"],
                                             module.params["docker_timeout"])
-        result = getattr(ContainerUpgrade(module, client, step), state)()
+        result = run_state(module, client, step)
     except OmsError as exc:
         exc.fail(module)
     module.exit_json(**step.done(result, journal_data(state, result)))

@@ -14,6 +14,13 @@ description:
   - Writes the JSON journal in which the C(obtools.oms.oms_upgrade) and
     C(obtools.oms.oms_rollback) roles record every step (start, end, duration, result) and the facts a later run needs (T1, T2, T3,
     container names, image tags, the previous C(ha.config), the dump manifest).
+  - Most steps record themselves, in the module that does them. The steps of the downtime windows
+    are recorded by M(obtools.oms.oms_upgrade_window) and M(obtools.oms.oms_rollback_window); the
+    steps ahead of the stop by the module that does each, given C(journal_path) and
+    C(journal_step) (for example M(obtools.oms.oms_container_upgrade) with
+    C(journal_step=image_load)). This module records the steps that are the roles' own tasks,
+    C(preflight), C(report), C(rollback_report) and a rehearsal done on another host
+    (C(rehearsal)).
   - Every state returns RV(done_steps), so a role asks cheaply whether a step is done and skips it;
     with O(steps) it also returns where a re-run resumes (RV(next_step)). To read the journal
     without writing, use M(obtools.oms.oms_journal_info).
@@ -40,7 +47,7 @@ options:
     default: step
   step:
     description:
-      - Name of the step, for O(state=step), for example V(stop_old_container).
+      - Name of the step, for O(state=step), for example V(report).
     type: str
   status:
     description:
@@ -94,34 +101,42 @@ EXAMPLES = r'''
 - name: Read the journal and find where the run resumes
   obtools.oms.oms_journal_info:
     path: /data/oms/backup/journal.json
-    steps: [preflight, ha_off, stop_old_container, prune_heartbeat, dump]
+    steps: [preflight, image_load, heartbeat_prune_ahead, ha_off, stop_old, heartbeat_prune, backup, run_new, init,
+            health, ha_on, report]
   register: journal
 
-- name: Step 2.1 | Stop the old container and record T1
-  when: "'stop_old_container' not in journal.done_steps"
+- name: Step 10 | Write the report
+  when: "'report' not in journal.done_steps"
   block:
-    - name: Step 2.1 | Journal the start
+    - name: Step 10 | Journal - report started
       obtools.oms.oms_journal:
         path: /data/oms/backup/journal.json
         state: step
-        step: stop_old_container
+        step: report
         status: started
 
-    - name: Step 2.1 | Stop the old container
-      obtools.oms.oms_container_upgrade:
-        name: oms_411
-        state: stopped
-      register: stopped
+    - name: Step 10 | Write the report
+      ansible.builtin.copy:
+        content: "{{ journal.journal.facts | to_nice_json }}\n"
+        dest: /data/oms/backup/oms_upgrade_report.json
+        mode: "0600"
 
-    - name: Step 2.1 | Journal T1
+    - name: Step 10 | Journal - report done
       obtools.oms.oms_journal:
         path: /data/oms/backup/journal.json
         state: step
-        step: stop_old_container
+        step: report
         status: done
         data:
-          t1: "{{ stopped.stopped_at }}"
-          old_container: oms_411
+          report_json: /data/oms/backup/oms_upgrade_report.json
+
+- name: Step 3 | A module that records its own step (no oms_journal task around it)
+  obtools.oms.oms_container_upgrade:
+    state: image_loaded
+    image: oms:feature_4.2.0-ce
+    image_archive: /data/oms/oms_420.tar.gz
+    journal_path: /data/oms/backup/journal.json
+    journal_step: image_load
 
 - name: Start a new run, keeping the old journal as journal.json.<timestamp>
   obtools.oms.oms_journal:

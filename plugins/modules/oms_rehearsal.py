@@ -321,6 +321,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.obtools.oms.plugins.module_utils.errors import OmsError
 from ansible_collections.obtools.oms.plugins.module_utils import docker_client, metadb, mysql_clients, oms_config, rehearsal
+from ansible_collections.obtools.oms.plugins.module_utils import rehearsal_sandbox, rehearsal_verdict
 from ansible_collections.obtools.oms.plugins.module_utils import journal as journal_file
 from ansible_collections.obtools.oms.plugins.module_utils import rehearsal_source
 from ansible_collections.obtools.oms.plugins.module_utils.container_facts import describe
@@ -328,8 +329,8 @@ from ansible_collections.obtools.oms.plugins.module_utils.container_facts import
 
 def recorded(path, max_age_hours):
     current = journal_file.load(path) or {}
-    record = (current.get("steps") or {}).get(rehearsal.STEP) or {}
-    ok, why = rehearsal.verdict(record, journal_file.utc_now(), max_age_hours)
+    record = (current.get("steps") or {}).get(rehearsal_verdict.STEP) or {}
+    ok, why = rehearsal_verdict.verdict(record, journal_file.utc_now(), max_age_hours)
     data = record.get("data") or {}
     return dict(changed=False, ready=ok, ready_reason=why,
                 outcome=data.get("rehearsal_outcome") or "none",
@@ -352,16 +353,16 @@ def main():
         work_dir=dict(type="path"),
         admin_login_user=dict(type="str"),
         admin_login_password=dict(type="str", no_log=True),
-        memory=dict(type="str", default=rehearsal.DEFAULT_MEMORY),
-        cpus=dict(type="float", default=rehearsal.DEFAULT_CPUS),
+        memory=dict(type="str", default=rehearsal_sandbox.DEFAULT_MEMORY),
+        cpus=dict(type="float", default=rehearsal_sandbox.DEFAULT_CPUS),
         settle_seconds=dict(type="float", default=1),
         init_timeout=dict(type="int", default=1800),
         init_ready_timeout=dict(type="int", default=600),
         init_retry_interval=dict(type="int", default=10),
         health_timeout=dict(type="int", default=600),
-        stop_seconds=dict(type="float", default=rehearsal.DEFAULT_STOP_SECONDS),
-        prune_seconds=dict(type="float", default=rehearsal.DEFAULT_PRUNE_SECONDS),
-        max_age_hours=dict(type="float", default=rehearsal.DEFAULT_MAX_AGE_HOURS),
+        stop_seconds=dict(type="float", default=rehearsal_verdict.DEFAULT_STOP_SECONDS),
+        prune_seconds=dict(type="float", default=rehearsal_verdict.DEFAULT_PRUNE_SECONDS),
+        max_age_hours=dict(type="float", default=rehearsal_verdict.DEFAULT_MAX_AGE_HOURS),
         mysqldump_path=dict(type="path"),
         mysql_path=dict(type="path"),
     )
@@ -381,7 +382,7 @@ def main():
     docker_client.fail_without_sdk(module)
     origin = None
     try:
-        rehearsal.parse_memory(p["memory"])
+        rehearsal_sandbox.parse_memory(p["memory"])
         client = docker_client.DockerClient(p["docker_host"], p["docker_timeout"])
         if p["state"] == "exported":
             source = rehearsal_source.local(client, p["source_container"], p["config_file"])
@@ -404,7 +405,7 @@ def main():
         if p["admin_login_user"]:
             admin.user, admin.password = p["admin_login_user"], p["admin_login_password"]
         if p["state"] == "absent":
-            removed = rehearsal.remove_everything(client, admin, rehearsal.leftovers(p["journal_path"]),
+            removed = rehearsal.remove_everything(client, admin, rehearsal_verdict.leftovers(p["journal_path"]),
                                                   p["source_container"], module.warn)
             changed = bool(removed["containers"] or removed["databases"] or removed["user"]
                            or removed["workdir"])

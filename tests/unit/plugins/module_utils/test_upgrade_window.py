@@ -331,9 +331,14 @@ def test_step_8_computes_refetch_when_enable_store_is_false(tmp_path, monkeypatc
     assert after["refetchStoreIntervalMin"] == journal["steps"]["ha_on"]["data"]["refetch_store_interval_min"] > 60
 
 
-def test_step_8_without_the_value_before_step_1_fails_after_the_commit_point(tmp_path, monkeypatch):
+@pytest.mark.parametrize("facts", [{}, {"ha_config_preflight": {"enable": True}}], ids=["nothing", "preflight_only"])
+def test_step_8_without_the_value_before_step_1_fails_after_the_commit_point(tmp_path, monkeypatch, facts):
+    """Only step 1's own read counts: the preflight's, taken earlier, may be older than it."""
     path = tmp_path / "journal.json"
     ready_journal(path, **WINDOW_DONE)
+    journal = read(path)
+    journal["facts"] = facts
+    path.write_text(json.dumps(journal))
     window = Step8(path, None, monkeypatch)
     result = window.run()
     assert result["outcome"] == "failed_committed" and "before step 1" in result["error"]
