@@ -78,12 +78,10 @@ def _dicts(node):
     if isinstance(node, dict):
         yield node
         for value in node.values():
-            for found in _dicts(value):
-                yield found
+            yield from _dicts(value)
     elif isinstance(node, list):
         for item in node:
-            for found in _dicts(item):
-                yield found
+            yield from _dicts(item)
 
 
 def definitions(root=REPO):

@@ -64,8 +64,8 @@ def assert_refused_having_changed_nothing(rc, output, before, testbed, d, *words
     assert not os.path.exists(os.path.join(d["backup_dir"], "oms_upgrade_journal.json.lock"))
 
 
-def test_a_docker_group_user_is_refused_until_root_arranged_then_upgrades_and_rolls_back(docker_user, instance,
-                                                                                           testbed):
+def test_a_docker_group_user_is_refused_until_root_arranged_then_upgrades_and_rolls_back(
+        docker_user, instance, testbed):
     state_dir, user = docker_user
     d = instance
     account = pwd.getpwnam(user)

@@ -2,6 +2,9 @@
 """The restart policy of container_stop_start: parsed or refused, and set only when it differs
 (in check mode, said and not set)."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import container_stop_start as lifecycle

@@ -2,6 +2,9 @@
 """docker_init_runner's judgment of a run: each outcome but success is an error that names the
 script, the container and what to do, with the run's figures for the result."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.obtools.oms.plugins.module_utils import docker_init as di

@@ -2,6 +2,9 @@
 one, in the `in` relay's namespace, labelled as the rehearsal's, with no restart policy and the
 limits asked; a mount the rehearsal host lacks is left out and said."""
 
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
 import os
 import sys
 
